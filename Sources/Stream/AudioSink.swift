@@ -1,0 +1,138 @@
+/// An encoder: takes planar float frames and writes them in its container.
+public protocol AudioSink: AnyObject {
+    /// Encodes and writes planar frames (one array per channel).
+    func write(_ planar: [[Float]]) throws
+    /// Ends the stream: patches the header's lengths when the output is a seekable file.
+    func finish() throws
+    /// Samples clamped to the integer range so far.
+    var clampedSamples: Int { get }
+}
+
+/// Output container, as `--out-type` names it.
+public enum OutputContainer: String, Sendable, CaseIterable { case wav, raw }
+
+/// Headerless PCM in any sample format.
+public final class RawSink: AudioSink {
+    private let output: OutputFile
+    private let codec: SampleCodec
+    public private(set) var clampedSamples = 0
+
+    public init(output: OutputFile, channelCount: Int, format: SampleFormat) {
+        self.output = output
+        self.codec = SampleCodec(format: format, channelCount: channelCount)
+    }
+
+    public func write(_ planar: [[Float]]) throws {
+        guard let frames = planar.first?.count, frames > 0 else { return }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(frames * codec.bytesPerFrame)
+        clampedSamples += codec.encode(planar, into: &bytes)
+        try output.write(bytes)
+    }
+
+    public func finish() throws {}
+}
+
+/// RIFF WAVE. Plain PCM / IEEE-float headers for ≤ 2 channels of 8/16-bit or float, and
+/// WAVE_FORMAT_EXTENSIBLE otherwise (as Microsoft asks for > 2 channels or > 16 bits).
+/// On a pipe the lengths say "unknown" the way sox writes them (0x7ffff000 bytes of data);
+/// on a seekable file they are patched with the true values at the end.
+public final class WAVSink: AudioSink {
+    private let output: OutputFile
+    private let codec: SampleCodec
+    private let sampleRate: Int
+    private let headerBytes: Int
+    private var dataBytes: Int64 = 0
+    public private(set) var clampedSamples = 0
+
+    /// The data length written into headers of streams whose length is not known yet.
+    static let unknownDataLength: UInt32 = 0x7FFF_F000
+
+    public init(output: OutputFile, sampleRate: Int, channelCount: Int, format: SampleFormat) throws {
+        switch (format.encoding, format.bits) {
+        case (.unsignedInteger, 8), (.signedInteger, 16), (.signedInteger, 24), (.signedInteger, 32),
+             (.floatingPoint, 32), (.floatingPoint, 64):
+            break
+        default:
+            throw StreamError.unsupportedInWAV(encoding: format.encoding.rawValue, bits: format.bits)
+        }
+        var littleEndian = format
+        littleEndian.endian = .little
+        self.output = output
+        self.codec = SampleCodec(format: littleEndian, channelCount: channelCount)
+        self.sampleRate = sampleRate
+        let header = Self.header(sampleRate: sampleRate, channelCount: channelCount, format: littleEndian, dataBytes: nil)
+        self.headerBytes = header.count
+        try output.write(header)
+    }
+
+    public func write(_ planar: [[Float]]) throws {
+        guard let frames = planar.first?.count, frames > 0 else { return }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(frames * codec.bytesPerFrame)
+        clampedSamples += codec.encode(planar, into: &bytes)
+        try output.write(bytes)
+        dataBytes += Int64(bytes.count)
+    }
+
+    public func finish() throws {
+        // RIFF wants chunks padded to an even length.
+        if dataBytes % 2 == 1 { try output.write([0]) }
+        guard output.isSeekableFile else { return }
+        let data = UInt32(clamping: dataBytes)
+        let riff = UInt32(clamping: dataBytes + Int64(headerBytes) - 8 + dataBytes % 2)
+        try output.patch(Self.le32(riff), at: 4)
+        try output.patch(Self.le32(data), at: Int64(headerBytes - 4))
+    }
+
+    static func le16(_ value: UInt16) -> [UInt8] { [UInt8(value & 0xff), UInt8(value >> 8)] }
+    static func le32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8((value >> (8 * $0)) & 0xff) } }
+
+    /// Builds the header; `dataBytes == nil` writes the "unknown length" values.
+    public static func header(sampleRate: Int, channelCount: Int, format: SampleFormat, dataBytes: UInt32?) -> [UInt8] {
+        let isFloat = format.encoding == .floatingPoint
+        let extensible = channelCount > 2 || (!isFloat && format.bits > 16)
+        let blockAlign = channelCount * format.bytesPerSample
+        let fmtSize = extensible ? 40 : (isFloat ? 18 : 16)
+        var fmt: [UInt8] = []
+        fmt += le16(extensible ? 0xFFFE : (isFloat ? 3 : 1))
+        fmt += le16(UInt16(channelCount))
+        fmt += le32(UInt32(sampleRate))
+        fmt += le32(UInt32(sampleRate * blockAlign))
+        fmt += le16(UInt16(blockAlign))
+        fmt += le16(UInt16(format.bits))
+        if extensible {
+            fmt += le16(22)
+            fmt += le16(UInt16(format.bits))          // valid bits per sample
+            fmt += le32(channelMask(channelCount))
+            // KSDATAFORMAT_SUBTYPE_PCM / _IEEE_FLOAT: {0000000X-0000-0010-8000-00AA00389B71}
+            fmt += le32(isFloat ? 3 : 1) + le16(0) + le16(0x10)
+            fmt += [0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71]
+        } else if isFloat {
+            fmt += le16(0)
+        }
+        precondition(fmt.count == fmtSize)
+        let headerSize = 12 + 8 + fmtSize + 8
+        let unknown = unknownDataLength - unknownDataLength % UInt32(blockAlign)
+        let data = dataBytes ?? unknown
+        var header: [UInt8] = Array("RIFF".utf8) + le32(data &+ UInt32(headerSize - 8)) + Array("WAVE".utf8)
+        header += Array("fmt ".utf8) + le32(UInt32(fmtSize)) + fmt
+        header += Array("data".utf8) + le32(data)
+        return header
+    }
+
+    /// The usual speaker layout for 1–8 channels (mono, stereo, …, 5.1, 7.1); none beyond.
+    static func channelMask(_ channels: Int) -> UInt32 {
+        switch channels {
+        case 1: return 0x4
+        case 2: return 0x3
+        case 3: return 0x7
+        case 4: return 0x33
+        case 5: return 0x37
+        case 6: return 0x3F
+        case 7: return 0x13F
+        case 8: return 0x63F
+        default: return 0
+        }
+    }
+}

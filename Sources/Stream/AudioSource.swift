@@ -1,0 +1,196 @@
+import CSndfile
+import Foundation
+
+/// What a source says about the audio it delivers.
+public struct InputDescription: Sendable, Equatable {
+    public var sampleRate: Int
+    public var channelCount: Int
+    /// The stored sample format, used as the default for the output.
+    public var sampleFormat: SampleFormat
+    /// Total frames when the input is a regular file with a trustworthy header; `nil` on pipes.
+    public var knownFrames: Int?
+    /// Human-readable container name ("WAV", "raw", …).
+    public var container: String
+}
+
+/// A decoder: delivers planar float frames in [-1, 1) from an input, block by block.
+public protocol AudioSource: AnyObject {
+    var description: InputDescription { get }
+    /// Reads up to `maxFrames` frames; an empty result means the input has ended.
+    func read(maxFrames: Int) throws -> [[Float]]
+    /// Bytes at the end of a raw stream that did not make a whole frame (dropped).
+    var droppedTrailingBytes: Int { get }
+}
+
+/// Where input comes from: a file descriptor (stdin) or a path.
+public enum InputLocation: Sendable, Equatable {
+    case fileDescriptor(Int32)
+    case path(String)
+}
+
+/// Decodes any container libsndfile reads, from a pipe or a file (sf_open_fd / sf_open).
+/// The header decides the format; pipes work for the formats libsndfile streams
+/// (WAV, AIFF, AU, W64, …; FLAC needs a seekable file).
+public final class SndfileSource: AudioSource {
+    public let description: InputDescription
+    public let droppedTrailingBytes = 0
+    private let handle: OpaquePointer
+    private var interleaved: [Float] = []
+
+    public init(_ location: InputLocation) throws {
+        var info = SF_INFO()
+        var isRegularFile = false
+        switch location {
+        case .fileDescriptor(let fd):
+            var status = stat()
+            if fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG {
+                isRegularFile = true
+                if status.st_size == 0 { throw StreamError.emptyInput }
+            }
+            guard let handle = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
+                throw StreamError.unreadableHeader(reason: String(cString: sf_strerror(nil)))
+            }
+            self.handle = handle
+        case .path(let path):
+            var status = stat()
+            guard stat(path, &status) == 0 else {
+                throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+            }
+            isRegularFile = (status.st_mode & S_IFMT) == S_IFREG
+            if isRegularFile, status.st_size == 0 { throw StreamError.emptyInput }
+            guard let handle = sf_open(path, Int32(SFM_READ), &info) else {
+                throw StreamError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
+            }
+            self.handle = handle
+        }
+        guard info.samplerate > 0 else {
+            sf_close(handle)
+            throw StreamError.invalidRate(hz: Int(info.samplerate))
+        }
+        guard info.channels > 0 else {
+            sf_close(handle)
+            throw StreamError.invalidChannels(count: Int(info.channels))
+        }
+        var formatInfo = SF_FORMAT_INFO()
+        formatInfo.format = info.format & Int32(SF_FORMAT_TYPEMASK)
+        sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &formatInfo, Int32(MemoryLayout<SF_FORMAT_INFO>.size))
+        let container = formatInfo.extension.map { String(cString: $0).uppercased() } ?? "audio"
+        // libsndfile's frame count is only trustworthy when it could see the whole file.
+        let known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
+        description = InputDescription(
+            sampleRate: Int(info.samplerate), channelCount: Int(info.channels),
+            sampleFormat: Self.storedFormat(info.format), knownFrames: known, container: container)
+    }
+
+    deinit { sf_close(handle) }
+
+    public func read(maxFrames: Int) throws -> [[Float]] {
+        let channels = description.channelCount
+        if interleaved.count < maxFrames * channels { interleaved = [Float](repeating: 0, count: maxFrames * channels) }
+        let got = interleaved.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(maxFrames)) }
+        if got <= 0 {
+            let code = sf_error(handle)
+            if code != 0 { throw StreamError.readFailed(reason: String(cString: sf_strerror(handle))) }
+            return []
+        }
+        let frames = Int(got)
+        var planar = [[Float]](repeating: [Float](repeating: 0, count: frames), count: channels)
+        interleaved.withUnsafeBufferPointer { source in
+            for channel in 0..<channels {
+                planar[channel].withUnsafeMutableBufferPointer { out in
+                    for frame in 0..<frames { out[frame] = source[frame * channels + channel] }
+                }
+            }
+        }
+        return planar
+    }
+
+    /// The sample format a libsndfile subtype stores, for the output's default;
+    /// compressed subtypes (µ-law, ADPCM, FLAC's own…) default to 16-bit.
+    static func storedFormat(_ format: Int32) -> SampleFormat {
+        let subtype = format & Int32(SF_FORMAT_SUBMASK)
+        let endian: SampleFormat.Endian = .little
+        func make(_ encoding: SampleFormat.Encoding, _ bits: Int) -> SampleFormat {
+            (try? SampleFormat(encoding: encoding, bits: bits, endian: endian))!
+        }
+        switch subtype {
+        case Int32(SF_FORMAT_PCM_S8): return make(.signedInteger, 8)
+        case Int32(SF_FORMAT_PCM_U8): return make(.unsignedInteger, 8)
+        case Int32(SF_FORMAT_PCM_24): return make(.signedInteger, 24)
+        case Int32(SF_FORMAT_PCM_32): return make(.signedInteger, 32)
+        case Int32(SF_FORMAT_FLOAT): return make(.floatingPoint, 32)
+        case Int32(SF_FORMAT_DOUBLE): return make(.floatingPoint, 64)
+        default: return make(.signedInteger, 16)
+        }
+    }
+}
+
+/// Headerless PCM described by sox's flags (-r, -c, -b, -e, --endian), read with read(2).
+/// A trailing partial frame is dropped and counted in `droppedTrailingBytes`.
+public final class RawPCMSource: AudioSource {
+    public let description: InputDescription
+    public private(set) var droppedTrailingBytes = 0
+    private let codec: SampleCodec
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    private var carry: [UInt8] = []
+    private var ended = false
+    private var bytesRead = 0
+
+    public init(_ location: InputLocation, sampleRate: Int, channelCount: Int, format: SampleFormat) throws {
+        guard sampleRate > 0 else { throw StreamError.invalidRate(hz: sampleRate) }
+        guard channelCount > 0, channelCount <= 1024 else { throw StreamError.invalidChannels(count: channelCount) }
+        switch location {
+        case .fileDescriptor(let descriptor):
+            fd = descriptor
+            ownsDescriptor = false
+        case .path(let path):
+            let descriptor = open(path, O_RDONLY)
+            guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+            fd = descriptor
+            ownsDescriptor = true
+        }
+        codec = SampleCodec(format: format, channelCount: channelCount)
+        var status = stat()
+        var known: Int? = nil
+        if fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG {
+            let remaining = Int(status.st_size) - Int(lseek(fd, 0, SEEK_CUR))
+            known = max(0, remaining) / codec.bytesPerFrame
+        }
+        description = InputDescription(sampleRate: sampleRate, channelCount: channelCount, sampleFormat: format,
+                                       knownFrames: known, container: "raw")
+    }
+
+    deinit { if ownsDescriptor { close(fd) } }
+
+    public func read(maxFrames: Int) throws -> [[Float]] {
+        let frameBytes = codec.bytesPerFrame
+        let wanted = maxFrames * frameBytes
+        if ended { return [] }
+        var bytes = carry
+        carry = []
+        // Read until at least one whole frame is in hand or the input ends.
+        repeat {
+            var chunk = [UInt8](repeating: 0, count: wanted - bytes.count)
+            let got = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw StreamError.readFailed(reason: String(cString: strerror(errno)))
+            }
+            if got == 0 {
+                ended = true
+                if bytesRead == 0 { throw StreamError.emptyInput }
+                break
+            }
+            bytesRead += got
+            bytes.append(contentsOf: chunk[0..<got])
+        } while !ended && bytes.count < frameBytes
+        let frames = bytes.count / frameBytes
+        let used = frames * frameBytes
+        if used < bytes.count {
+            if ended { droppedTrailingBytes += bytes.count - used } else { carry = Array(bytes[used...]) }
+        }
+        if frames == 0 { return [] }
+        return bytes.withUnsafeBytes { codec.decode($0, frames: frames) }
+    }
+}

@@ -1,0 +1,323 @@
+import Engine
+import Foundation
+import Overlap
+
+/// Settings of one streaming run. Times are in seconds, rates in hz.
+public struct PipelineConfiguration: Sendable {
+    /// Length of each analysis window.
+    public var chunkSeconds: Double = 10
+    /// Length of the cross-faded overlap between consecutive windows.
+    public var overlapSeconds: Double = 1
+    public var fade: FadeShape = .raisedCosine
+    public var resampleQuality: ResampleQuality = .best
+    /// Separate the mono mix once and write it to every output channel.
+    public var downmix = false
+    /// Frames read from the input at a time.
+    public var blockFrames = 4096
+    /// Windows waiting between two threads; bounds memory at a few chunks.
+    public var queueCapacity = 2
+    /// Seconds between two progress reports.
+    public var progressInterval: Double = 0.5
+
+    public init() {}
+}
+
+/// The window geometry a run uses, in frames at the engine's rate.
+public struct ChunkPlan: Sendable, Equatable {
+    public let layout: WindowLayout
+    public let engineRate: Int
+    /// True when the engine moved the requested chunk length to one it wastes nothing on.
+    public let snapped: Bool
+    public var chunkSeconds: Double { Double(layout.chunkFrames) / Double(engineRate) }
+    public var overlapSeconds: Double { Double(layout.overlapFrames) / Double(engineRate) }
+
+    public init(configuration: PipelineConfiguration, engine: Separator) throws {
+        guard configuration.chunkSeconds.isFinite, configuration.chunkSeconds > 0 else {
+            throw StreamError.invalidValue(name: "chunk length", value: "\(configuration.chunkSeconds) s")
+        }
+        guard configuration.overlapSeconds.isFinite, configuration.overlapSeconds >= 0 else {
+            throw StreamError.invalidValue(name: "overlap", value: "\(configuration.overlapSeconds) s")
+        }
+        let requested = max(1, Int((configuration.chunkSeconds * Double(engine.sampleRate)).rounded()))
+        let chunk = engine.preferredChunkFrames(near: requested) ?? requested
+        let overlap = Int((configuration.overlapSeconds * Double(engine.sampleRate)).rounded())
+        layout = try WindowLayout(chunkFrames: chunk, overlapFrames: overlap)
+        engineRate = engine.sampleRate
+        snapped = chunk != requested
+    }
+}
+
+/// Progress of a run, as handed to the progress callback.
+public struct ProgressReport: Sendable {
+    /// Audio written so far, in seconds of output.
+    public var secondsDone: Double
+    /// Audio seconds processed per wall-clock second.
+    public var realtimeFactor: Double
+    public var residentBytes: Int
+    /// Input length in seconds, when the input is a file whose length is known.
+    public var totalSeconds: Double?
+    public var etaSeconds: Double? {
+        guard let total = totalSeconds, realtimeFactor > 0 else { return nil }
+        return max(0, total - secondsDone) / realtimeFactor
+    }
+}
+
+/// What a finished run counted.
+public struct PipelineSummary: Sendable {
+    public var inputFrames = 0
+    public var outputFrames = 0
+    /// NaN and ±Inf input samples, replaced by 0 before anything else saw them.
+    public var nonFiniteSamples = 0
+    public var clampedSamples = 0
+    public var droppedTrailingBytes = 0
+    public var wallSeconds = 0.0
+    public var peakResidentBytes = 0
+}
+
+/// stdin → decode → resample to the engine's rate → chunk → separate → cross-fade →
+/// resample to the output rate → encode → stdout, on three threads joined by bounded queues.
+///
+/// The reader thread decodes, resamples and cuts windows; the engine thread separates them;
+/// the calling thread cross-fades, resamples and writes. Memory is a few chunks, whatever
+/// the input's length. Output is sample-aligned with the input and exactly
+/// round(inputFrames · outputRate / inputRate) frames long.
+public final class Pipeline {
+    public let source: AudioSource
+    public let engine: Separator
+    public let sink: AudioSink
+    public let outputRate: Int
+    public let configuration: PipelineConfiguration
+    public let plan: ChunkPlan
+
+    private enum Message {
+        case window(Window, inputFrames: Int)
+        case end(inputFrames: Int)
+        case failed(Error, inputFrames: Int)
+    }
+
+    public init(source: AudioSource, engine: Separator, sink: AudioSink, outputRate: Int,
+                configuration: PipelineConfiguration) throws {
+        guard outputRate > 0 else { throw StreamError.invalidRate(hz: outputRate) }
+        self.source = source
+        self.engine = engine
+        self.sink = sink
+        self.outputRate = outputRate
+        self.configuration = configuration
+        self.plan = try ChunkPlan(configuration: configuration, engine: engine)
+    }
+
+    /// The channels the engine sees: one when downmixing, else the input's.
+    private var workingChannels: Int { configuration.downmix ? 1 : source.description.channelCount }
+
+    /// Runs to the end of the input. A read error mid-stream still ends the output
+    /// validly with everything that arrived before it, then is rethrown.
+    public func run(progress: ((ProgressReport) -> Void)? = nil) throws -> PipelineSummary {
+        let started = Date()
+        let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
+        let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
+        let finished = DispatchGroup()
+
+        let reader = Thread { [self] in
+            readerNonFinite = readLoop(into: windows)
+            finished.leave()
+        }
+        let separator = Thread { [self] in
+            separateLoop(from: windows, into: separated)
+            finished.leave()
+        }
+        for thread in [reader, separator] {
+            thread.stackSize = 8 << 20
+            finished.enter()
+            thread.start()
+        }
+
+        var summary = PipelineSummary()
+        do {
+            summary = try writeLoop(from: separated, started: started, progress: progress)
+        } catch {
+            // Stop the other threads; a reader blocked on input is left to process exit.
+            windows.close()
+            separated.close()
+            throw error
+        }
+        finished.wait()
+        summary.nonFiniteSamples = readerNonFinite
+        summary.droppedTrailingBytes = source.droppedTrailingBytes
+        summary.wallSeconds = Date().timeIntervalSince(started)
+        summary.peakResidentBytes = ProcessMemory.peakResidentBytes
+        if let failure = pendingFailure { throw failure }
+        return summary
+    }
+
+    private var pendingFailure: Error?
+    /// Written by the reader thread, read after it has been joined.
+    private var readerNonFinite = 0
+
+    // MARK: reader thread
+
+    private func readLoop(into windows: BoundedQueue<Message>) -> Int {
+        let channels = workingChannels
+        var nonFinite = 0
+        var inputFrames = 0
+        do {
+            let resampler = try Resampler(from: source.description.sampleRate, to: plan.engineRate,
+                                          channelCount: channels, quality: configuration.resampleQuality)
+            var chunker = Chunker(layout: plan.layout, channelCount: channels)
+            func send(_ ready: [Window]) -> Bool {
+                for window in ready where !windows.put(.window(window, inputFrames: inputFrames)) { return false }
+                return true
+            }
+            var readError: Error?
+            while true {
+                var block: [[Float]]
+                do {
+                    block = try source.read(maxFrames: configuration.blockFrames)
+                } catch StreamError.emptyInput where inputFrames > 0 {
+                    break
+                } catch {
+                    if inputFrames == 0 { throw error }
+                    readError = error
+                    break
+                }
+                guard let frames = block.first?.count, frames > 0 else { break }
+                nonFinite += Self.zeroNonFinite(&block)
+                if configuration.downmix { block = [Self.mix(block)] }
+                inputFrames += frames
+                guard send(try chunker.push(try resampler.process(block))) else { return nonFinite }
+            }
+            guard send(try chunker.push(try resampler.process(Array(repeating: [], count: channels), endOfInput: true))),
+                  send(chunker.finish()) else { return nonFinite }
+            if let readError {
+                windows.put(.failed(readError, inputFrames: inputFrames))
+            } else {
+                windows.put(.end(inputFrames: inputFrames))
+            }
+        } catch {
+            windows.put(.failed(error, inputFrames: inputFrames))
+        }
+        return nonFinite
+    }
+
+    /// Replaces NaN and ±Inf by 0 so they never reach the engine; returns how many there were.
+    static func zeroNonFinite(_ planar: inout [[Float]]) -> Int {
+        var count = 0
+        for channel in planar.indices {
+            planar[channel].withUnsafeMutableBufferPointer { samples in
+                for index in samples.indices where !samples[index].isFinite {
+                    samples[index] = 0
+                    count += 1
+                }
+            }
+        }
+        return count
+    }
+
+    static func mix(_ planar: [[Float]]) -> [Float] {
+        guard planar.count > 1 else { return planar.first ?? [] }
+        var mono = planar[0]
+        for channel in 1..<planar.count {
+            for index in mono.indices { mono[index] += planar[channel][index] }
+        }
+        let scale = 1 / Float(planar.count)
+        for index in mono.indices { mono[index] *= scale }
+        return mono
+    }
+
+    // MARK: engine thread
+
+    private func separateLoop(from windows: BoundedQueue<Message>, into separated: BoundedQueue<Message>) {
+        while let message = windows.take() {
+            guard case .window(var window, let inputFrames) = message else {
+                separated.put(message)
+                return
+            }
+            do {
+                for channel in window.channels.indices {
+                    let input = window.channels[channel]
+                    let output = try engine.separate(input)
+                    guard output.count == input.count else {
+                        throw EngineError.wrongOutputLength(engine: engine.name, got: output.count, expected: input.count)
+                    }
+                    window.channels[channel] = output
+                }
+            } catch {
+                windows.close()
+                separated.put(.failed(error, inputFrames: inputFrames))
+                return
+            }
+            guard separated.put(.window(window, inputFrames: inputFrames)) else { return }
+        }
+    }
+
+    // MARK: writer (calling thread)
+
+    private func writeLoop(from separated: BoundedQueue<Message>, started: Date,
+                           progress: ((ProgressReport) -> Void)?) throws -> PipelineSummary {
+        let inputRate = source.description.sampleRate
+        let outputChannels = source.description.channelCount
+        let resampler = try Resampler(from: plan.engineRate, to: outputRate, channelCount: workingChannels,
+                                      quality: configuration.resampleQuality)
+        var fader = CrossFader(layout: plan.layout, channelCount: workingChannels, shape: configuration.fade)
+        var written = 0
+        var lastReport = Date.distantPast
+        let totalSeconds = source.description.knownFrames.map { Double($0) / Double(inputRate) }
+
+        func expectedFrames(_ inputFrames: Int) -> Int {
+            (inputFrames * outputRate + inputRate / 2) / inputRate
+        }
+        func emit(_ planar: [[Float]], inputFrames: Int) throws {
+            var block = planar
+            // Never run ahead of the input: at most the frames the input so far accounts for.
+            let allowed = max(0, expectedFrames(inputFrames) - written)
+            if let frames = block.first?.count, frames > allowed {
+                block = block.map { Array($0[0..<allowed]) }
+            }
+            if configuration.downmix, outputChannels > 1 {
+                block = Array(repeating: block[0], count: outputChannels)
+            }
+            guard let frames = block.first?.count, frames > 0 else { return }
+            try sink.write(block)
+            written += frames
+            if let progress, Date().timeIntervalSince(lastReport) >= configuration.progressInterval {
+                lastReport = Date()
+                let done = Double(written) / Double(outputRate)
+                let elapsed = max(1e-9, lastReport.timeIntervalSince(started))
+                progress(ProgressReport(secondsDone: done, realtimeFactor: done / elapsed,
+                                        residentBytes: ProcessMemory.residentBytes, totalSeconds: totalSeconds))
+            }
+        }
+        func end(inputFrames: Int) throws {
+            try emit(try resampler.process(fader.finish(), endOfInput: true), inputFrames: inputFrames)
+            let missing = expectedFrames(inputFrames) - written
+            if missing > 0 {
+                // The resampler's last fraction of a frame: pad with silence to the exact length.
+                try emit(Array(repeating: [Float](repeating: 0, count: missing), count: workingChannels),
+                         inputFrames: inputFrames)
+            }
+            try sink.finish()
+        }
+
+        while let message = separated.take() {
+            switch message {
+            case .window(let window, let inputFrames):
+                try emit(try resampler.process(try fader.add(window)), inputFrames: inputFrames)
+            case .end(let inputFrames):
+                try end(inputFrames: inputFrames)
+                return PipelineSummary(inputFrames: inputFrames, outputFrames: written,
+                                       clampedSamples: sink.clampedSamples)
+            case .failed(let error, let inputFrames):
+                if case StreamError.readFailed = error {
+                    // Keep everything that arrived: end the output validly, then report.
+                    try end(inputFrames: inputFrames)
+                } else {
+                    try sink.finish()
+                }
+                pendingFailure = error
+                return PipelineSummary(inputFrames: inputFrames, outputFrames: written,
+                                       clampedSamples: sink.clampedSamples)
+            }
+        }
+        try sink.finish()
+        return PipelineSummary(outputFrames: written, clampedSamples: sink.clampedSamples)
+    }
+}

@@ -1,0 +1,41 @@
+import Engine
+import XCTest
+
+final class EngineTests: XCTestCase {
+    func testIdentityReturnsItsInputAtAudioSepsRate() throws {
+        let engine = try EngineFactory.make(name: "identity", query: nil)
+        XCTAssertEqual(engine.sampleRate, 32_000)
+        XCTAssertEqual(try engine.separate([0.5, -0.25, 0]), [0.5, -0.25, 0])
+    }
+
+    func testRemoverReturnsTheResidual() throws {
+        final class Half: Separator {
+            let name = "half", sampleRate = 16_000
+            func separate(_ samples: [Float]) throws -> [Float] { samples.map { $0 / 2 } }
+        }
+        let remover = Remover(Half())
+        XCTAssertEqual(remover.sampleRate, 16_000)
+        XCTAssertEqual(try remover.separate([1, -2, 4]), [0.5, -1, 2])
+        XCTAssertEqual(try Remover(IdentityEngine()).separate([1, 2]), [0, 0])
+    }
+
+    func testRemoverRejectsAnEngineThatChangesLength() {
+        final class Short: Separator {
+            let name = "short", sampleRate = 32_000
+            func separate(_ samples: [Float]) throws -> [Float] { Array(samples.dropLast()) }
+        }
+        XCTAssertThrowsError(try Remover(Short()).separate([1, 2, 3])) {
+            XCTAssertEqual($0 as? EngineError, .wrongOutputLength(engine: "short", got: 2, expected: 3))
+        }
+    }
+
+    func testUnknownEngineAndMissingEngineAreTypedErrors() {
+        XCTAssertThrowsError(try EngineFactory.make(name: "demucs", query: "vocals")) {
+            XCTAssertEqual($0 as? EngineError, .unknownEngine("demucs"))
+            XCTAssertTrue("\($0)".contains("identity"), "the message lists the known engines")
+        }
+        XCTAssertThrowsError(try EngineFactory.make(name: "auto", query: "vocals")) {
+            XCTAssertEqual($0 as? EngineError, .noEngineAvailable(query: "vocals"))
+        }
+    }
+}
