@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(name: "OverlapTests", dependencies: ["Overlap"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StreamTests", dependencies: ["Stream", "Engine"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -36,33 +36,54 @@ public final class SndfileSource: AudioSource {
     public let droppedTrailingBytes = 0
     private let handle: OpaquePointer
     private var interleaved: [Float] = []
+    /// Kept alive for libsndfile's callbacks while the handle is open.
+    private let virtualInput: VirtualInput?
 
-    public init(_ location: InputLocation) throws {
+    public convenience init(_ location: InputLocation) throws {
         var info = SF_INFO()
-        var isRegularFile = false
+        var status = stat()
         switch location {
         case .fileDescriptor(let fd):
-            var status = stat()
-            if fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG {
-                isRegularFile = true
-                if status.st_size == 0 { throw StreamError.emptyInput }
+            guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+                // A pipe: libsndfile reads it through our virtual I/O.
+                try self.init(virtual: VirtualInput(fd: fd))
+                return
             }
+            if status.st_size == 0 { throw StreamError.emptyInput }
             guard let handle = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
                 throw StreamError.unreadableHeader(reason: String(cString: sf_strerror(nil)))
             }
-            self.handle = handle
+            try self.init(handle: handle, info: info, isRegularFile: true, input: nil)
         case .path(let path):
-            var status = stat()
             guard stat(path, &status) == 0 else {
                 throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
             }
-            isRegularFile = (status.st_mode & S_IFMT) == S_IFREG
+            let isRegularFile = (status.st_mode & S_IFMT) == S_IFREG
             if isRegularFile, status.st_size == 0 { throw StreamError.emptyInput }
             guard let handle = sf_open(path, Int32(SFM_READ), &info) else {
                 throw StreamError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
             }
-            self.handle = handle
+            try self.init(handle: handle, info: info, isRegularFile: isRegularFile, input: nil)
         }
+    }
+
+    /// Decodes a whole file held in memory, through the same virtual I/O a pipe uses.
+    public convenience init(bytes: [UInt8]) throws {
+        try self.init(virtual: VirtualInput(data: bytes))
+    }
+
+    private convenience init(virtual input: VirtualInput) throws {
+        var info = SF_INFO()
+        var callbacks = VirtualInput.callbacks
+        guard let handle = sf_open_virtual(&callbacks, Int32(SFM_READ), &info, Unmanaged.passUnretained(input).toOpaque()) else {
+            if input.bytesArrived == 0 { throw StreamError.emptyInput }
+            throw StreamError.unreadableHeader(reason: String(cString: sf_strerror(nil)))
+        }
+        try self.init(handle: handle, info: info, isRegularFile: false, input: input)
+    }
+
+    /// Takes ownership of an open handle; validates what the header says (closing it on failure).
+    private init(handle: OpaquePointer, info: SF_INFO, isRegularFile: Bool, input: VirtualInput?) throws {
         guard info.samplerate > 0 else {
             sf_close(handle)
             throw StreamError.invalidRate(hz: Int(info.samplerate))
@@ -77,7 +98,9 @@ public final class SndfileSource: AudioSource {
         let container = formatInfo.extension.map { String(cString: $0).uppercased() } ?? "audio"
         // libsndfile's frame count is only trustworthy when it could see the whole file.
         let known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
-        description = InputDescription(
+        self.handle = handle
+        self.virtualInput = input
+        self.description = InputDescription(
             sampleRate: Int(info.samplerate), channelCount: Int(info.channels),
             sampleFormat: Self.storedFormat(info.format), knownFrames: known, container: container)
     }

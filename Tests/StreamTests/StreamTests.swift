@@ -297,3 +297,41 @@ final class PipelineTests: XCTestCase {
         XCTAssertThrowsError(try ChunkPlan(configuration: configuration, engine: IdentityEngine()))
     }
 }
+
+/// The virtual I/O libsndfile reads pipes through, driven from memory.
+final class VirtualInputTests: XCTestCase {
+    func wavBytes(frames: Int, channels: Int) throws -> [UInt8] {
+        let path = temporaryPath("memory-\(channels).wav")
+        let sink = try WAVSink(output: try OutputFile(path: path), sampleRate: 16_000, channelCount: channels,
+                               format: try SampleFormat(encoding: .signedInteger, bits: 16))
+        try sink.write(tones(frames: frames, rate: 16_000, channels: channels))
+        try sink.finish()
+        return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    func testHeadersAndSamplesDecodeFromMemory() throws {
+        for channels in [1, 2, 6] {
+            let source = try SndfileSource(bytes: try wavBytes(frames: 5000, channels: channels))
+            XCTAssertEqual(source.description.channelCount, channels)
+            XCTAssertEqual(source.description.sampleRate, 16_000)
+            XCTAssertNil(source.description.knownFrames, "a stream's length is never trusted")
+            var frames = 0
+            while let block = try Optional(source.read(maxFrames: 777)), let count = block.first?.count, count > 0 { frames += count }
+            XCTAssertEqual(frames, 5000)
+        }
+    }
+
+    func testEmptyGarbageAndCutHeadersAreTypedErrors() throws {
+        XCTAssertThrowsError(try SndfileSource(bytes: [])) { XCTAssertEqual($0 as? StreamError, .emptyInput) }
+        XCTAssertThrowsError(try SndfileSource(bytes: Array(repeating: 0x5A, count: 3000))) {
+            guard case StreamError.unreadableHeader = $0 else { return XCTFail("\($0)") }
+        }
+        let whole = try wavBytes(frames: 100, channels: 1)
+        for cut in [4, 12, 30] {
+            XCTAssertThrowsError(try SndfileSource(bytes: Array(whole[0..<cut])), "header cut at \(cut) bytes")
+        }
+        // Cut inside the samples: whatever whole frames are there, then the end.
+        let source = try SndfileSource(bytes: Array(whole[0..<(44 + 61)]))
+        XCTAssertEqual(try source.read(maxFrames: 1000).first?.count, 30)
+    }
+}

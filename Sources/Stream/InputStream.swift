@@ -1,0 +1,108 @@
+import CSndfile
+import Foundation
+
+/// libsndfile virtual I/O over a non-seekable descriptor (a pipe) or over bytes in memory.
+///
+/// libsndfile parses headers with small seeks. Over a pipe we keep the first `recordLimit`
+/// bytes read, so seeks inside that prefix work; forward seeks past it read and discard;
+/// anything else fails cleanly. Knowing how many bytes ever arrived also lets us tell an
+/// empty input from one in an unknown format.
+final class VirtualInput {
+    private let fd: Int32
+    private var recorded: [UInt8]
+    private let recordLimit: Int
+    /// Bytes taken from the descriptor so far (or the size of the in-memory data).
+    private(set) var bytesArrived: Int64
+    /// The logical read position.
+    private var position: Int64 = 0
+    private let inMemory: Bool
+
+    init(fd: Int32, recordLimit: Int = 1 << 20) {
+        self.fd = fd
+        self.recorded = []
+        self.recordLimit = recordLimit
+        self.bytesArrived = 0
+        self.inMemory = false
+    }
+
+    /// Serves `data` as if it were a pipe's content (for tests and fuzzing).
+    init(data: [UInt8]) {
+        self.fd = -1
+        self.recorded = data
+        self.recordLimit = data.count
+        self.bytesArrived = Int64(data.count)
+        self.inMemory = true
+    }
+
+    /// Reads up to `count` bytes at the logical position.
+    func read(into target: UnsafeMutableRawPointer, count: Int) -> Int {
+        var done = 0
+        // From the recorded prefix first.
+        if position < Int64(recorded.count) {
+            let available = min(count, recorded.count - Int(position))
+            recorded.withUnsafeBytes { target.copyMemory(from: $0.baseAddress! + Int(position), byteCount: available) }
+            done = available
+            position += Int64(available)
+        }
+        while done < count, !inMemory, position == bytesArrived {
+            let got = Foundation.read(fd, target + done, count - done)
+            if got < 0 { if errno == EINTR { continue }; break }
+            if got == 0 { break }
+            if recorded.count == Int(bytesArrived), recorded.count + got <= recordLimit {
+                recorded.append(contentsOf: UnsafeRawBufferPointer(start: target + done, count: got))
+            }
+            bytesArrived += Int64(got)
+            position += Int64(got)
+            done += got
+        }
+        return done
+    }
+
+    func seek(to offset: Int64, whence: Int32) -> Int64 {
+        let target: Int64
+        switch whence {
+        case SEEK_SET: target = offset
+        case SEEK_CUR: target = position + offset
+        default: return -1  // SEEK_END: the end of a pipe is not known
+        }
+        if target < 0 { return -1 }
+        // Back into the prefix only while it still holds every byte read, so that reading on
+        // from there never meets a gap between the prefix and the descriptor's position.
+        let prefixComplete = Int64(recorded.count) == bytesArrived
+        if (prefixComplete && target <= bytesArrived) || target == bytesArrived {
+            if inMemory, target > bytesArrived { return -1 }
+            position = target
+            return position
+        }
+        // A short skip ahead inside the prefix (header padding, a small chunk): read it, keep it.
+        if prefixComplete, !inMemory, target > bytesArrived, target <= Int64(recordLimit) {
+            position = bytesArrived
+            var scratch = [UInt8](repeating: 0, count: Int(target - position))
+            let got = scratch.withUnsafeMutableBytes { read(into: $0.baseAddress!, count: $0.count) }
+            return got == scratch.count ? position : -1
+        }
+        // Behind us and forgotten, or far ahead (a header's "skip the data to find trailing
+        // chunks"): a pipe cannot go there, and libsndfile then reads it as the pipe it is.
+        return -1
+    }
+
+    var tell: Int64 { position }
+
+    /// A length no real stream exceeds: libsndfile's own value for pipes.
+    var length: Int64 { inMemory ? bytesArrived : Int64.max / 2 }
+
+    /// The callback table libsndfile calls, with `self` as user data.
+    static let callbacks: SF_VIRTUAL_IO = SF_VIRTUAL_IO(
+        get_filelen: { user in context(user).length },
+        seek: { offset, whence, user in context(user).seek(to: offset, whence: whence) },
+        read: { pointer, count, user in
+            guard let pointer, count > 0 else { return 0 }
+            return sf_count_t(context(user).read(into: pointer, count: Int(count)))
+        },
+        write: { _, _, _ in -1 },
+        tell: { user in context(user).tell })
+
+    private static func context(_ user: UnsafeMutableRawPointer?) -> VirtualInput {
+        Unmanaged<VirtualInput>.fromOpaque(user!).takeUnretainedValue()
+    }
+}
