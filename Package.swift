@@ -15,6 +15,7 @@ let package = Package(
         .systemLibrary(name: "CSamplerate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMalloc"),
 
         // Chunking and cross-fade: pure Swift, no C.
         .target(name: "Overlap"),
@@ -24,7 +25,7 @@ let package = Package(
         .target(name: "Stream", dependencies: ["Overlap", "Engine", "CSndfile", "CSamplerate"]),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
-            "Stream", "Engine",
+            "Stream", "Engine", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

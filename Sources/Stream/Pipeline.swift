@@ -278,13 +278,15 @@ public final class Pipeline {
             guard let frames = block.first?.count, frames > 0 else { return }
             try sink.write(block)
             written += frames
-            if let progress, Date().timeIntervalSince(lastReport) >= configuration.progressInterval {
-                lastReport = Date()
-                let done = Double(written) / Double(outputRate)
-                let elapsed = max(1e-9, lastReport.timeIntervalSince(started))
-                progress(ProgressReport(secondsDone: done, realtimeFactor: done / elapsed,
-                                        residentBytes: ProcessMemory.residentBytes, totalSeconds: totalSeconds))
-            }
+            report(force: false)
+        }
+        func report(force: Bool) {
+            guard let progress, force || Date().timeIntervalSince(lastReport) >= configuration.progressInterval else { return }
+            lastReport = Date()
+            let done = Double(written) / Double(outputRate)
+            let elapsed = max(1e-9, lastReport.timeIntervalSince(started))
+            progress(ProgressReport(secondsDone: done, realtimeFactor: done / elapsed,
+                                    residentBytes: ProcessMemory.residentBytes, totalSeconds: totalSeconds))
         }
         func end(inputFrames: Int) throws {
             try emit(try resampler.process(fader.finish(), endOfInput: true), inputFrames: inputFrames)
@@ -295,6 +297,7 @@ public final class Pipeline {
                          inputFrames: inputFrames)
             }
             try sink.finish()
+            report(force: true)
         }
 
         while let message = separated.take() {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import Engine
 import Foundation
 import Overlap
@@ -16,6 +17,16 @@ struct AudioSepStream: ParsableCommand {
             """,
         subcommands: [Separate.self],
         defaultSubcommand: Separate.self)
+
+    /// Keeps resident memory flat over hours of streaming. Windows are allocated on one thread
+    /// and freed on another; glibc's per-thread arenas and its self-raising mmap threshold then
+    /// let freed blocks pile up as fragmentation (peak RSS crept up 20% over 3 hours). A fixed
+    /// low mmap threshold returns every window-sized block to the system when it is freed.
+    static func boundAllocator() {
+        mallopt(M_MMAP_THRESHOLD, 32 * 1024)
+        mallopt(M_TRIM_THRESHOLD, 64 * 1024)
+        mallopt(M_ARENA_MAX, 1)
+    }
 
     /// The only place that prints errors and exits: one line, non-zero status.
     static func fail(_ error: Error) -> Never {
@@ -104,6 +115,7 @@ struct Separate: ParsableCommand {
 
     private func separate() throws {
         signal(SIGPIPE, SIG_IGN)
+        AudioSepStream.boundAllocator()
         let location: InputLocation = inputPath.map { .path($0) } ?? .fileDescriptor(STDIN_FILENO)
         let source = try openSource(location)
         let input = source.description
