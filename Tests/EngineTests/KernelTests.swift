@@ -1,0 +1,128 @@
+import Engine
+import Foundation
+import XCTest
+
+/// Second implementations check the fast ones: a naive DFT against FFTW, direct loops against
+/// im2col + sgemm.
+final class KernelTests: XCTestCase {
+    func random(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 2_000_000
+        }
+    }
+
+    func maxError(_ a: [Float], _ b: [Float]) -> Float {
+        zip(a, b).map { abs($0 - $1) }.max() ?? 0
+    }
+
+    func testSTFTMatchesANaiveDFTWithReflectPadding() {
+        let stft = STFT(fftSize: 64, hopSize: 10)
+        let signal = random(203, seed: 1)
+        let (real, imag) = stft.forward(signal)
+        let frames = stft.frameCount(samples: signal.count)
+        XCTAssertEqual(frames, 21)
+        XCTAssertEqual(real.count, frames * 33)
+        for frame in [0, 1, 10, 20] {
+            for k in [0, 1, 5, 32] {
+                var re = 0.0, im = 0.0
+                for n in 0..<64 {
+                    var index = frame * 10 - 32 + n
+                    if index < 0 { index = -index }
+                    if index >= signal.count { index = 2 * (signal.count - 1) - index }
+                    let w = 0.5 - 0.5 * cos(2 * Double.pi * Double(n) / 64)
+                    let angle = -2 * Double.pi * Double(k * n) / 64
+                    re += Double(signal[index]) * w * cos(angle)
+                    im += Double(signal[index]) * w * sin(angle)
+                }
+                XCTAssertEqual(Double(real[frame * 33 + k]), re, accuracy: 1e-4, "frame \(frame) bin \(k)")
+                XCTAssertEqual(Double(imag[frame * 33 + k]), im, accuracy: 1e-4, "frame \(frame) bin \(k)")
+            }
+        }
+    }
+
+    func testInverseSTFTReconstructsTheSignal() {
+        for (fft, hop, length) in [(2048, 320, 41_617), (64, 16, 1000), (2048, 320, 1025)] {
+            let stft = STFT(fftSize: fft, hopSize: hop)
+            let signal = random(length, seed: UInt64(length))
+            let (real, imag) = stft.forward(signal)
+            let back = stft.inverse(real: real, imag: imag, frames: stft.frameCount(samples: length), length: length)
+            XCTAssertEqual(back.count, length)
+            XCTAssertLessThan(maxError(back, signal), 1e-5, "fft \(fft) hop \(hop) length \(length)")
+        }
+    }
+
+    /// Direct 3×3 convolution with zero padding, as PyTorch defines it.
+    func naiveConv3x3(_ x: FeatureMap, _ w: [Float], out: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: out * x.planeSize)
+        for o in 0..<out {
+            for t in 0..<x.frames {
+                for f in 0..<x.bins {
+                    var sum: Float = 0
+                    for i in 0..<x.channels {
+                        for dt in 0..<3 {
+                            for df in 0..<3 {
+                                let tt = t + dt - 1, ff = f + df - 1
+                                guard tt >= 0, tt < x.frames, ff >= 0, ff < x.bins else { continue }
+                                sum += w[((o * x.channels + i) * 3 + dt) * 3 + df] * x.values[(i * x.frames + tt) * x.bins + ff]
+                            }
+                        }
+                    }
+                    y[(o * x.frames + t) * x.bins + f] = sum
+                }
+            }
+        }
+        return y
+    }
+
+    func testConv3x3MatchesDirectConvolution() {
+        for (inC, outC, frames, bins) in [(1, 1, 1, 1), (3, 5, 7, 9), (8, 4, 33, 16), (2, 3, 40, 2)] {
+            let x = FeatureMap(channels: inC, frames: frames, bins: bins, values: random(inC * frames * bins, seed: 2))
+            let w = random(outC * inC * 9, seed: 3)
+            var scratch: [Float] = []
+            let y = Convolution.conv3x3(x, weights: w, outChannels: outC, scratch: &scratch)
+            XCTAssertEqual(y.channels, outC)
+            XCTAssertLessThan(maxError(y.values, naiveConv3x3(x, w, out: outC)), 1e-5, "\(inC)→\(outC) \(frames)×\(bins)")
+        }
+    }
+
+    func testConv1x1AndTransposedConvolutionMatchTheirDefinitions() {
+        let x = FeatureMap(channels: 3, frames: 4, bins: 5, values: random(60, seed: 4))
+        let w = random(2 * 3, seed: 5), bias: [Float] = [0.5, -1]
+        let y = Convolution.conv1x1(x, weights: w, bias: bias, outChannels: 2)
+        for o in 0..<2 {
+            for p in 0..<20 {
+                let expected = bias[o] + (0..<3).reduce(Float(0)) { $0 + w[o * 3 + $1] * x.values[$1 * 20 + p] }
+                XCTAssertEqual(y.values[o * 20 + p], expected, accuracy: 1e-5)
+            }
+        }
+        // ConvTranspose2d, kernel = stride = (2, 3), weights [in][out][kt][kf], written at channel offset 1 of 4.
+        let wt = random(3 * 2 * 6, seed: 6)
+        var destination = FeatureMap(channels: 4, frames: 8, bins: 15)
+        var scratch: [Float] = []
+        Convolution.convTransposeStrided(x, weights: wt, outChannels: 2, kernelFrames: 2, kernelBins: 3,
+                                         into: &destination, channelOffset: 1, scratch: &scratch)
+        for o in 0..<2 {
+            for t in 0..<8 {
+                for f in 0..<15 {
+                    var expected: Float = 0
+                    for i in 0..<3 { expected += wt[((i * 2 + o) * 2 + t % 2) * 3 + f % 3] * x.values[(i * 4 + t / 2) * 5 + f / 3] }
+                    XCTAssertEqual(destination.values[((1 + o) * 8 + t) * 15 + f], expected, accuracy: 1e-5)
+                }
+            }
+        }
+        XCTAssertTrue(destination.values[0..<120].allSatisfy { $0 == 0 } && destination.values[360...].allSatisfy { $0 == 0 },
+                      "other channels untouched")
+    }
+
+    func testPoolingAndFoldedActivation() {
+        let x = FeatureMap(channels: 1, frames: 3, bins: 4, values: (0..<12).map(Float.init))
+        let pooled = Convolution.averagePool(x, frames: 2, bins: 2)
+        XCTAssertEqual(pooled.frames, 1)
+        XCTAssertEqual(pooled.values, [2.5, 4.5], "the odd last frame is dropped")
+        var map = FeatureMap(channels: 2, frames: 1, bins: 2, values: [1, -1, 1, -1])
+        Convolution.affineLeakyReLU(&map, scale: [2, 1], offset: [0, 3])
+        XCTAssertEqual(map.values, [2, -0.02, 4, 2])
+    }
+}
