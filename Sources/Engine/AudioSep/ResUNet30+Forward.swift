@@ -1,0 +1,139 @@
+import Foundation
+
+extension ResUNet30 {
+    /// Named intermediate results of one forward pass, for layer-by-layer tests.
+    public typealias Trace = (String, FeatureMap) -> Void
+
+    /// Mask logits [3, frames, 1025] for a magnitude spectrogram `[frames × 1025]`
+    /// (the U-Net: bn0, padding, pre_conv, encoders, centre, decoders, after_conv).
+    func maskLogits(magnitude: [Float], frames: Int, conditioning: Conditioning, trace: Trace?) -> FeatureMap {
+        let bins = Self.frequencyBins
+        let netBins = bins - 1   // the Nyquist bin is dropped: 1024 halves cleanly six times
+        let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
+        // bn0 normalises each frequency bin; the frames added as padding stay exactly zero.
+        var x = FeatureMap(channels: 1, frames: padded, bins: netBins)
+        for frame in 0..<frames {
+            for bin in 0..<netBins {
+                x.values[frame * netBins + bin] = magnitude[frame * bins + bin] * bn0.scale[bin] + bn0.shift[bin]
+            }
+        }
+        trace?("bn0_out", x)
+        var scratch: [Float] = []
+        x = Convolution.conv1x1(x, weights: preConv.weight, bias: preConv.bias, outChannels: encoderWidths[0])
+        trace?("pre_conv", x)
+
+        var skips: [FeatureMap] = []
+        for (index, block) in encoders.enumerated() {
+            let skip = block.forward(x, offsets: conditioning.encoders[index], scratch: &scratch)
+            let pool = Self.pools[index]
+            x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1)
+            trace?("encoder_block\(index + 1)/skip", skip)
+            trace?("encoder_block\(index + 1)/pool", x)
+            skips.append(skip)
+        }
+        x = centre.forward(x, offsets: conditioning.centre, scratch: &scratch)
+        trace?("conv_block7a", x)
+
+        for (index, decoder) in decoders.enumerated() {
+            let skip = skips.removeLast()   // released as soon as it is used
+            Convolution.affineLeakyReLU(&x, scale: decoder.bn1.scale, offset: conditioning.decoders[index].up)
+            // cat([upsampled, skip]): the transposed convolution writes channels [0, out),
+            // the skip is copied into [out, 2·out).
+            var joined = FeatureMap(channels: 2 * decoder.outChannels, frames: skip.frames, bins: skip.bins)
+            Convolution.convTransposeStrided(x, weights: decoder.upsample, outChannels: decoder.outChannels,
+                                             kernelFrames: decoder.stride.frames, kernelBins: decoder.stride.bins,
+                                             into: &joined, channelOffset: 0, scratch: &scratch)
+            joined.values.withUnsafeMutableBufferPointer { target in
+                skip.values.withUnsafeBufferPointer { source in
+                    (target.baseAddress! + decoder.outChannels * skip.planeSize).update(from: source.baseAddress!, count: source.count)
+                }
+            }
+            x = decoder.block.forward(joined, offsets: conditioning.decoders[index].block, scratch: &scratch)
+            trace?("decoder_block\(index + 1)", x)
+        }
+        let logits = Convolution.conv1x1(x, weights: afterConv.weight, bias: afterConv.bias, outChannels: 3)
+        trace?("after_conv", logits)
+        return logits
+    }
+
+    /// Separates one mono window at 32 kHz: STFT, U-Net, mask, inverse STFT.
+    /// Output has exactly `samples.count` samples.
+    public func separate(_ samples: [Float], conditioning: Conditioning, stft: STFT, trace: Trace? = nil) -> [Float] {
+        let length = samples.count
+        if length == 0 { return [] }
+        // The centred STFT reflects fftSize/2 samples at each end; shorter windows are zero-padded
+        // to the minimum and the output cropped back.
+        let input = length >= stft.minimumSamples ? samples : samples + [Float](repeating: 0, count: stft.minimumSamples - length)
+        let bins = Self.frequencyBins
+        let frames = stft.frameCount(samples: input.count)
+        let (real, imag) = stft.forward(input)
+        var magnitude = [Float](repeating: 0, count: real.count)
+        var cosine = magnitude, sine = magnitude
+        for index in real.indices {
+            // Power floored at 1e-10 before the root, as upstream; silence gives cos = sin = 0.
+            let m = max(real[index] * real[index] + imag[index] * imag[index], 1e-10).squareRoot()
+            magnitude[index] = m
+            cosine[index] = real[index] / m
+            sine[index] = imag[index] / m
+        }
+        if let trace {
+            trace("stft_real", FeatureMap(channels: 1, frames: frames, bins: bins, values: real))
+            trace("stft_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: imag))
+            trace("mag", FeatureMap(channels: 1, frames: frames, bins: bins, values: magnitude))
+        }
+        let logits = maskLogits(magnitude: magnitude, frames: frames, conditioning: conditioning, trace: trace)
+
+        // Apply the mask. Logits cover 1024 bins and ≥ frames frames; the Nyquist bin's logits
+        // are the zero padding upstream adds back, which gives a zero output bin.
+        var outReal = [Float](repeating: 0, count: frames * bins)
+        var outImag = outReal
+        let netBins = bins - 1, plane = logits.planeSize
+        logits.values.withUnsafeBufferPointer { l in
+            for frame in 0..<frames {
+                for bin in 0..<netBins {
+                    let at = frame * netBins + bin
+                    let gain = 1 / (1 + exp(-l[at]))
+                    let maskRe = tanh(l[plane + at]), maskIm = tanh(l[2 * plane + at])
+                    let norm = max((maskRe * maskRe + maskIm * maskIm).squareRoot(), 1e-10)
+                    let maskCos = maskRe / norm, maskSin = maskIm / norm
+                    let index = frame * bins + bin
+                    let outCos = cosine[index] * maskCos - sine[index] * maskSin
+                    let outSin = sine[index] * maskCos + cosine[index] * maskSin
+                    let outMag = max(0, magnitude[index] * gain)
+                    outReal[index] = outMag * outCos
+                    outImag[index] = outMag * outSin
+                }
+            }
+        }
+        if let trace {
+            trace("sep_real", FeatureMap(channels: 1, frames: frames, bins: bins, values: outReal))
+            trace("sep_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: outImag))
+        }
+        let output = stft.inverse(real: outReal, imag: outImag, frames: frames, length: input.count)
+        return length == input.count ? output : Array(output[0..<length])
+    }
+}
+
+/// AudioSep as a `Separator`: the shared network, one query's conditioning, and the STFT plans.
+public final class AudioSepEngine: Separator {
+    public let name = "audiosep"
+    public let sampleRate = ResUNet30.sampleRate
+    public let network: ResUNet30
+    let conditioning: ResUNet30.Conditioning
+    let stft = STFT(fftSize: 2048, hopSize: 320)
+
+    public init(network: ResUNet30, embedding: [Float]) {
+        self.network = network
+        self.conditioning = network.condition(on: embedding)
+    }
+
+    /// Windows of (32k − 1)·320 samples give 32k STFT frames exactly: no padded frames.
+    public func preferredChunkFrames(near frames: Int) -> Int? {
+        let blocks = max(1, Int((Double(frames) / 320 + 1) / 32 + 0.5))
+        return (blocks * 32 - 1) * 320
+    }
+
+    public func separate(_ samples: [Float]) throws -> [Float] {
+        network.separate(samples, conditioning: conditioning, stft: stft)
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+
+// AudioSep's separation network, ResUNet30 with FiLM conditioning ("Separate Anything You
+// Describe", Liu et al. 2023; Audio-AGI/AudioSep models/resunet.py), ported from our PyTorch
+// reference in tools/reference/audiosep_reference.py. Checkpoint keys are upstream's:
+// `<prefix>base.…` for the U-Net, `<prefix>film.<module path joined by "->">.…` for the β Linears.
+
+/// BatchNorm in inference form, folded to y = scale·x + shift (eps 1e-5, PyTorch's default).
+struct FoldedBatchNorm {
+    let scale: [Float]
+    let shift: [Float]
+
+    init(_ weights: WeightLookup, _ key: String, channels: Int) throws {
+        let gamma = try weights.require(key + ".weight", shape: [channels])
+        let beta = try weights.require(key + ".bias", shape: [channels])
+        let mean = try weights.require(key + ".running_mean", shape: [channels])
+        let variance = try weights.require(key + ".running_var", shape: [channels])
+        var scale = [Float](repeating: 0, count: channels), shift = scale
+        for c in 0..<channels {
+            scale[c] = gamma[c] / (variance[c] + 1e-5).squareRoot()
+            shift[c] = beta[c] - mean[c] * scale[c]
+        }
+        self.scale = scale
+        self.shift = shift
+    }
+
+    /// The shift with a FiLM β added: what the fused activation adds after scaling.
+    func offset(adding beta: [Float]) -> [Float] { zip(shift, beta).map(+) }
+}
+
+/// A FiLM β: Linear(condition → channels), evaluated once per query.
+struct FiLMLinear {
+    let weight: [Float]   // [channels][condition]
+    let bias: [Float]
+    let channels: Int
+    let conditionSize: Int
+
+    init(_ weights: WeightLookup, _ key: String, channels: Int, conditionSize: Int) throws {
+        self.weight = try weights.require(key + ".weight", shape: [channels, conditionSize])
+        self.bias = try weights.require(key + ".bias", shape: [channels])
+        self.channels = channels
+        self.conditionSize = conditionSize
+    }
+
+    func callAsFunction(_ condition: [Float]) -> [Float] {
+        (0..<channels).map { c in
+            var sum = bias[c]
+            for i in 0..<conditionSize { sum += weight[c * conditionSize + i] * condition[i] }
+            return sum
+        }
+    }
+}
+
+/// Upstream ConvBlockRes: out = shortcut(x) + conv2(lrelu(bn2(conv1(lrelu(bn1(x) + β1))) + β2)).
+struct ResidualBlock {
+    let inChannels: Int, outChannels: Int
+    let bn1: FoldedBatchNorm, bn2: FoldedBatchNorm
+    let conv1: [Float], conv2: [Float]
+    let shortcut: (weight: [Float], bias: [Float])?
+    let beta1: FiLMLinear, beta2: FiLMLinear
+
+    /// - Parameters: `base` is the block's key (`…base.encoder_block1.conv_block1`), `film` its FiLM path.
+    init(_ weights: WeightLookup, base: String, film: String, inChannels: Int, outChannels: Int, conditionSize: Int) throws {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        bn1 = try FoldedBatchNorm(weights, base + ".bn1", channels: inChannels)
+        bn2 = try FoldedBatchNorm(weights, base + ".bn2", channels: outChannels)
+        conv1 = try weights.require(base + ".conv1.weight", shape: [outChannels, inChannels, 3, 3])
+        conv2 = try weights.require(base + ".conv2.weight", shape: [outChannels, outChannels, 3, 3])
+        if inChannels != outChannels {
+            shortcut = (try weights.require(base + ".shortcut.weight", shape: [outChannels, inChannels, 1, 1]),
+                        try weights.require(base + ".shortcut.bias", shape: [outChannels]))
+        } else {
+            shortcut = nil
+        }
+        beta1 = try FiLMLinear(weights, film + "->beta1", channels: inChannels, conditionSize: conditionSize)
+        beta2 = try FiLMLinear(weights, film + "->beta2", channels: outChannels, conditionSize: conditionSize)
+    }
+
+    /// The per-query offsets of the two fused activations.
+    func offsets(_ condition: [Float]) -> ([Float], [Float]) {
+        (bn1.offset(adding: beta1(condition)), bn2.offset(adding: beta2(condition)))
+    }
+
+    func forward(_ x: FeatureMap, offsets: ([Float], [Float]), scratch: inout [Float]) -> FeatureMap {
+        var h = x
+        Convolution.affineLeakyReLU(&h, scale: bn1.scale, offset: offsets.0)
+        h = Convolution.conv3x3(h, weights: conv1, outChannels: outChannels, scratch: &scratch)
+        Convolution.affineLeakyReLU(&h, scale: bn2.scale, offset: offsets.1)
+        h = Convolution.conv3x3(h, weights: conv2, outChannels: outChannels, scratch: &scratch)
+        let identity = shortcut.map { Convolution.conv1x1(x, weights: $0.weight, bias: $0.bias, outChannels: outChannels) } ?? x
+        h.values.withUnsafeMutableBufferPointer { out in
+            identity.values.withUnsafeBufferPointer { id in
+                for index in out.indices { out[index] += id[index] }
+            }
+        }
+        return h
+    }
+}
+
+/// Upstream DecoderBlockRes1B: up = convT(lrelu(bn1(x) + β1)); out = block(cat[up, skip]).
+struct DecoderBlock {
+    let inChannels: Int, outChannels: Int
+    let stride: (frames: Int, bins: Int)
+    let bn1: FoldedBatchNorm
+    let beta1: FiLMLinear
+    let upsample: [Float]   // ConvTranspose2d [in][out][kt][kf]
+    let block: ResidualBlock
+
+    init(_ weights: WeightLookup, base: String, film: String, inChannels: Int, outChannels: Int,
+         stride: (Int, Int), conditionSize: Int) throws {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.stride = stride
+        bn1 = try FoldedBatchNorm(weights, base + ".bn1", channels: inChannels)
+        beta1 = try FiLMLinear(weights, film + "->beta1", channels: inChannels, conditionSize: conditionSize)
+        upsample = try weights.require(base + ".conv1.weight", shape: [inChannels, outChannels, stride.0, stride.1])
+        block = try ResidualBlock(weights, base: base + ".conv_block2", film: film + "->conv_block2",
+                                  inChannels: 2 * outChannels, outChannels: outChannels, conditionSize: conditionSize)
+        // bn2 and β2 exist in every checkpoint but the forward pass never reads them: check they are there.
+        _ = try weights.requireShape(base + ".bn2.weight", rank: 1)
+        _ = try weights.requireShape(film + "->beta2.weight", rank: 2)
+    }
+}
+
+/// The whole network with its weights; immutable and shared by every query.
+public final class ResUNet30 {
+    public static let sampleRate = 32_000
+    public static let conditionSize = 512
+    static let frequencyBins = 1025
+    /// Five encoder blocks halve time: frames are padded to a multiple of 32.
+    static let timeMultiple = 32
+    static let pools = [(2, 2), (2, 2), (2, 2), (2, 2), (2, 2), (1, 2)]
+
+    /// Channel widths found in the checkpoint: encoder blocks 1–6 and the centre.
+    public let encoderWidths: [Int]
+    public let centreWidth: Int
+    let bn0: FoldedBatchNorm
+    let preConv: (weight: [Float], bias: [Float])
+    let encoders: [ResidualBlock]
+    let centre: ResidualBlock
+    let decoders: [DecoderBlock]
+    let afterConv: (weight: [Float], bias: [Float])
+
+    /// Binds every tensor under `prefix` (`ss_model.` in AudioSep's checkpoint, empty in ours).
+    public init(_ weights: WeightLookup, prefix: String = "ss_model.") throws {
+        let base = prefix + "base.", film = prefix + "film."
+        let condition = Self.conditionSize
+        bn0 = try FoldedBatchNorm(weights, base + "bn0", channels: Self.frequencyBins)
+        // Widths come from the shapes, so narrow test models load through the same code.
+        let first = try weights.requireShape(base + "pre_conv.weight", rank: 4)[0]
+        preConv = (try weights.require(base + "pre_conv.weight", shape: [first, 1, 1, 1]),
+                   try weights.require(base + "pre_conv.bias", shape: [first]))
+        var widths: [Int] = []
+        var encoders: [ResidualBlock] = []
+        var inWidth = first
+        for index in 1...6 {
+            let key = "encoder_block\(index).conv_block1"
+            let width = try weights.requireShape(base + key + ".conv1.weight", rank: 4)[0]
+            encoders.append(try ResidualBlock(weights, base: base + key, film: film + "encoder_block\(index)->conv_block1",
+                                              inChannels: inWidth, outChannels: width, conditionSize: condition))
+            widths.append(width)
+            inWidth = width
+        }
+        let centreWidth = try weights.requireShape(base + "conv_block7a.conv_block1.conv1.weight", rank: 4)[0]
+        centre = try ResidualBlock(weights, base: base + "conv_block7a.conv_block1", film: film + "conv_block7a->conv_block1",
+                                   inChannels: inWidth, outChannels: centreWidth, conditionSize: condition)
+        var decoders: [DecoderBlock] = []
+        var decoderIn = centreWidth
+        for index in 1...6 {
+            let out = widths[6 - index]
+            decoders.append(try DecoderBlock(weights, base: base + "decoder_block\(index)", film: film + "decoder_block\(index)",
+                                             inChannels: decoderIn, outChannels: out, stride: Self.pools[6 - index],
+                                             conditionSize: condition))
+            decoderIn = out
+        }
+        afterConv = (try weights.require(base + "after_conv.weight", shape: [3, first, 1, 1]),
+                     try weights.require(base + "after_conv.bias", shape: [3]))
+        self.encoderWidths = widths
+        self.centreWidth = centreWidth
+        self.encoders = encoders
+        self.decoders = decoders
+    }
+
+    /// The per-query part of the network: every fused activation's offset (BatchNorm shift + FiLM β).
+    public struct Conditioning {
+        let encoders: [([Float], [Float])]
+        let centre: ([Float], [Float])
+        let decoders: [(up: [Float], block: ([Float], [Float]))]
+    }
+
+    /// Evaluates every FiLM β for one query embedding (512 values), once.
+    public func condition(on embedding: [Float]) -> Conditioning {
+        precondition(embedding.count == Self.conditionSize)
+        return Conditioning(
+            encoders: encoders.map { $0.offsets(embedding) },
+            centre: centre.offsets(embedding),
+            decoders: decoders.map { ($0.bn1.offset(adding: $0.beta1(embedding)), $0.block.offsets(embedding)) })
+    }
+}
