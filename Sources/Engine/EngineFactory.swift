@@ -1,18 +1,33 @@
 /// Builds a separator from the name given to `--engine`.
 public enum EngineFactory {
-    public static let knownNames = ["auto", "identity"]
+    public static let knownNames = ["auto", "audiosep", "identity"]
 
     /// - Parameters:
-    ///   - name: `auto` picks the best engine available; `identity` passes audio through.
+    ///   - name: `auto` picks the best engine available; `audiosep` needs a model;
+    ///     `identity` passes audio through.
     ///   - query: the text describing the source to separate.
-    public static func make(name: String, query: String?) throws -> Separator {
+    ///   - model: where the AudioSep model is, if anywhere.
+    ///   - embedding: a query embedding given directly, bypassing the text encoder.
+    public static func make(name: String, query: String?, model: ModelFiles?, embedding: [Float]?) throws -> Separator {
         switch name {
         case "identity":
             return IdentityEngine()
+        case "audiosep":
+            guard let model, !model.isEmpty else { throw ModelError.noModel(searched: searchedPlaces) }
+            return try audioSep(model: model, query: query, embedding: embedding)
         case "auto":
+            if let model, !model.isEmpty { return try audioSep(model: model, query: query, embedding: embedding) }
             throw EngineError.noEngineAvailable(query: query ?? "")
         default:
             throw EngineError.unknownEngine(name)
         }
+    }
+
+    static var searchedPlaces: [String] { ["--model", "AUDIOSEP_MODEL", ModelFiles.cacheDirectory] }
+
+    static func audioSep(model: ModelFiles, query: String?, embedding: [Float]?) throws -> Separator {
+        guard let embedding else { throw EngineError.textEncoderMissing(query: query ?? "") }
+        let network = try AudioSepLoader.network(model)
+        return AudioSepEngine(network: network, embedding: embedding)
     }
 }

@@ -48,8 +48,10 @@ struct Separate: ParsableCommand {
     @Argument(help: "What to separate, in words (\"vocals\", \"a dog barking\").")
     var query: String?
 
-    @Option(name: .long, help: "Engine: auto or identity (returns its input; tests the pipeline).")
+    @Option(name: .long, help: "Engine: auto, audiosep, or identity (returns its input; tests the pipeline).")
     var engine = "auto"
+
+    @OptionGroup var model: ModelOptions
 
     @Flag(name: .long, help: "Write the mixture minus the separated source instead.")
     var remove = false
@@ -120,7 +122,7 @@ struct Separate: ParsableCommand {
         let source = try openSource(location)
         let input = source.description
 
-        var separator = try EngineFactory.make(name: engine, query: query)
+        var separator = try model.makeEngine(name: engine, query: query)
         if remove { separator = Remover(separator) }
 
         var settings = PipelineConfiguration()

@@ -3,7 +3,7 @@ import XCTest
 
 final class EngineTests: XCTestCase {
     func testIdentityReturnsItsInputAtAudioSepsRate() throws {
-        let engine = try EngineFactory.make(name: "identity", query: nil)
+        let engine = try EngineFactory.make(name: "identity", query: nil, model: nil, embedding: nil)
         XCTAssertEqual(engine.sampleRate, 32_000)
         XCTAssertEqual(try engine.separate([0.5, -0.25, 0]), [0.5, -0.25, 0])
     }
@@ -30,11 +30,11 @@ final class EngineTests: XCTestCase {
     }
 
     func testUnknownEngineAndMissingEngineAreTypedErrors() {
-        XCTAssertThrowsError(try EngineFactory.make(name: "demucs", query: "vocals")) {
+        XCTAssertThrowsError(try EngineFactory.make(name: "demucs", query: "vocals", model: nil, embedding: nil)) {
             XCTAssertEqual($0 as? EngineError, .unknownEngine("demucs"))
             XCTAssertTrue("\($0)".contains("identity"), "the message lists the known engines")
         }
-        XCTAssertThrowsError(try EngineFactory.make(name: "auto", query: "vocals")) {
+        XCTAssertThrowsError(try EngineFactory.make(name: "auto", query: "vocals", model: nil, embedding: nil)) {
             XCTAssertEqual($0 as? EngineError, .noEngineAvailable(query: "vocals"))
         }
     }

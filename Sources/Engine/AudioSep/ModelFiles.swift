@@ -1,0 +1,69 @@
+import Foundation
+
+/// Where an AudioSep model's files are: what a user downloads for AudioSep (the Lightning
+/// checkpoint, the CLAP checkpoint, a `roberta-base/` folder) or one converted `.safetensors`.
+public struct ModelFiles: Equatable, Sendable {
+    /// The AudioSep Lightning checkpoint (`audiosep_base_4M_steps.ckpt`), keys `ss_model.…`.
+    public var checkpoint: String?
+    /// The CLAP checkpoint (`music_speech_audioset_epoch_15_esc_89.98.pt`).
+    public var clapCheckpoint: String?
+    /// The `roberta-base/` folder with the tokenizer files.
+    public var robertaDirectory: String?
+    /// A file written by `audiosep-stream convert`.
+    public var safetensors: String?
+
+    public init(checkpoint: String? = nil, clapCheckpoint: String? = nil, robertaDirectory: String? = nil,
+                safetensors: String? = nil) {
+        self.checkpoint = checkpoint
+        self.clapCheckpoint = clapCheckpoint
+        self.robertaDirectory = robertaDirectory
+        self.safetensors = safetensors
+    }
+
+    public var isEmpty: Bool { checkpoint == nil && safetensors == nil }
+
+    /// The default place a model is looked for when none is named.
+    public static var cacheDirectory: String {
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+        return (home as NSString).appendingPathComponent(".cache/audiosep-stream")
+    }
+
+    /// Resolves the model from explicit flags, then `AUDIOSEP_MODEL`, then the cache folder.
+    /// Returns nil when nothing was named and nothing was found (the caller may fall back).
+    /// - Throws: `ModelError.noModel` when a named path holds no model.
+    public static func locate(model: String?, checkpoint: String?, clapCheckpoint: String?, robertaDirectory: String?,
+                              environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ModelFiles? {
+        if checkpoint != nil {
+            return ModelFiles(checkpoint: checkpoint, clapCheckpoint: clapCheckpoint, robertaDirectory: robertaDirectory)
+        }
+        if let model {
+            guard let files = inspect(model) else { throw ModelError.noModel(searched: [model]) }
+            return files
+        }
+        if let named = environment["AUDIOSEP_MODEL"], !named.isEmpty {
+            guard let files = inspect(named) else { throw ModelError.noModel(searched: ["AUDIOSEP_MODEL=\(named)"]) }
+            return files
+        }
+        return inspect(cacheDirectory)
+    }
+
+    /// What `path` holds: a `.safetensors` file, a checkpoint file, or a folder of AudioSep's files.
+    public static func inspect(_ path: String) -> ModelFiles? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
+        if !isDirectory.boolValue {
+            return path.hasSuffix(".safetensors") ? ModelFiles(safetensors: path) : ModelFiles(checkpoint: path)
+        }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        func inFolder(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+        if let converted = names.first(where: { $0.hasSuffix(".safetensors") }) {
+            return ModelFiles(safetensors: inFolder(converted))
+        }
+        // Prefer upstream's file names; otherwise any .ckpt and any .pt.
+        let checkpoint = names.first { $0 == "audiosep_base_4M_steps.ckpt" } ?? names.first { $0.hasSuffix(".ckpt") }
+        guard let checkpoint else { return nil }
+        let clap = names.first { $0.hasPrefix("music_speech_audioset") && $0.hasSuffix(".pt") } ?? names.first { $0.hasSuffix(".pt") }
+        let roberta = names.contains("roberta-base") ? inFolder("roberta-base") : nil
+        return ModelFiles(checkpoint: inFolder(checkpoint), clapCheckpoint: clap.map(inFolder), robertaDirectory: roberta)
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// The flags that say where the AudioSep model is and how to query it.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "AudioSep model: a folder with the checkpoints and roberta-base/, or a converted .safetensors (default: $AUDIOSEP_MODEL, then ~/.cache/audiosep-stream/).")
+    var model: String?
+    @Option(name: .long, help: "The AudioSep Lightning checkpoint (.ckpt), as the packaged worker's checkpoint_path.")
+    var checkpoint: String?
+    @Option(name: .long, help: "The CLAP checkpoint (.pt), as the worker's clap_checkpoint_path.")
+    var clapCheckpoint: String?
+    @Option(name: .long, help: "The roberta-base/ tokenizer folder, as the worker's roberta_dir.")
+    var robertaDir: String?
+    @Option(name: .long, help: "Query embedding file (512 little-endian float32, raw or .npy), instead of the text query.")
+    var embedding: String?
+    @Option(name: .long, help: "Threads for the engine's matrix products (default: all cores).")
+    var threads: Int?
+
+    func makeEngine(name: String, query: String?) throws -> Separator {
+        if let threads {
+            guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            Convolution.setThreads(threads)
+        }
+        let files = try ModelFiles.locate(model: model, checkpoint: checkpoint, clapCheckpoint: clapCheckpoint,
+                                          robertaDirectory: robertaDir)
+        let embeddingValues = try embedding.map(QueryEmbedding.load)
+        return try EngineFactory.make(name: name, query: query, model: files, embedding: embeddingValues)
+    }
+}
