@@ -147,11 +147,11 @@ struct Separate: ParsableCommand {
         }
         let pipeline = try Pipeline(source: source, engine: separator, sink: sink, outputRate: outputRate,
                                     configuration: settings)
-        if pipeline.plan.snapped, !quiet {
+        let showProgress = !quiet && (progress || isatty(STDERR_FILENO) == 1)
+        if pipeline.plan.snapped, showProgress {
             note(String(format: "chunk snapped to %.3f s, a length the %@ engine wastes nothing on",
                         pipeline.plan.chunkSeconds, separator.name))
         }
-        let showProgress = !quiet && (progress || isatty(STDERR_FILENO) == 1)
         let summary = try pipeline.run(progress: showProgress ? printProgress : nil)
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         if !quiet {

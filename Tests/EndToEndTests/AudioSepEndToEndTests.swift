@@ -1,0 +1,53 @@
+import Foundation
+import Stream
+import XCTest
+
+/// The AudioSep engine through the real binary, on the tiny fixture model and its reference output.
+final class AudioSepEndToEndTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/audiosep-tiny").path
+    let model = "--engine audiosep --model \(fixtures)/tiny.ckpt --embedding \(fixtures)/embedding.f32"
+    let rawMono = "-t raw -r 32000 -c 1 -b 32 -e float --out-type raw"
+    let float32 = try! SampleFormat(encoding: .floatingPoint, bits: 32)
+
+    func testOneWindowEqualsTheReferenceForwardPass() throws {
+        let output = Harness.path("tiny-out.f32")
+        let run = try Harness.shell("$BIN \(model) \(rawMono) < \(Self.fixtures)/input.f32 > \(output)")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let expected = try Harness.readRaw("\(Self.fixtures)/output.f32", channels: 1, format: float32)[0]
+        let actual = try Harness.readRaw(output, channels: 1, format: float32)[0]
+        XCTAssertEqual(actual.count, expected.count)
+        XCTAssertGreaterThanOrEqual(Harness.snr(expected, actual), 60)
+    }
+
+    func testSafetensorsModelAndStereoSeparateEachChannel() throws {
+        // Stereo WAV at 44.1 kHz: each channel is resampled, separated on its own, resampled back.
+        let stereo = Harness.path("tiny-stereo.wav"), left = Harness.path("tiny-left.wav")
+        try Harness.shell("sox -n -r 44100 -c 2 -b 16 \(stereo) synth 1.3 sine 440 sine 1250 vol 0.5")
+        try Harness.shell("sox \(stereo) \(left) remix 1")
+        let both = try Harness.shell("$BIN --engine audiosep --model \(Self.fixtures)/tiny.safetensors --embedding \(Self.fixtures)/embedding.f32 --chunk 1 --overlap 0.25 -o \(Harness.path("tiny-both.wav")) < \(stereo)")
+        XCTAssertEqual(both.status, 0, both.stderr)
+        let one = try Harness.shell("$BIN \(model) --chunk 1 --overlap 0.25 -o \(Harness.path("tiny-one.wav")) < \(left)")
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let result = try Harness.readAudio(Harness.path("tiny-both.wav")), mono = try Harness.readAudio(Harness.path("tiny-one.wav"))
+        XCTAssertEqual(result.channels.count, 2)
+        XCTAssertEqual(result.channels[0].count, Int(1.3 * 44_100))
+        XCTAssertEqual(result.channels[0], mono.channels[0], "the left channel is separated exactly as it is alone")
+        XCTAssertNotEqual(result.channels[0], result.channels[1])
+    }
+
+    func testModelErrorsAreOneLine() throws {
+        let cases = [
+            ("$BIN --engine audiosep --model /nonexistent/model \(rawMono)", "no AudioSep model found (looked in /nonexistent/model)"),
+            ("$BIN --engine audiosep --model \(Self.fixtures)/tiny.ckpt \(rawMono) \"vocals\"", "give the query embedding with --embedding FILE"),
+            ("$BIN --engine audiosep --model \(Self.fixtures)/tiny.ckpt --embedding \(Self.fixtures)/input.f32 \(rawMono)", "not a query embedding"),
+            ("$BIN --engine audiosep --model \(Self.fixtures)/README.md --embedding \(Self.fixtures)/embedding.f32 \(rawMono)", "README.md"),
+        ]
+        for (command, message) in cases {
+            let run = try Harness.shell("\(command) < \(Self.fixtures)/input.f32 > /dev/null")
+            XCTAssertNotEqual(run.status, 0, command)
+            XCTAssertTrue(run.stderr.contains(message), "\(command): \(run.stderr)")
+            XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, run.stderr)
+        }
+    }
+}

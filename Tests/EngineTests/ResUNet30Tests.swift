@@ -1,0 +1,143 @@
+import Engine
+import Foundation
+import XCTest
+
+/// The Swift network against our PyTorch reference (tools/reference/), on the tiny fixture
+/// model: every layer, then the waveform. Tolerances are about ten times the float32-vs-float64
+/// differences measured by the fixture script (Tests/Fixtures/audiosep-tiny/README.md).
+final class ResUNet30Tests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/audiosep-tiny")
+
+    static func path(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+    static func floats(_ name: String) throws -> [Float] {
+        let data = try Data(contentsOf: fixtures.appendingPathComponent(name))
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    func maxError(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+
+    func snr(_ reference: [Float], _ estimate: [Float]) -> Double {
+        var signal = 0.0, noise = 0.0
+        for (r, e) in zip(reference, estimate) {
+            signal += Double(r) * Double(r)
+            noise += Double(r - e) * Double(r - e)
+        }
+        return 10 * log10(signal / max(noise, 1e-30))
+    }
+
+    func testCheckpointAndSafetensorsLoadTheSameNetwork() throws {
+        for files in [ModelFiles(checkpoint: Self.path("tiny.ckpt")), ModelFiles(safetensors: Self.path("tiny.safetensors"))] {
+            let network = try AudioSepLoader.network(files)
+            XCTAssertEqual(network.encoderWidths, [2, 3, 4, 6, 8, 8])
+            XCTAssertEqual(network.centreWidth, 8)
+        }
+    }
+
+    func testEveryLayerMatchesTheReference() throws {
+        let network = try AudioSepLoader.network(ModelFiles(checkpoint: Self.path("tiny.ckpt")))
+        let reference = try SafeTensorsFile(path: Self.path("intermediates.safetensors"))
+        let conditioning = network.condition(on: try QueryEmbedding.load(path: Self.path("embedding.f32")))
+        var seen: [String: FeatureMap] = [:]
+        let output = network.separate(try Self.floats("input.f32"), conditioning: conditioning, stft: STFT()) { seen[$0] = $1 }
+
+        // Spectra [frames × 1025].
+        for (name, tolerance) in [("stft_real", Float(2e-4)), ("stft_imag", 2e-4), ("mag", 2e-4), ("sep_real", 2e-3), ("sep_imag", 2e-3)] {
+            let expected = try reference.tensor(name).floats()
+            let actual = try XCTUnwrap(seen[name], name).values
+            XCTAssertEqual(actual.count, expected.count, name)
+            XCTAssertLessThanOrEqual(maxError(actual, expected), tolerance, name)
+        }
+        // bn0: the reference keeps [25, 1025] before padding; ours is the padded [1, 32, 1024] network input.
+        let bn0 = try reference.tensor("bn0_out").floats()
+        let ours = try XCTUnwrap(seen["bn0_out"])
+        var bn0Error: Float = 0
+        for frame in 0..<32 {
+            for bin in 0..<1024 {
+                let expected = frame < 25 ? bn0[frame * 1025 + bin] : 0
+                bn0Error = max(bn0Error, abs(ours.values[frame * 1024 + bin] - expected))
+            }
+        }
+        XCTAssertLessThanOrEqual(bn0Error, 2e-4, "bn0_out (padded frames must be exactly zero)")
+
+        // Network maps [C, T, F], same layout on both sides.
+        var names = ["pre_conv", "conv_block7a", "after_conv"]
+        for block in 1...6 { names += ["encoder_block\(block)/skip", "encoder_block\(block)/pool", "decoder_block\(block)"] }
+        for name in names {
+            let view = try reference.tensor(name)
+            let map = try XCTUnwrap(seen[name], name)
+            XCTAssertEqual([map.channels, map.frames, map.bins], view.shape, name)
+            XCTAssertLessThanOrEqual(maxError(map.values, try view.floats()), 3e-4, name)
+        }
+
+        let expected = try Self.floats("output.f32")
+        XCTAssertEqual(output.count, expected.count)
+        XCTAssertLessThanOrEqual(maxError(output, expected), 3e-6)
+        XCTAssertGreaterThanOrEqual(snr(expected, output), 60)
+    }
+
+    func testInverseSTFTMatchesTorchlibrosa() throws {
+        let reference = try SafeTensorsFile(path: Self.path("intermediates.safetensors"))
+        let stft = STFT()
+        let real = try reference.tensor("stft_real").floats(), imag = try reference.tensor("stft_imag").floats()
+        let back = stft.inverse(real: real, imag: imag, frames: 25, length: 7919)
+        XCTAssertLessThanOrEqual(maxError(back, try reference.tensor("istft_roundtrip").floats()), 1e-5)
+    }
+
+    /// The engine in the pipeline's terms: any window length, including ones shorter than the STFT needs.
+    func testSeparatorHandlesAnyWindowLength() throws {
+        let network = try AudioSepLoader.network(ModelFiles(safetensors: Self.path("tiny.safetensors")))
+        let engine = AudioSepEngine(network: network, embedding: try QueryEmbedding.load(path: Self.path("embedding.f32")))
+        XCTAssertEqual(engine.sampleRate, 32_000)
+        let input = try Self.floats("input.f32")
+        XCTAssertGreaterThanOrEqual(snr(try Self.floats("output.f32"), try engine.separate(input)), 60)
+        for length in [0, 1, 100, 1024, 1025, 1026, 3000] {
+            let output = try engine.separate(Array(input[0..<length]))
+            XCTAssertEqual(output.count, length)
+            XCTAssertTrue(output.allSatisfy(\.isFinite), "length \(length)")
+        }
+        XCTAssertEqual(engine.preferredChunkFrames(near: 320_000), (31 * 32 - 1) * 320, "10 s snaps to 992 STFT frames")
+        XCTAssertEqual(engine.preferredChunkFrames(near: 1000), 31 * 320, "never below one block of 32 frames")
+    }
+
+    func testMissingAndMisshapenTensorsAreNamed() throws {
+        let checkpoint = try TorchCheckpoint(path: Self.path("tiny.ckpt"))
+        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        for (key, view) in checkpoint.tensors where key.hasPrefix("ss_model.") && view.dtype == .f32 {
+            tensors[key] = (view.shape, try view.floats())
+        }
+        XCTAssertNoThrow(try ResUNet30(InMemoryWeights(tensors: tensors, origin: "tiny.ckpt")))
+        var missing = tensors
+        missing["ss_model.film.decoder_block3->conv_block2->beta1.bias"] = nil
+        XCTAssertThrowsError(try ResUNet30(InMemoryWeights(tensors: missing, origin: "tiny.ckpt"))) {
+            XCTAssertEqual($0 as? ModelError, .missingTensor(file: "tiny.ckpt", key: "ss_model.film.decoder_block3->conv_block2->beta1.bias"))
+        }
+        var misshapen = tensors
+        misshapen["ss_model.base.encoder_block2.conv_block1.conv2.weight"] = ([3, 3, 3, 1], [Float](repeating: 0, count: 27))
+        XCTAssertThrowsError(try ResUNet30(InMemoryWeights(tensors: misshapen, origin: "tiny.ckpt"))) {
+            XCTAssertEqual($0 as? ModelError, .wrongShape(file: "tiny.ckpt", key: "ss_model.base.encoder_block2.conv_block1.conv2.weight",
+                                                          got: [3, 3, 3, 1], expected: [3, 3, 3, 3]))
+            XCTAssertTrue("\($0)".contains("3×3×3×1"), "\($0)")
+        }
+    }
+
+    func testEmbeddingFilesRawAndNumPy() throws {
+        let values = (0..<512).map { Float($0) / 512 }
+        let raw = values.withUnsafeBytes { Array($0) }
+        XCTAssertEqual(try QueryEmbedding.parse(raw, origin: "e.f32"), values)
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (512,), }"
+        var padded = header
+        while (10 + padded.utf8.count + 1) % 64 != 0 { padded += " " }
+        padded += "\n"
+        let npy = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count & 0xff), UInt8(padded.utf8.count >> 8)]
+            + Array(padded.utf8) + raw
+        XCTAssertEqual(try QueryEmbedding.parse(npy, origin: "e.npy"), values)
+        XCTAssertThrowsError(try QueryEmbedding.parse(Array(raw[0..<100]), origin: "short.f32")) {
+            XCTAssertTrue("\($0)".contains("100 bytes"), "\($0)")
+        }
+        let doubles = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count), 0]
+            + Array(padded.replacingOccurrences(of: "<f4", with: "<f8").utf8) + raw + raw
+        XCTAssertThrowsError(try QueryEmbedding.parse(doubles, origin: "e.npy"))
+    }
+}
