@@ -8,15 +8,17 @@ public enum EngineFactory {
     ///   - query: the text describing the source to separate.
     ///   - model: where the AudioSep model is, if anywhere.
     ///   - embedding: a query embedding given directly, bypassing the text encoder.
-    public static func make(name: String, query: String?, model: ModelFiles?, embedding: [Float]?) throws -> Separator {
+    ///   - threads: threads the engine computes on.
+    public static func make(name: String, query: String?, model: ModelFiles?, embedding: [Float]?,
+                            threads: Int = 1) throws -> Separator {
         switch name {
         case "identity":
             return IdentityEngine()
         case "audiosep":
             guard let model, !model.isEmpty else { throw ModelError.noModel(searched: searchedPlaces) }
-            return try audioSep(model: model, query: query, embedding: embedding)
+            return try audioSep(model: model, query: query, embedding: embedding, threads: threads)
         case "auto":
-            if let model, !model.isEmpty { return try audioSep(model: model, query: query, embedding: embedding) }
+            if let model, !model.isEmpty { return try audioSep(model: model, query: query, embedding: embedding, threads: threads) }
             throw EngineError.noEngineAvailable(query: query ?? "")
         default:
             throw EngineError.unknownEngine(name)
@@ -25,9 +27,9 @@ public enum EngineFactory {
 
     static var searchedPlaces: [String] { ["--model", "AUDIOSEP_MODEL", ModelFiles.cacheDirectory] }
 
-    static func audioSep(model: ModelFiles, query: String?, embedding: [Float]?) throws -> Separator {
+    static func audioSep(model: ModelFiles, query: String?, embedding: [Float]?, threads: Int) throws -> Separator {
         guard let embedding else { throw EngineError.textEncoderMissing(query: query ?? "") }
         let network = try AudioSepLoader.network(model)
-        return AudioSepEngine(network: network, embedding: embedding)
+        return AudioSepEngine(network: network, embedding: embedding, threads: threads)
     }
 }

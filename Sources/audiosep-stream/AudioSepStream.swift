@@ -106,6 +106,8 @@ struct Separate: ParsableCommand {
     var progress = false
     @Flag(name: [.customShort("q"), .long], help: "Print nothing but errors.")
     var quiet = false
+    @Flag(name: .long, help: "Print the time the engine spent in each stage at the end (AudioSep engine).")
+    var profile = false
 
     func run() throws {
         do {
@@ -122,7 +124,11 @@ struct Separate: ParsableCommand {
         let source = try openSource(location)
         let input = source.description
 
+        let loadStarted = Date()
         var separator = try model.makeEngine(name: engine, query: query)
+        let loadSeconds = Date().timeIntervalSince(loadStarted)
+        let profiled = profile ? separator as? AudioSepEngine : nil
+        profiled?.enableProfiling()
         if remove { separator = Remover(separator) }
 
         var settings = PipelineConfiguration()
@@ -154,6 +160,21 @@ struct Separate: ParsableCommand {
         }
         let summary = try pipeline.run(progress: showProgress ? printProgress : nil)
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if let stages = profiled?.profile {
+            let total = stages.reduce(0) { $0 + $1.seconds }
+            func row(_ name: String, _ seconds: String, _ share: String) -> String {
+                name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 10 - seconds.count))
+                    + seconds + String(repeating: " ", count: max(0, 8 - share.count)) + share + "\n"
+            }
+            var table = row("stage", "seconds", "share")
+            for (stage, seconds) in stages where seconds >= 0.0005 {
+                table += row(stage, String(format: "%.3f", seconds), String(format: "%.1f%%", 100 * seconds / max(total, 1e-9)))
+            }
+            table += row("engine total", String(format: "%.3f", total), "")
+            table += row("model load", String(format: "%.3f", loadSeconds), "")
+            table += row("audio", String(format: "%.3f", Double(summary.inputFrames) / Double(input.sampleRate)), "")
+            FileHandle.standardError.write(Data(table.utf8))
+        }
         if !quiet {
             if summary.clampedSamples > 0 {
                 note("\(summary.clampedSamples) samples clamped to the \(format.bits)-bit range")

@@ -20,11 +20,11 @@ struct ModelOptions: ParsableArguments {
     func makeEngine(name: String, query: String?) throws -> Separator {
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-            Convolution.setThreads(threads)
         }
         let files = try ModelFiles.locate(model: model, checkpoint: checkpoint, clapCheckpoint: clapCheckpoint,
                                           robertaDirectory: robertaDir)
         let embeddingValues = try embedding.map(QueryEmbedding.load)
-        return try EngineFactory.make(name: name, query: query, model: files, embedding: embeddingValues)
+        return try EngineFactory.make(name: name, query: query, model: files, embedding: embeddingValues,
+                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 }

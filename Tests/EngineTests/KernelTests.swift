@@ -77,11 +77,10 @@ final class KernelTests: XCTestCase {
     }
 
     func testConv3x3MatchesDirectConvolution() {
-        for (inC, outC, frames, bins) in [(1, 1, 1, 1), (3, 5, 7, 9), (8, 4, 33, 16), (2, 3, 40, 2)] {
+        for (inC, outC, frames, bins) in [(1, 1, 1, 1), (3, 5, 7, 9), (8, 4, 33, 16), (2, 3, 40, 2), (4, 3, 64, 1100)] {
             let x = FeatureMap(channels: inC, frames: frames, bins: bins, values: random(inC * frames * bins, seed: 2))
             let w = random(outC * inC * 9, seed: 3)
-            var scratch: [Float] = []
-            let y = Convolution.conv3x3(x, weights: w, outChannels: outC, scratch: &scratch)
+            let y = Convolution.conv3x3(x, weights: w, outChannels: outC, workspace: Workspace(threads: 2))
             XCTAssertEqual(y.channels, outC)
             XCTAssertLessThan(maxError(y.values, naiveConv3x3(x, w, out: outC)), 1e-5, "\(inC)→\(outC) \(frames)×\(bins)")
         }
@@ -90,7 +89,7 @@ final class KernelTests: XCTestCase {
     func testConv1x1AndTransposedConvolutionMatchTheirDefinitions() {
         let x = FeatureMap(channels: 3, frames: 4, bins: 5, values: random(60, seed: 4))
         let w = random(2 * 3, seed: 5), bias: [Float] = [0.5, -1]
-        let y = Convolution.conv1x1(x, weights: w, bias: bias, outChannels: 2)
+        let y = Convolution.conv1x1(x, weights: w, bias: bias, outChannels: 2, workspace: Workspace(threads: 2))
         for o in 0..<2 {
             for p in 0..<20 {
                 let expected = bias[o] + (0..<3).reduce(Float(0)) { $0 + w[o * 3 + $1] * x.values[$1 * 20 + p] }
@@ -100,9 +99,8 @@ final class KernelTests: XCTestCase {
         // ConvTranspose2d, kernel = stride = (2, 3), weights [in][out][kt][kf], written at channel offset 1 of 4.
         let wt = random(3 * 2 * 6, seed: 6)
         var destination = FeatureMap(channels: 4, frames: 8, bins: 15)
-        var scratch: [Float] = []
         Convolution.convTransposeStrided(x, weights: wt, outChannels: 2, kernelFrames: 2, kernelBins: 3,
-                                         into: &destination, channelOffset: 1, scratch: &scratch)
+                                         into: &destination, channelOffset: 1, workspace: Workspace(threads: 2))
         for o in 0..<2 {
             for t in 0..<8 {
                 for f in 0..<15 {
@@ -118,11 +116,14 @@ final class KernelTests: XCTestCase {
 
     func testPoolingAndFoldedActivation() {
         let x = FeatureMap(channels: 1, frames: 3, bins: 4, values: (0..<12).map(Float.init))
-        let pooled = Convolution.averagePool(x, frames: 2, bins: 2)
+        let pooled = Convolution.averagePool(x, frames: 2, bins: 2, workspace: Workspace(threads: 2))
         XCTAssertEqual(pooled.frames, 1)
         XCTAssertEqual(pooled.values, [2.5, 4.5], "the odd last frame is dropped")
-        var map = FeatureMap(channels: 2, frames: 1, bins: 2, values: [1, -1, 1, -1])
-        Convolution.affineLeakyReLU(&map, scale: [2, 1], offset: [0, 3])
-        XCTAssertEqual(map.values, [2, -0.02, 4, 2])
+        let map = FeatureMap(channels: 2, frames: 1, bins: 2, values: [1, -1, 1, -1])
+        let workspace = Workspace(threads: 2)
+        var activated = Convolution.affineLeakyReLU(map, scale: [2, 1], offset: [0, 3], workspace: workspace)
+        XCTAssertEqual(activated.values, [2, -0.02, 4, 2])
+        Convolution.add(map, to: &activated, workspace: workspace)
+        XCTAssertEqual(activated.values, [3, -1.02, 5, 1])
     }
 }

@@ -40,7 +40,8 @@ final class ResUNet30Tests: XCTestCase {
         let reference = try SafeTensorsFile(path: Self.path("intermediates.safetensors"))
         let conditioning = network.condition(on: try QueryEmbedding.load(path: Self.path("embedding.f32")))
         var seen: [String: FeatureMap] = [:]
-        let output = network.separate(try Self.floats("input.f32"), conditioning: conditioning, stft: STFT()) { seen[$0] = $1 }
+        let output = network.separate(try Self.floats("input.f32"), conditioning: conditioning, stft: STFT(),
+                                      workspace: Workspace(threads: 2)) { seen[$0] = $1 }
 
         // Spectra [frames × 1025].
         for (name, tolerance) in [("stft_real", Float(2e-4)), ("stft_imag", 2e-4), ("mag", 2e-4), ("sep_real", 2e-3), ("sep_imag", 2e-3)] {

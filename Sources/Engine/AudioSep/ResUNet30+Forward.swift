@@ -6,7 +6,7 @@ extension ResUNet30 {
 
     /// Mask logits [3, frames, 1025] for a magnitude spectrogram `[frames × 1025]`
     /// (the U-Net: bn0, padding, pre_conv, encoders, centre, decoders, after_conv).
-    func maskLogits(magnitude: [Float], frames: Int, conditioning: Conditioning, trace: Trace?) -> FeatureMap {
+    func maskLogits(magnitude: [Float], frames: Int, conditioning: Conditioning, workspace: Workspace, trace: Trace?) -> FeatureMap {
         let bins = Self.frequencyBins
         let netBins = bins - 1   // the Nyquist bin is dropped: 1024 halves cleanly six times
         let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
@@ -18,47 +18,47 @@ extension ResUNet30 {
             }
         }
         trace?("bn0_out", x)
-        var scratch: [Float] = []
-        x = Convolution.conv1x1(x, weights: preConv.weight, bias: preConv.bias, outChannels: encoderWidths[0])
+        x = Convolution.conv1x1(x, weights: preConv.weight, bias: preConv.bias, outChannels: encoderWidths[0], workspace: workspace)
         trace?("pre_conv", x)
 
         var skips: [FeatureMap] = []
         for (index, block) in encoders.enumerated() {
-            let skip = block.forward(x, offsets: conditioning.encoders[index], scratch: &scratch)
+            let skip = block.forward(x, offsets: conditioning.encoders[index], workspace: workspace)
             let pool = Self.pools[index]
-            x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1)
+            x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1, workspace: workspace)
             trace?("encoder_block\(index + 1)/skip", skip)
             trace?("encoder_block\(index + 1)/pool", x)
             skips.append(skip)
         }
-        x = centre.forward(x, offsets: conditioning.centre, scratch: &scratch)
+        x = centre.forward(x, offsets: conditioning.centre, workspace: workspace)
         trace?("conv_block7a", x)
 
         for (index, decoder) in decoders.enumerated() {
             let skip = skips.removeLast()   // released as soon as it is used
-            Convolution.affineLeakyReLU(&x, scale: decoder.bn1.scale, offset: conditioning.decoders[index].up)
+            x = Convolution.affineLeakyReLU(x, scale: decoder.bn1.scale, offset: conditioning.decoders[index].up, workspace: workspace)
             // cat([upsampled, skip]): the transposed convolution writes channels [0, out),
             // the skip is copied into [out, 2·out).
             var joined = FeatureMap(channels: 2 * decoder.outChannels, frames: skip.frames, bins: skip.bins)
             Convolution.convTransposeStrided(x, weights: decoder.upsample, outChannels: decoder.outChannels,
                                              kernelFrames: decoder.stride.frames, kernelBins: decoder.stride.bins,
-                                             into: &joined, channelOffset: 0, scratch: &scratch)
+                                             into: &joined, channelOffset: 0, workspace: workspace)
             joined.values.withUnsafeMutableBufferPointer { target in
                 skip.values.withUnsafeBufferPointer { source in
                     (target.baseAddress! + decoder.outChannels * skip.planeSize).update(from: source.baseAddress!, count: source.count)
                 }
             }
-            x = decoder.block.forward(joined, offsets: conditioning.decoders[index].block, scratch: &scratch)
+            x = decoder.block.forward(joined, offsets: conditioning.decoders[index].block, workspace: workspace)
             trace?("decoder_block\(index + 1)", x)
         }
-        let logits = Convolution.conv1x1(x, weights: afterConv.weight, bias: afterConv.bias, outChannels: 3)
+        let logits = Convolution.conv1x1(x, weights: afterConv.weight, bias: afterConv.bias, outChannels: 3, workspace: workspace)
         trace?("after_conv", logits)
         return logits
     }
 
     /// Separates one mono window at 32 kHz: STFT, U-Net, mask, inverse STFT.
     /// Output has exactly `samples.count` samples.
-    public func separate(_ samples: [Float], conditioning: Conditioning, stft: STFT, trace: Trace? = nil) -> [Float] {
+    public func separate(_ samples: [Float], conditioning: Conditioning, stft: STFT, workspace: Workspace,
+                         trace: Trace? = nil) -> [Float] {
         let length = samples.count
         if length == 0 { return [] }
         // The centred STFT reflects fftSize/2 samples at each end; shorter windows are zero-padded
@@ -81,7 +81,7 @@ extension ResUNet30 {
             trace("stft_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: imag))
             trace("mag", FeatureMap(channels: 1, frames: frames, bins: bins, values: magnitude))
         }
-        let logits = maskLogits(magnitude: magnitude, frames: frames, conditioning: conditioning, trace: trace)
+        let logits = maskLogits(magnitude: magnitude, frames: frames, conditioning: conditioning, workspace: workspace, trace: trace)
 
         // Apply the mask. Logits cover 1024 bins and ≥ frames frames; the Nyquist bin's logits
         // are the zero padding upstream adds back, which gives a zero output bin.
@@ -121,10 +121,13 @@ public final class AudioSepEngine: Separator {
     public let network: ResUNet30
     let conditioning: ResUNet30.Conditioning
     let stft = STFT(fftSize: 2048, hopSize: 320)
+    let workspace: Workspace
 
-    public init(network: ResUNet30, embedding: [Float]) {
+    /// - Parameter threads: threads for the network (default: every core).
+    public init(network: ResUNet30, embedding: [Float], threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.network = network
         self.conditioning = network.condition(on: embedding)
+        self.workspace = Workspace(threads: threads)
     }
 
     /// Windows of (32k − 1)·320 samples give 32k STFT frames exactly: no padded frames.
@@ -133,7 +136,28 @@ public final class AudioSepEngine: Separator {
         return (blocks * 32 - 1) * 320
     }
 
+    /// Seconds spent per stage, summed over every window, when profiling is on (`--profile`).
+    public private(set) var profile: [(stage: String, seconds: Double)]?
+
+    public func enableProfiling() { profile = [] }
+
     public func separate(_ samples: [Float]) throws -> [Float] {
-        network.separate(samples, conditioning: conditioning, stft: stft)
+        guard profile != nil else { return network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) }
+        var last = DispatchTime.now().uptimeNanoseconds
+        var stages: [(String, Double)] = []
+        let output = network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) { name, _ in
+            let now = DispatchTime.now().uptimeNanoseconds
+            stages.append((name, Double(now - last) / 1e9))
+            last = now
+        }
+        stages.append(("mask + istft", Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9))
+        for (stage, seconds) in stages {
+            if let index = profile!.firstIndex(where: { $0.stage == stage }) {
+                profile![index].seconds += seconds
+            } else {
+                profile!.append((stage, seconds))
+            }
+        }
+        return output
     }
 }

@@ -82,17 +82,16 @@ struct ResidualBlock {
         (bn1.offset(adding: beta1(condition)), bn2.offset(adding: beta2(condition)))
     }
 
-    func forward(_ x: FeatureMap, offsets: ([Float], [Float]), scratch: inout [Float]) -> FeatureMap {
-        var h = x
-        Convolution.affineLeakyReLU(&h, scale: bn1.scale, offset: offsets.0)
-        h = Convolution.conv3x3(h, weights: conv1, outChannels: outChannels, scratch: &scratch)
-        Convolution.affineLeakyReLU(&h, scale: bn2.scale, offset: offsets.1)
-        h = Convolution.conv3x3(h, weights: conv2, outChannels: outChannels, scratch: &scratch)
-        let identity = shortcut.map { Convolution.conv1x1(x, weights: $0.weight, bias: $0.bias, outChannels: outChannels) } ?? x
-        h.values.withUnsafeMutableBufferPointer { out in
-            identity.values.withUnsafeBufferPointer { id in
-                for index in out.indices { out[index] += id[index] }
-            }
+    func forward(_ x: FeatureMap, offsets: ([Float], [Float]), workspace: Workspace) -> FeatureMap {
+        var h = Convolution.affineLeakyReLU(x, scale: bn1.scale, offset: offsets.0, workspace: workspace)
+        h = Convolution.conv3x3(h, weights: conv1, outChannels: outChannels, workspace: workspace)
+        h = Convolution.affineLeakyReLU(h, scale: bn2.scale, offset: offsets.1, workspace: workspace)
+        h = Convolution.conv3x3(h, weights: conv2, outChannels: outChannels, workspace: workspace)
+        if let shortcut {
+            Convolution.add(Convolution.conv1x1(x, weights: shortcut.weight, bias: shortcut.bias, outChannels: outChannels,
+                                                workspace: workspace), to: &h, workspace: workspace)
+        } else {
+            Convolution.add(x, to: &h, workspace: workspace)
         }
         return h
     }

@@ -1,68 +1,39 @@
 import COpenBLAS
 import Foundation
 
-/// The convolution kernels of the ResUNet, on OpenBLAS's sgemm. Weights are PyTorch's layouts:
-/// Conv2d `[out][in][kt][kf]`, ConvTranspose2d `[in][out][kt][kf]`.
+/// The convolution kernels of the ResUNet, on OpenBLAS's sgemm, tiled over the workspace's
+/// threads. Weights are PyTorch's layouts: Conv2d `[out][in][kt][kf]`, ConvTranspose2d
+/// `[in][out][kt][kf]`.
 public enum Convolution {
-    /// Sets the threads OpenBLAS uses for every product (openblas_set_num_threads).
-    public static func setThreads(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
-
-    /// Largest im2col tile, in floats (8 MB): big enough for sgemm to run at full speed,
-    /// small enough that the buffer never grows with the chunk length.
+    /// Largest im2col tile per thread, in floats (8 MB): big enough for sgemm to run at speed,
+    /// small enough that the buffers never grow with the chunk length.
     static let tileFloats = 2 << 20
 
-    /// 3×3 convolution, stride 1, zero padding 1, no bias (im2col in row tiles + sgemm).
-    /// `weights` is `[out][in][3][3]`.
-    public static func conv3x3(_ input: FeatureMap, weights: [Float], outChannels: Int,
-                               scratch: inout [Float]) -> FeatureMap {
+    /// 3×3 convolution, stride 1, zero padding 1, no bias: im2col in row tiles + sgemm, each
+    /// tile on one thread. `weights` is `[out][in][3][3]`.
+    public static func conv3x3(_ input: FeatureMap, weights: [Float], outChannels: Int, workspace: Workspace) -> FeatureMap {
         let inChannels = input.channels, frames = input.frames, bins = input.bins
         precondition(weights.count == outChannels * inChannels * 9)
-        var output = FeatureMap(channels: outChannels, frames: frames, bins: bins)
+        var output = FeatureMap(uninitializedChannels: outChannels, frames: frames, bins: bins)
         let depth = inChannels * 9
-        let rowsPerTile = max(1, min(frames, tileFloats / max(1, depth * bins)))
-        if scratch.count < depth * rowsPerTile * bins { scratch = [Float](repeating: 0, count: depth * rowsPerTile * bins) }
+        let fitting = max(1, tileFloats / max(1, depth * bins))
+        let rowsPerTile = max(1, min(fitting, (frames + workspace.threads - 1) / workspace.threads))
+        let tiles = (frames + rowsPerTile - 1) / rowsPerTile
         input.values.withUnsafeBufferPointer { x in
             weights.withUnsafeBufferPointer { w in
-                scratch.withUnsafeMutableBufferPointer { cols in
-                    output.values.withUnsafeMutableBufferPointer { y in
-                        var first = 0
-                        while first < frames {
-                            let rows = min(rowsPerTile, frames - first)
-                            let width = rows * bins
-                            for channel in 0..<inChannels {
-                                let plane = x.baseAddress! + channel * frames * bins
-                                for dt in 0..<3 {
-                                    for df in 0..<3 {
-                                        let row = cols.baseAddress! + ((channel * 3 + dt) * 3 + df) * width
-                                        for local in 0..<rows {
-                                            let target = row + local * bins
-                                            let sourceFrame = first + local + dt - 1
-                                            guard sourceFrame >= 0, sourceFrame < frames else {
-                                                target.update(repeating: 0, count: bins)
-                                                continue
-                                            }
-                                            let source = plane + sourceFrame * bins
-                                            // Column f reads source bin f + df − 1, zero outside.
-                                            switch df {
-                                            case 0:
-                                                target[0] = 0
-                                                (target + 1).update(from: source, count: bins - 1)
-                                            case 1:
-                                                target.update(from: source, count: bins)
-                                            default:
-                                                target.update(from: source + 1, count: bins - 1)
-                                                target[bins - 1] = 0
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                        Int32(outChannels), Int32(width), Int32(depth),
-                                        1, w.baseAddress, Int32(depth), cols.baseAddress, Int32(width),
-                                        0, y.baseAddress! + first * bins, Int32(frames * bins))
-                            first += rows
-                        }
+                output.values.withUnsafeMutableBufferPointer { y in
+                    let xBase = x.baseAddress!, wBase = w.baseAddress!, yBase = y.baseAddress!
+                    workspace.parallel(tiles) { worker, tile in
+                        let first = tile * rowsPerTile
+                        let rows = min(rowsPerTile, frames - first)
+                        let width = rows * bins
+                        let cols = workspace.buffer(worker, floats: depth * rowsPerTile * bins)
+                        im2col3x3(xBase, channels: inChannels, frames: frames, bins: bins,
+                                  firstFrame: first, rows: rows, into: cols)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                    Int32(outChannels), Int32(width), Int32(depth),
+                                    1, wBase, Int32(depth), cols, Int32(width),
+                                    0, yBase + first * bins, Int32(frames * bins))
                     }
                 }
             }
@@ -70,22 +41,70 @@ public enum Convolution {
         return output
     }
 
-    /// 1×1 convolution with optional bias: one sgemm. `weights` is `[out][in]`.
-    public static func conv1x1(_ input: FeatureMap, weights: [Float], bias: [Float]?, outChannels: Int) -> FeatureMap {
-        let plane = input.planeSize
-        precondition(weights.count == outChannels * input.channels)
-        var output = FeatureMap(channels: outChannels, frames: input.frames, bins: input.bins)
-        if let bias {
-            for channel in 0..<outChannels {
-                output.values.withUnsafeMutableBufferPointer { ($0.baseAddress! + channel * plane).update(repeating: bias[channel], count: plane) }
+    /// Rows `(channel, dt, df)` of the im2col matrix for output frames `firstFrame ..< firstFrame + rows`.
+    @inline(__always)
+    static func im2col3x3(_ x: UnsafePointer<Float>, channels: Int, frames: Int, bins: Int,
+                          firstFrame: Int, rows: Int, into cols: UnsafeMutablePointer<Float>) {
+        let width = rows * bins
+        for channel in 0..<channels {
+            let plane = x + channel * frames * bins
+            for dt in 0..<3 {
+                for df in 0..<3 {
+                    let row = cols + ((channel * 3 + dt) * 3 + df) * width
+                    for local in 0..<rows {
+                        let target = row + local * bins
+                        let sourceFrame = firstFrame + local + dt - 1
+                        guard sourceFrame >= 0, sourceFrame < frames else {
+                            target.update(repeating: 0, count: bins)
+                            continue
+                        }
+                        let source = plane + sourceFrame * bins
+                        // Column f reads source bin f + df − 1, zero outside.
+                        switch df {
+                        case 0:
+                            target[0] = 0
+                            (target + 1).update(from: source, count: bins - 1)
+                        case 1:
+                            target.update(from: source, count: bins)
+                        default:
+                            target.update(from: source + 1, count: bins - 1)
+                            target[bins - 1] = 0
+                        }
+                    }
+                }
             }
         }
-        input.values.withUnsafeBufferPointer { x in
-            weights.withUnsafeBufferPointer { w in
-                output.values.withUnsafeMutableBufferPointer { y in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(plane),
-                                Int32(input.channels), 1, w.baseAddress, Int32(input.channels),
-                                x.baseAddress, Int32(plane), bias == nil ? 0 : 1, y.baseAddress, Int32(plane))
+    }
+
+    /// out[:, columns] = W · X[:, columns] (+ bias), the columns split over the threads.
+    static func gemmColumns(_ w: UnsafePointer<Float>, transposeW: Bool, rows: Int, depth: Int,
+                            _ x: UnsafePointer<Float>, columns: Int,
+                            into y: UnsafeMutablePointer<Float>, accumulate: Bool, workspace: Workspace) {
+        workspace.parallelRanges(columns, minimum: 2048) { range in
+            cblas_sgemm(CblasRowMajor, transposeW ? CblasTrans : CblasNoTrans, CblasNoTrans,
+                        Int32(rows), Int32(range.count), Int32(depth),
+                        1, w, Int32(transposeW ? rows : depth), x + range.lowerBound, Int32(columns),
+                        accumulate ? 1 : 0, y + range.lowerBound, Int32(columns))
+        }
+    }
+
+    /// 1×1 convolution with optional bias: one sgemm split by columns. `weights` is `[out][in]`.
+    public static func conv1x1(_ input: FeatureMap, weights: [Float], bias: [Float]?, outChannels: Int,
+                               workspace: Workspace) -> FeatureMap {
+        let plane = input.planeSize
+        precondition(weights.count == outChannels * input.channels)
+        var output = FeatureMap(uninitializedChannels: outChannels, frames: input.frames, bins: input.bins)
+        output.values.withUnsafeMutableBufferPointer { y in
+            let yBase = y.baseAddress!
+            if let bias {
+                workspace.parallel(outChannels) { _, channel in
+                    (yBase + channel * plane).update(repeating: bias[channel], count: plane)
+                }
+            }
+            input.values.withUnsafeBufferPointer { x in
+                weights.withUnsafeBufferPointer { w in
+                    gemmColumns(w.baseAddress!, transposeW: false, rows: outChannels, depth: input.channels,
+                                x.baseAddress!, columns: plane, into: yBase, accumulate: bias != nil, workspace: workspace)
                 }
             }
         }
@@ -99,7 +118,7 @@ public enum Convolution {
     public static func convTransposeStrided(_ input: FeatureMap, weights: [Float], outChannels: Int,
                                             kernelFrames kt: Int, kernelBins kf: Int,
                                             into destination: inout FeatureMap, channelOffset: Int,
-                                            scratch: inout [Float]) {
+                                            workspace: Workspace) {
         let plane = input.planeSize
         let patch = kt * kf
         precondition(weights.count == input.channels * outChannels * patch)
@@ -107,23 +126,24 @@ public enum Convolution {
         precondition(channelOffset + outChannels <= destination.channels)
         // Y[(out, i, j)][pixel] = Σ_in W[in][(out, i, j)] · X[in][pixel]: one sgemm with Wᵀ.
         let rows = outChannels * patch
-        if scratch.count < rows * plane { scratch = [Float](repeating: 0, count: rows * plane) }
+        var products = [Float](unsafeUninitializedCapacity: rows * plane) { _, count in count = rows * plane }
         input.values.withUnsafeBufferPointer { x in
             weights.withUnsafeBufferPointer { w in
-                scratch.withUnsafeMutableBufferPointer { y in
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(plane), Int32(input.channels),
-                                1, w.baseAddress, Int32(rows), x.baseAddress, Int32(plane), 0, y.baseAddress, Int32(plane))
+                products.withUnsafeMutableBufferPointer { y in
+                    gemmColumns(w.baseAddress!, transposeW: true, rows: rows, depth: input.channels,
+                                x.baseAddress!, columns: plane, into: y.baseAddress!, accumulate: false, workspace: workspace)
                 }
             }
         }
         let frames = input.frames, bins = input.bins, outBins = destination.bins, outPlane = destination.planeSize
-        scratch.withUnsafeBufferPointer { y in
+        products.withUnsafeBufferPointer { y in
             destination.values.withUnsafeMutableBufferPointer { out in
-                for channel in 0..<outChannels {
-                    let target = out.baseAddress! + (channelOffset + channel) * outPlane
+                let yBase = y.baseAddress!, outBase = out.baseAddress!
+                workspace.parallel(outChannels) { _, channel in
+                    let target = outBase + (channelOffset + channel) * outPlane
                     for i in 0..<kt {
                         for j in 0..<kf {
-                            let source = y.baseAddress! + ((channel * kt + i) * kf + j) * plane
+                            let source = yBase + ((channel * kt + i) * kf + j) * plane
                             for frame in 0..<frames {
                                 let row = target + (frame * kt + i) * outBins + j
                                 let from = source + frame * bins
@@ -136,16 +156,35 @@ public enum Convolution {
         }
     }
 
-    /// y = leakyReLU(scale[c]·x + offset[c]) in place: a BatchNorm folded with a FiLM β.
-    public static func affineLeakyReLU(_ map: inout FeatureMap, scale: [Float], offset: [Float], slope: Float = 0.01) {
-        let plane = map.planeSize
-        map.values.withUnsafeMutableBufferPointer { values in
-            for channel in 0..<map.channels {
-                let a = scale[channel], b = offset[channel]
-                let base = values.baseAddress! + channel * plane
-                for index in 0..<plane {
-                    let v = a * base[index] + b
-                    base[index] = v >= 0 ? v : v * slope
+    /// leakyReLU(scale[c]·x + offset[c]) into a new map: a BatchNorm folded with a FiLM β.
+    public static func affineLeakyReLU(_ input: FeatureMap, scale: [Float], offset: [Float], slope: Float = 0.01,
+                                       workspace: Workspace) -> FeatureMap {
+        let plane = input.planeSize
+        var output = FeatureMap(uninitializedChannels: input.channels, frames: input.frames, bins: input.bins)
+        input.values.withUnsafeBufferPointer { x in
+            output.values.withUnsafeMutableBufferPointer { y in
+                let xBase = x.baseAddress!, yBase = y.baseAddress!
+                workspace.parallel(input.channels) { _, channel in
+                    let a = scale[channel], b = offset[channel]
+                    let source = xBase + channel * plane, target = yBase + channel * plane
+                    for index in 0..<plane {
+                        let v = a * source[index] + b
+                        target[index] = v >= 0 ? v : v * slope
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// `map += other`, elementwise (the residual connection).
+    public static func add(_ other: FeatureMap, to map: inout FeatureMap, workspace: Workspace) {
+        precondition(other.values.count == map.values.count)
+        other.values.withUnsafeBufferPointer { source in
+            map.values.withUnsafeMutableBufferPointer { target in
+                let s = source.baseAddress!, t = target.baseAddress!
+                workspace.parallelRanges(target.count) { range in
+                    for index in range { t[index] += s[index] }
                 }
             }
         }
@@ -153,15 +192,16 @@ public enum Convolution {
 
     /// Average pooling with kernel = stride (kt, kf); trailing rows/columns that do not fill a
     /// kernel are dropped, as PyTorch's avg_pool2d does.
-    public static func averagePool(_ input: FeatureMap, frames kt: Int, bins kf: Int) -> FeatureMap {
+    public static func averagePool(_ input: FeatureMap, frames kt: Int, bins kf: Int, workspace: Workspace) -> FeatureMap {
         let frames = input.frames / kt, bins = input.bins / kf
-        var output = FeatureMap(channels: input.channels, frames: frames, bins: bins)
+        var output = FeatureMap(uninitializedChannels: input.channels, frames: frames, bins: bins)
         let scale = 1 / Float(kt * kf)
         input.values.withUnsafeBufferPointer { x in
             output.values.withUnsafeMutableBufferPointer { y in
-                for channel in 0..<input.channels {
-                    let source = x.baseAddress! + channel * input.planeSize
-                    let target = y.baseAddress! + channel * frames * bins
+                let xBase = x.baseAddress!, yBase = y.baseAddress!
+                workspace.parallel(input.channels) { _, channel in
+                    let source = xBase + channel * input.planeSize
+                    let target = yBase + channel * frames * bins
                     for frame in 0..<frames {
                         for bin in 0..<bins {
                             var sum: Float = 0

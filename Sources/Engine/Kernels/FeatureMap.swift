@@ -19,6 +19,13 @@ public struct FeatureMap {
                   values: [Float](repeating: 0, count: channels * frames * bins))
     }
 
+    /// A map whose values the caller overwrites entirely (no zero fill).
+    init(uninitializedChannels channels: Int, frames: Int, bins: Int) {
+        let count = channels * frames * bins
+        self.init(channels: channels, frames: frames, bins: bins,
+                  values: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
+    }
+
     /// Values per channel plane.
     public var planeSize: Int { frames * bins }
 }

@@ -1,0 +1,53 @@
+import COpenBLAS
+import Foundation
+
+/// The engine's threads and their scratch buffers, reused across calls so that the hot loops
+/// never allocate. Parallelism is ours: work is split into tiles that each thread multiplies
+/// with a single-threaded sgemm, which keeps both cores busy through im2col and the products
+/// alike (OpenBLAS's own threads would leave the im2col copies on one core).
+public final class Workspace: @unchecked Sendable {
+    public let threads: Int
+    private var buffers: [UnsafeMutablePointer<Float>?]
+    private var capacities: [Int]
+
+    public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.threads = max(1, threads)
+        buffers = Array(repeating: nil, count: self.threads)
+        capacities = Array(repeating: 0, count: self.threads)
+        openblas_set_num_threads(1)
+    }
+
+    deinit { buffers.forEach { $0?.deallocate() } }
+
+    /// Thread `worker`'s buffer of at least `floats` floats (contents undefined).
+    func buffer(_ worker: Int, floats: Int) -> UnsafeMutablePointer<Float> {
+        if capacities[worker] < floats {
+            buffers[worker]?.deallocate()
+            buffers[worker] = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+            capacities[worker] = floats
+        }
+        return buffers[worker]!
+    }
+
+    /// Runs `body(worker, index)` for every index in `0..<count`, spread over the threads.
+    func parallel(_ count: Int, _ body: (Int, Int) -> Void) {
+        let workers = min(threads, count)
+        if workers <= 1 {
+            for index in 0..<count { body(0, index) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: count, by: workers) { body(worker, index) }
+        }
+    }
+
+    /// Splits `0..<total` into `threads` contiguous ranges and runs `body` on each in parallel.
+    func parallelRanges(_ total: Int, minimum: Int = 4096, _ body: (Range<Int>) -> Void) {
+        let parts = max(1, min(threads, total / max(1, minimum)))
+        let size = (total + parts - 1) / max(1, parts)
+        parallel(parts) { _, part in
+            let start = part * size
+            if start < total { body(start..<min(total, start + size)) }
+        }
+    }
+}
