@@ -142,3 +142,35 @@ final class ResUNet30Tests: XCTestCase {
         XCTAssertThrowsError(try QueryEmbedding.parse(doubles, origin: "e.npy"))
     }
 }
+
+final class ModelConverterTests: XCTestCase {
+    func testConvertedModelsSeparateLikeTheCheckpoint() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("convert-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let embedding = try QueryEmbedding.load(path: ResUNet30Tests.path("embedding.f32"))
+        let input = try ResUNet30Tests.floats("input.f32")
+        let expected = try ResUNet30Tests.floats("output.f32")
+        let original = AudioSepEngine(network: try AudioSepLoader.network(ModelFiles(checkpoint: ResUNet30Tests.path("tiny.ckpt"))),
+                                      embedding: embedding, threads: 2)
+        let reference = try original.separate(input)
+        for precision in ModelConverter.Precision.allCases {
+            let path = directory.appendingPathComponent("tiny-\(precision).safetensors").path
+            let summary = try ModelConverter.convert(ModelFiles(checkpoint: ResUNet30Tests.path("tiny.ckpt")), to: path, precision: precision)
+            let converted = try SafeTensorsFile(path: path)
+            XCTAssertEqual(converted.metadata["precision"], precision.rawValue)
+            XCTAssertFalse(converted.names.contains { $0.contains("num_batches_tracked") || $0.hasPrefix("ss_model.base.stft.") })
+            XCTAssertFalse(converted.names.contains { $0.hasPrefix("query_encoder.model.text_branch.embeddings.position_ids") })
+            XCTAssertEqual(summary.tensors, converted.names.count)
+            let engine = AudioSepEngine(network: try AudioSepLoader.network(ModelFiles(safetensors: path)), embedding: embedding, threads: 2)
+            let output = try engine.separate(input)
+            switch precision {
+            case .f32:
+                XCTAssertEqual(output, reference, "f32 conversion is lossless")
+            case .bf16:
+                var signal = 0.0, noise = 0.0
+                for (r, e) in zip(expected, output) { signal += Double(r * r); noise += Double((r - e) * (r - e)) }
+                XCTAssertGreaterThan(10 * log10(signal / noise), 20, "bf16 weights stay close to the reference")
+            }
+        }
+    }
+}
