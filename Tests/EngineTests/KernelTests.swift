@@ -54,7 +54,8 @@ final class KernelTests: XCTestCase {
     }
 
     /// Direct 3×3 convolution with zero padding, as PyTorch defines it.
-    func naiveConv3x3(_ x: FeatureMap, _ w: [Float], out: Int) -> [Float] {
+    func naiveConv3x3(_ map: FeatureMap, _ w: [Float], out: Int) -> [Float] {
+        let x = (channels: map.channels, frames: map.frames, bins: map.bins, planeSize: map.planeSize, values: map.values)
         var y = [Float](repeating: 0, count: out * x.planeSize)
         for o in 0..<out {
             for t in 0..<x.frames {
@@ -90,27 +91,29 @@ final class KernelTests: XCTestCase {
         let x = FeatureMap(channels: 3, frames: 4, bins: 5, values: random(60, seed: 4))
         let w = random(2 * 3, seed: 5), bias: [Float] = [0.5, -1]
         let y = Convolution.conv1x1(x, weights: w, bias: bias, outChannels: 2, workspace: Workspace(threads: 2))
+        let yValues = y.values, xValues = x.values
         for o in 0..<2 {
             for p in 0..<20 {
-                let expected = bias[o] + (0..<3).reduce(Float(0)) { $0 + w[o * 3 + $1] * x.values[$1 * 20 + p] }
-                XCTAssertEqual(y.values[o * 20 + p], expected, accuracy: 1e-5)
+                let expected = bias[o] + (0..<3).reduce(Float(0)) { $0 + w[o * 3 + $1] * xValues[$1 * 20 + p] }
+                XCTAssertEqual(yValues[o * 20 + p], expected, accuracy: 1e-5)
             }
         }
         // ConvTranspose2d, kernel = stride = (2, 3), weights [in][out][kt][kf], written at channel offset 1 of 4.
         let wt = random(3 * 2 * 6, seed: 6)
-        var destination = FeatureMap(channels: 4, frames: 8, bins: 15)
+        let destination = FeatureMap(channels: 4, frames: 8, bins: 15)
         Convolution.convTransposeStrided(x, weights: wt, outChannels: 2, kernelFrames: 2, kernelBins: 3,
-                                         into: &destination, channelOffset: 1, workspace: Workspace(threads: 2))
+                                         into: destination, channelOffset: 1, workspace: Workspace(threads: 2))
+        let written = destination.values
         for o in 0..<2 {
             for t in 0..<8 {
                 for f in 0..<15 {
                     var expected: Float = 0
-                    for i in 0..<3 { expected += wt[((i * 2 + o) * 2 + t % 2) * 3 + f % 3] * x.values[(i * 4 + t / 2) * 5 + f / 3] }
-                    XCTAssertEqual(destination.values[((1 + o) * 8 + t) * 15 + f], expected, accuracy: 1e-5)
+                    for i in 0..<3 { expected += wt[((i * 2 + o) * 2 + t % 2) * 3 + f % 3] * xValues[(i * 4 + t / 2) * 5 + f / 3] }
+                    XCTAssertEqual(written[((1 + o) * 8 + t) * 15 + f], expected, accuracy: 1e-5)
                 }
             }
         }
-        XCTAssertTrue(destination.values[0..<120].allSatisfy { $0 == 0 } && destination.values[360...].allSatisfy { $0 == 0 },
+        XCTAssertTrue(written[0..<120].allSatisfy { $0 == 0 } && written[360...].allSatisfy { $0 == 0 },
                       "other channels untouched")
     }
 
@@ -121,9 +124,9 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(pooled.values, [2.5, 4.5], "the odd last frame is dropped")
         let map = FeatureMap(channels: 2, frames: 1, bins: 2, values: [1, -1, 1, -1])
         let workspace = Workspace(threads: 2)
-        var activated = Convolution.affineLeakyReLU(map, scale: [2, 1], offset: [0, 3], workspace: workspace)
+        let activated = Convolution.affineLeakyReLU(map, scale: [2, 1], offset: [0, 3], workspace: workspace)
         XCTAssertEqual(activated.values, [2, -0.02, 4, 2])
-        Convolution.add(map, to: &activated, workspace: workspace)
+        Convolution.add(map, to: activated, workspace: workspace)
         XCTAssertEqual(activated.values, [3, -1.02, 5, 1])
     }
 }

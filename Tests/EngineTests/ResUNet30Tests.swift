@@ -52,12 +52,12 @@ final class ResUNet30Tests: XCTestCase {
         }
         // bn0: the reference keeps [25, 1025] before padding; ours is the padded [1, 32, 1024] network input.
         let bn0 = try reference.tensor("bn0_out").floats()
-        let ours = try XCTUnwrap(seen["bn0_out"])
+        let ours = try XCTUnwrap(seen["bn0_out"]).values
         var bn0Error: Float = 0
         for frame in 0..<32 {
             for bin in 0..<1024 {
                 let expected = frame < 25 ? bn0[frame * 1025 + bin] : 0
-                bn0Error = max(bn0Error, abs(ours.values[frame * 1024 + bin] - expected))
+                bn0Error = max(bn0Error, abs(ours[frame * 1024 + bin] - expected))
             }
         }
         XCTAssertLessThanOrEqual(bn0Error, 2e-4, "bn0_out (padded frames must be exactly zero)")

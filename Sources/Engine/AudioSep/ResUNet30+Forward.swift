@@ -12,9 +12,11 @@ extension ResUNet30 {
         let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
         // bn0 normalises each frequency bin; the frames added as padding stay exactly zero.
         var x = FeatureMap(channels: 1, frames: padded, bins: netBins)
-        for frame in 0..<frames {
-            for bin in 0..<netBins {
-                x.values[frame * netBins + bin] = magnitude[frame * bins + bin] * bn0.scale[bin] + bn0.shift[bin]
+        x.withUnsafeMutableBufferPointer { values in
+            for frame in 0..<frames {
+                for bin in 0..<netBins {
+                    values[frame * netBins + bin] = magnitude[frame * bins + bin] * bn0.scale[bin] + bn0.shift[bin]
+                }
             }
         }
         trace?("bn0_out", x)
@@ -35,15 +37,17 @@ extension ResUNet30 {
 
         for (index, decoder) in decoders.enumerated() {
             let skip = skips.removeLast()   // released as soon as it is used
-            x = Convolution.affineLeakyReLU(x, scale: decoder.bn1.scale, offset: conditioning.decoders[index].up, workspace: workspace)
+            let activated = Convolution.affineLeakyReLU(x, scale: decoder.bn1.scale, offset: conditioning.decoders[index].up,
+                                                        workspace: workspace)
             // cat([upsampled, skip]): the transposed convolution writes channels [0, out),
             // the skip is copied into [out, 2·out).
-            var joined = FeatureMap(channels: 2 * decoder.outChannels, frames: skip.frames, bins: skip.bins)
-            Convolution.convTransposeStrided(x, weights: decoder.upsample, outChannels: decoder.outChannels,
+            let joined = FeatureMap(uninitializedChannels: 2 * decoder.outChannels, frames: skip.frames, bins: skip.bins,
+                                    workspace: workspace)
+            Convolution.convTransposeStrided(activated, weights: decoder.upsample, outChannels: decoder.outChannels,
                                              kernelFrames: decoder.stride.frames, kernelBins: decoder.stride.bins,
-                                             into: &joined, channelOffset: 0, workspace: workspace)
-            joined.values.withUnsafeMutableBufferPointer { target in
-                skip.values.withUnsafeBufferPointer { source in
+                                             into: joined, channelOffset: 0, workspace: workspace)
+            joined.withUnsafeMutableBufferPointer { target in
+                skip.withUnsafeBufferPointer { source in
                     (target.baseAddress! + decoder.outChannels * skip.planeSize).update(from: source.baseAddress!, count: source.count)
                 }
             }
@@ -88,7 +92,7 @@ extension ResUNet30 {
         var outReal = [Float](repeating: 0, count: frames * bins)
         var outImag = outReal
         let netBins = bins - 1, plane = logits.planeSize
-        logits.values.withUnsafeBufferPointer { l in
+        logits.withUnsafeBufferPointer { l in
             for frame in 0..<frames {
                 for bin in 0..<netBins {
                     let at = frame * netBins + bin

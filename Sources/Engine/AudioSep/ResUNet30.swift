@@ -83,15 +83,16 @@ struct ResidualBlock {
     }
 
     func forward(_ x: FeatureMap, offsets: ([Float], [Float]), workspace: Workspace) -> FeatureMap {
+        // Each intermediate map goes back to the workspace as soon as the next one is made.
         var h = Convolution.affineLeakyReLU(x, scale: bn1.scale, offset: offsets.0, workspace: workspace)
         h = Convolution.conv3x3(h, weights: conv1, outChannels: outChannels, workspace: workspace)
         h = Convolution.affineLeakyReLU(h, scale: bn2.scale, offset: offsets.1, workspace: workspace)
         h = Convolution.conv3x3(h, weights: conv2, outChannels: outChannels, workspace: workspace)
         if let shortcut {
-            Convolution.add(Convolution.conv1x1(x, weights: shortcut.weight, bias: shortcut.bias, outChannels: outChannels,
-                                                workspace: workspace), to: &h, workspace: workspace)
+            Convolution.conv1x1(x, weights: shortcut.weight, bias: shortcut.bias, outChannels: outChannels,
+                                accumulatingInto: h, workspace: workspace)
         } else {
-            Convolution.add(x, to: &h, workspace: workspace)
+            Convolution.add(x, to: h, workspace: workspace)
         }
         return h
     }

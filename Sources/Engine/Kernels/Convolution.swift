@@ -14,14 +14,14 @@ public enum Convolution {
     public static func conv3x3(_ input: FeatureMap, weights: [Float], outChannels: Int, workspace: Workspace) -> FeatureMap {
         let inChannels = input.channels, frames = input.frames, bins = input.bins
         precondition(weights.count == outChannels * inChannels * 9)
-        var output = FeatureMap(uninitializedChannels: outChannels, frames: frames, bins: bins)
+        var output = FeatureMap(uninitializedChannels: outChannels, frames: frames, bins: bins, workspace: workspace)
         let depth = inChannels * 9
         let fitting = max(1, tileFloats / max(1, depth * bins))
         let rowsPerTile = max(1, min(fitting, (frames + workspace.threads - 1) / workspace.threads))
         let tiles = (frames + rowsPerTile - 1) / rowsPerTile
-        input.values.withUnsafeBufferPointer { x in
+        input.withUnsafeBufferPointer { x in
             weights.withUnsafeBufferPointer { w in
-                output.values.withUnsafeMutableBufferPointer { y in
+                output.withUnsafeMutableBufferPointer { y in
                     let xBase = x.baseAddress!, wBase = w.baseAddress!, yBase = y.baseAddress!
                     workspace.parallel(tiles) { worker, tile in
                         let first = tile * rowsPerTile
@@ -93,15 +93,15 @@ public enum Convolution {
                                workspace: Workspace) -> FeatureMap {
         let plane = input.planeSize
         precondition(weights.count == outChannels * input.channels)
-        var output = FeatureMap(uninitializedChannels: outChannels, frames: input.frames, bins: input.bins)
-        output.values.withUnsafeMutableBufferPointer { y in
+        var output = FeatureMap(uninitializedChannels: outChannels, frames: input.frames, bins: input.bins, workspace: workspace)
+        output.withUnsafeMutableBufferPointer { y in
             let yBase = y.baseAddress!
             if let bias {
                 workspace.parallel(outChannels) { _, channel in
                     (yBase + channel * plane).update(repeating: bias[channel], count: plane)
                 }
             }
-            input.values.withUnsafeBufferPointer { x in
+            input.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { w in
                     gemmColumns(w.baseAddress!, transposeW: false, rows: outChannels, depth: input.channels,
                                 x.baseAddress!, columns: plane, into: yBase, accumulate: bias != nil, workspace: workspace)
@@ -111,13 +111,34 @@ public enum Convolution {
         return output
     }
 
+    /// `output += W · input + bias`: a 1×1 convolution added straight onto an existing map (the
+    /// residual shortcut), with no map of its own.
+    public static func conv1x1(_ input: FeatureMap, weights: [Float], bias: [Float], outChannels: Int,
+                               accumulatingInto output: FeatureMap, workspace: Workspace) {
+        let plane = input.planeSize
+        precondition(weights.count == outChannels * input.channels && output.channels == outChannels && output.planeSize == plane)
+        output.withUnsafeMutableBufferPointer { y in
+            let yBase = y.baseAddress!
+            workspace.parallel(outChannels) { _, channel in
+                let row = yBase + channel * plane, b = bias[channel]
+                for index in 0..<plane { row[index] += b }
+            }
+            input.withUnsafeBufferPointer { x in
+                weights.withUnsafeBufferPointer { w in
+                    gemmColumns(w.baseAddress!, transposeW: false, rows: outChannels, depth: input.channels,
+                                x.baseAddress!, columns: plane, into: yBase, accumulate: true, workspace: workspace)
+                }
+            }
+        }
+    }
+
     /// Transposed convolution whose kernel equals its stride (no overlap, no bias): each input
     /// pixel becomes one kt×kf output patch. `weights` is `[in][out][kt][kf]`. The result is
     /// written into `destination` starting at channel `channelOffset` (so it can land straight
     /// in a concatenation buffer).
     public static func convTransposeStrided(_ input: FeatureMap, weights: [Float], outChannels: Int,
                                             kernelFrames kt: Int, kernelBins kf: Int,
-                                            into destination: inout FeatureMap, channelOffset: Int,
+                                            into destination: FeatureMap, channelOffset: Int,
                                             workspace: Workspace) {
         let plane = input.planeSize
         let patch = kt * kf
@@ -126,8 +147,8 @@ public enum Convolution {
         precondition(channelOffset + outChannels <= destination.channels)
         // Y[(out, i, j)][pixel] = Σ_in W[in][(out, i, j)] · X[in][pixel]: one sgemm with Wᵀ.
         let rows = outChannels * patch
-        var products = [Float](unsafeUninitializedCapacity: rows * plane) { _, count in count = rows * plane }
-        input.values.withUnsafeBufferPointer { x in
+        let products = FeatureMap(uninitializedChannels: rows, frames: 1, bins: plane, workspace: workspace)
+        input.withUnsafeBufferPointer { x in
             weights.withUnsafeBufferPointer { w in
                 products.withUnsafeMutableBufferPointer { y in
                     gemmColumns(w.baseAddress!, transposeW: true, rows: rows, depth: input.channels,
@@ -137,7 +158,7 @@ public enum Convolution {
         }
         let frames = input.frames, bins = input.bins, outBins = destination.bins, outPlane = destination.planeSize
         products.withUnsafeBufferPointer { y in
-            destination.values.withUnsafeMutableBufferPointer { out in
+            destination.withUnsafeMutableBufferPointer { out in
                 let yBase = y.baseAddress!, outBase = out.baseAddress!
                 workspace.parallel(outChannels) { _, channel in
                     let target = outBase + (channelOffset + channel) * outPlane
@@ -160,9 +181,9 @@ public enum Convolution {
     public static func affineLeakyReLU(_ input: FeatureMap, scale: [Float], offset: [Float], slope: Float = 0.01,
                                        workspace: Workspace) -> FeatureMap {
         let plane = input.planeSize
-        var output = FeatureMap(uninitializedChannels: input.channels, frames: input.frames, bins: input.bins)
-        input.values.withUnsafeBufferPointer { x in
-            output.values.withUnsafeMutableBufferPointer { y in
+        var output = FeatureMap(uninitializedChannels: input.channels, frames: input.frames, bins: input.bins, workspace: workspace)
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
                 let xBase = x.baseAddress!, yBase = y.baseAddress!
                 workspace.parallel(input.channels) { _, channel in
                     let a = scale[channel], b = offset[channel]
@@ -178,10 +199,10 @@ public enum Convolution {
     }
 
     /// `map += other`, elementwise (the residual connection).
-    public static func add(_ other: FeatureMap, to map: inout FeatureMap, workspace: Workspace) {
-        precondition(other.values.count == map.values.count)
-        other.values.withUnsafeBufferPointer { source in
-            map.values.withUnsafeMutableBufferPointer { target in
+    public static func add(_ other: FeatureMap, to map: FeatureMap, workspace: Workspace) {
+        precondition(other.count == map.count)
+        other.withUnsafeBufferPointer { source in
+            map.withUnsafeMutableBufferPointer { target in
                 let s = source.baseAddress!, t = target.baseAddress!
                 workspace.parallelRanges(target.count) { range in
                     for index in range { t[index] += s[index] }
@@ -194,10 +215,10 @@ public enum Convolution {
     /// kernel are dropped, as PyTorch's avg_pool2d does.
     public static func averagePool(_ input: FeatureMap, frames kt: Int, bins kf: Int, workspace: Workspace) -> FeatureMap {
         let frames = input.frames / kt, bins = input.bins / kf
-        var output = FeatureMap(uninitializedChannels: input.channels, frames: frames, bins: bins)
+        var output = FeatureMap(uninitializedChannels: input.channels, frames: frames, bins: bins, workspace: workspace)
         let scale = 1 / Float(kt * kf)
-        input.values.withUnsafeBufferPointer { x in
-            output.values.withUnsafeMutableBufferPointer { y in
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
                 let xBase = x.baseAddress!, yBase = y.baseAddress!
                 workspace.parallel(input.channels) { _, channel in
                     let source = xBase + channel * input.planeSize

@@ -7,26 +7,18 @@ import Foundation
 /// alike (OpenBLAS's own threads would leave the im2col copies on one core).
 public final class Workspace: @unchecked Sendable {
     public let threads: Int
-    private var buffers: [UnsafeMutablePointer<Float>?]
-    private var capacities: [Int]
+    private var buffers: [FloatStorage?]
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.threads = max(1, threads)
         buffers = Array(repeating: nil, count: self.threads)
-        capacities = Array(repeating: 0, count: self.threads)
         openblas_set_num_threads(1)
     }
 
-    deinit { buffers.forEach { $0?.deallocate() } }
-
     /// Thread `worker`'s buffer of at least `floats` floats (contents undefined).
     func buffer(_ worker: Int, floats: Int) -> UnsafeMutablePointer<Float> {
-        if capacities[worker] < floats {
-            buffers[worker]?.deallocate()
-            buffers[worker] = UnsafeMutablePointer<Float>.allocate(capacity: floats)
-            capacities[worker] = floats
-        }
-        return buffers[worker]!
+        if (buffers[worker]?.capacity ?? 0) < floats { buffers[worker] = FloatStorage(capacity: floats) }
+        return buffers[worker]!.pointer
     }
 
     /// Runs `body(worker, index)` for every index in `0..<count`, spread over the threads.
