@@ -51,3 +51,21 @@ final class AudioSepEndToEndTests: XCTestCase {
         }
     }
 }
+
+final class ConvertEndToEndTests: XCTestCase {
+    func testConvertThenSeparateFromTheConvertedFile() throws {
+        let fixtures = AudioSepEndToEndTests.fixtures
+        let converted = Harness.path("converted.safetensors")
+        let convert = try Harness.shell("$BIN convert --model \(fixtures)/tiny.ckpt -o \(converted)")
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        XCTAssertTrue(convert.stderr.contains("tensors"), convert.stderr)
+        let rawMono = "-t raw -r 32000 -c 1 -b 32 -e float --out-type raw"
+        let fromCheckpoint = try Harness.shell("$BIN --engine audiosep --model \(fixtures)/tiny.ckpt --embedding \(fixtures)/embedding.f32 \(rawMono) < \(fixtures)/input.f32")
+        let fromConverted = try Harness.shell("AUDIOSEP_MODEL=\(converted) $BIN --embedding \(fixtures)/embedding.f32 \(rawMono) < \(fixtures)/input.f32")
+        XCTAssertEqual(fromConverted.status, 0, fromConverted.stderr)
+        XCTAssertEqual(fromCheckpoint.stdout, fromConverted.stdout, "the converted model separates bit for bit like the checkpoint (found through AUDIOSEP_MODEL, engine auto)")
+        let broken = try Harness.shell("$BIN convert --model \(fixtures)/README.md -o \(Harness.path("x.safetensors"))")
+        XCTAssertNotEqual(broken.status, 0)
+        XCTAssertEqual(broken.stderr.split(separator: "\n").count, 1, broken.stderr)
+    }
+}

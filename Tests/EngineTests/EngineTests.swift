@@ -39,3 +39,36 @@ final class EngineTests: XCTestCase {
         }
     }
 }
+
+final class ModelFilesTests: XCTestCase {
+    func testFoldersFilesEnvironmentAndCache() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("model-files-\(getpid())").path
+        let folder = root + "/AudioSep"
+        try FileManager.default.createDirectory(atPath: folder + "/roberta-base", withIntermediateDirectories: true)
+        for name in ["audiosep_base_4M_steps.ckpt", "music_speech_audioset_epoch_15_esc_89.98.pt", "other.ckpt"] {
+            FileManager.default.createFile(atPath: folder + "/" + name, contents: Data([0]))
+        }
+        let found = try XCTUnwrap(ModelFiles.inspect(folder))
+        XCTAssertEqual(found.checkpoint, folder + "/audiosep_base_4M_steps.ckpt", "upstream's file name wins")
+        XCTAssertEqual(found.clapCheckpoint, folder + "/music_speech_audioset_epoch_15_esc_89.98.pt")
+        XCTAssertEqual(found.robertaDirectory, folder + "/roberta-base")
+        XCTAssertEqual(ModelFiles.inspect(folder + "/x.safetensors"), nil, "a missing file is no model")
+        FileManager.default.createFile(atPath: root + "/m.safetensors", contents: Data([0]))
+        XCTAssertEqual(ModelFiles.inspect(root + "/m.safetensors"), ModelFiles(safetensors: root + "/m.safetensors"))
+
+        // Explicit flags beat --model, which beats AUDIOSEP_MODEL.
+        XCTAssertEqual(try ModelFiles.locate(model: folder, checkpoint: "/a.ckpt", clapCheckpoint: "/c.pt", robertaDirectory: nil, environment: [:]),
+                       ModelFiles(checkpoint: "/a.ckpt", clapCheckpoint: "/c.pt"))
+        XCTAssertEqual(try ModelFiles.locate(model: folder, checkpoint: nil, clapCheckpoint: nil, robertaDirectory: nil,
+                                             environment: ["AUDIOSEP_MODEL": root + "/m.safetensors"]), found)
+        XCTAssertEqual(try ModelFiles.locate(model: nil, checkpoint: nil, clapCheckpoint: nil, robertaDirectory: nil,
+                                             environment: ["AUDIOSEP_MODEL": root + "/m.safetensors"]),
+                       ModelFiles(safetensors: root + "/m.safetensors"))
+        XCTAssertThrowsError(try ModelFiles.locate(model: root + "/none", checkpoint: nil, clapCheckpoint: nil, robertaDirectory: nil,
+                                                   environment: [:])) {
+            XCTAssertEqual($0 as? ModelError, .noModel(searched: [root + "/none"]))
+        }
+        XCTAssertThrowsError(try ModelFiles.locate(model: nil, checkpoint: nil, clapCheckpoint: nil, robertaDirectory: nil,
+                                                   environment: ["AUDIOSEP_MODEL": root + "/none"]))
+    }
+}
