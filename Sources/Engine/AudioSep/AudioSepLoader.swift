@@ -30,6 +30,9 @@ public struct MappedWeights: WeightLookup {
 public enum AudioSepLoader {
     /// Key prefix of the separation network inside AudioSep's Lightning checkpoint.
     public static let networkPrefix = "ss_model."
+    /// Key prefix of CLAP's text path inside AudioSep's Lightning checkpoint.
+    public static let textPrefix = "query_encoder.model."
+    static let textBranchPrefix = textPrefix + "text_branch."
 
     /// The weights, in upstream's override order. A converted file keeps the checkpoint's keys.
     public static func weights(_ files: ModelFiles) throws -> MappedWeights {
@@ -38,7 +41,22 @@ public enum AudioSepLoader {
             weights.overlay(try SafeTensorsFile(path: path).tensors, from: path)
             return weights
         }
-        // CLAP first (text branch; keys may carry "module."; the reader strips it), under the
+        // roberta-base first, as Hugging Face ships it (RobertaForMaskedLM: "roberta.…", and an
+        // "lm_head.…" nobody reads), under the name CLAP's text branch has inside AudioSep.
+        if let roberta = files.robertaDirectory {
+            for name in ["model.safetensors", "pytorch_model.bin"] {
+                let path = (roberta as NSString).appendingPathComponent(name)
+                guard FileManager.default.fileExists(atPath: path) else { continue }
+                let tensors = name.hasSuffix(".safetensors") ? try SafeTensorsFile(path: path).tensors : try TorchCheckpoint(path: path).tensors
+                var renamed: [String: TensorView] = [:]
+                for (key, view) in tensors where !key.hasPrefix("lm_head.") {
+                    renamed[key.hasPrefix("roberta.") ? String(key.dropFirst("roberta.".count)) : key] = view
+                }
+                weights.overlay(renamed, from: path, prefix: textBranchPrefix)
+                break
+            }
+        }
+        // Then CLAP (text branch; keys may carry "module."; the reader strips it), under the
         // name AudioSep's checkpoint gives the same tensors, so the AudioSep checkpoint overrides it.
         if let clap = files.clapCheckpoint {
             weights.overlay(try TorchCheckpoint(path: clap).tensors, from: clap, prefix: "query_encoder.model.")
@@ -51,5 +69,21 @@ public enum AudioSepLoader {
 
     public static func network(_ files: ModelFiles) throws -> ResUNet30 {
         try ResUNet30(try weights(files), prefix: networkPrefix)
+    }
+
+    /// Attention heads of the text encoder: roberta-base's config.json, or a converted file's metadata.
+    public static func textHeads(_ files: ModelFiles) -> Int? {
+        if let path = files.safetensors, let file = try? SafeTensorsFile(path: path), let heads = file.metadata["text.heads"] {
+            return Int(heads)
+        }
+        guard let roberta = files.robertaDirectory,
+              let data = FileManager.default.contents(atPath: (roberta as NSString).appendingPathComponent("config.json")),
+              let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return config["num_attention_heads"] as? Int
+    }
+
+    /// The CLAP text encoder, with upstream's override order applied.
+    public static func textEncoder(_ files: ModelFiles, weights: MappedWeights? = nil) throws -> TextEncoder {
+        try TextEncoder(try weights ?? Self.weights(files), prefix: textPrefix, heads: textHeads(files))
     }
 }

@@ -35,6 +35,7 @@ public enum ModelConverter {
                 if let text = try? String(contentsOfFile: file, encoding: .utf8) { metadata[name] = text }
             }
         }
+        if let heads = AudioSepLoader.textHeads(files) { metadata["text.heads"] = String(heads) }
         var writer = SafeTensorsWriter(metadata: metadata)
         var summary = Summary(tensors: 0, parameters: 0, bytes: 0)
         for key in weights.tensors.keys.sorted() where isNeeded(key) {

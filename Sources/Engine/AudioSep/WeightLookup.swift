@@ -51,6 +51,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case wrongShape(file: String, key: String, got: [Int], expected: [Int])
     case badEmbedding(file: String, reason: String)
     case noModel(searched: [String])
+    case badTokens(reason: String)
 
     public var description: String {
         switch self {
@@ -61,6 +62,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "\(file): tensor '\(key)' has shape \(got.map(String.init).joined(separator: "×")), expected \(want)"
         case .badEmbedding(let file, let reason):
             return "\(file): not a query embedding (\(reason))"
+        case .badTokens(let reason):
+            return "cannot encode the query: \(reason)"
         case .noModel(let searched):
             return "no AudioSep model found (looked in \(searched.joined(separator: ", ")))"
         }
