@@ -127,13 +127,20 @@ public final class TextEncoder {
         if let bad = ids.first(where: { $0 < 0 || $0 >= vocabularySize }) {
             throw ModelError.badTokens(reason: "token id \(bad) is outside the vocabulary of \(vocabularySize)")
         }
-        // Embeddings: word (row by row from the map) + position (from padding_idx + 1) + token type 0.
+        // Embeddings: word (row by row from the map) + position + token type 0. RoBERTa numbers
+        // positions by counting non-<pad> tokens from padding_idx + 1; a literal <pad> gets padding_idx.
         var x = [Float](repeating: 0, count: tokens * hidden)
+        var counted = 0
+        let positionIDs = ids.map { id -> Int in
+            guard id != Self.paddingIndex else { return Self.paddingIndex }
+            counted += 1
+            return Self.paddingIndex + counted
+        }
         wordEmbeddings.withPointer { words in
             positionEmbeddings.withPointer { positions in
                 tokenTypeEmbeddings.withPointer { types in
                     for (row, id) in ids.enumerated() {
-                        let position = Self.paddingIndex + 1 + row
+                        let position = positionIDs[row]
                         for column in 0..<hidden {
                             x[row * hidden + column] = words[id * hidden + column] + positions[position * hidden + column] + types[column]
                         }
@@ -145,16 +152,16 @@ public final class TextEncoder {
         trace?("embeddings", x)
         for (index, layer) in layers.enumerated() {
             x = forward(layer, x, tokens: tokens)
-            trace?("layer\(index)", x)
+            trace?("layers.\(index).output", x)
         }
         // Pooler: tanh(Linear) of the first token's state.
         var pooled = linear(Array(x[0..<hidden]), rows: 1, pooler, outputs: hidden)
         for index in pooled.indices { pooled[index] = tanh(pooled[index]) }
-        trace?("pooler", pooled)
+        trace?("pooler_output", pooled)
         var projected = linear(pooled, rows: 1, projection1, outputs: projection1.weight.shape[0])
         for index in projected.indices { projected[index] = max(0, projected[index]) }
         var embedding = linear(projected, rows: 1, projection2, outputs: embeddingSize)
-        trace?("projection", embedding)
+        trace?("projection_output", embedding)
         let norm = max(embedding.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
         for index in embedding.indices { embedding[index] /= norm }
         return embedding
