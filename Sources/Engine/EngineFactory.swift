@@ -9,16 +9,17 @@ public enum EngineFactory {
     ///   - model: where the AudioSep model is, if anywhere.
     ///   - embedding: a query embedding given directly, bypassing the text encoder.
     ///   - threads: threads the engine computes on.
+    ///   - cache: where text-query embeddings are kept between runs (nil: no cache).
     public static func make(name: String, query: String?, model: ModelFiles?, embedding: [Float]?,
-                            threads: Int = 1) throws -> Separator {
+                            threads: Int = 1, cache: EmbeddingCache? = nil) throws -> Separator {
         switch name {
         case "identity":
             return IdentityEngine()
         case "audiosep":
             guard let model, !model.isEmpty else { throw ModelError.noModel(searched: searchedPlaces) }
-            return try audioSep(model: model, query: query, embedding: embedding, threads: threads)
+            return try audioSep(model: model, query: query, embedding: embedding, threads: threads, cache: cache)
         case "auto":
-            if let model, !model.isEmpty { return try audioSep(model: model, query: query, embedding: embedding, threads: threads) }
+            if let model, !model.isEmpty { return try audioSep(model: model, query: query, embedding: embedding, threads: threads, cache: cache) }
             throw EngineError.noEngineAvailable(query: query ?? "")
         default:
             throw EngineError.unknownEngine(name)
@@ -27,9 +28,16 @@ public enum EngineFactory {
 
     static var searchedPlaces: [String] { ["--model", "AUDIOSEP_MODEL", ModelFiles.cacheDirectory] }
 
-    static func audioSep(model: ModelFiles, query: String?, embedding: [Float]?, threads: Int) throws -> Separator {
-        guard let embedding else { throw EngineError.textEncoderMissing(query: query ?? "") }
-        let network = try AudioSepLoader.network(model)
-        return AudioSepEngine(network: network, embedding: embedding, threads: threads)
+    static func audioSep(model: ModelFiles, query: String?, embedding: [Float]?, threads: Int, cache: EmbeddingCache?) throws -> Separator {
+        let weights = try AudioSepLoader.weights(model)
+        let network = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix)
+        let vector: [Float]
+        if let embedding {
+            vector = embedding
+        } else {
+            guard let query else { throw EngineError.missingQuery }
+            vector = try QueryEncoder.embedding(for: query, files: model, weights: weights, cache: cache)
+        }
+        return AudioSepEngine(network: network, embedding: vector, threads: threads)
     }
 }

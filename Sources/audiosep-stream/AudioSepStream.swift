@@ -15,7 +15,7 @@ struct AudioSepStream: ParsableCommand {
               sox song.flac -t wav - | audiosep-stream "vocals" | aplay
               audiosep-stream --engine identity < in.wav > out.wav
             """,
-        subcommands: [Separate.self, Convert.self],
+        subcommands: [Separate.self, Convert.self, Embed.self],
         defaultSubcommand: Separate.self)
 
     /// Keeps resident memory flat over hours of streaming. Windows are allocated on one thread

@@ -14,17 +14,24 @@ struct ModelOptions: ParsableArguments {
     var robertaDir: String?
     @Option(name: .long, help: "Query embedding file (512 little-endian float32, raw or .npy), instead of the text query.")
     var embedding: String?
-    @Option(name: .long, help: "Threads for the engine's matrix products (default: all cores).")
+    @Option(name: .long, help: "Threads for the engine (default: all cores).")
     var threads: Int?
+    @Flag(name: .long, help: "Neither read nor write the query-embedding cache (~/.cache/audiosep-stream/embeddings).")
+    var noCache = false
+
+    var cache: EmbeddingCache? { noCache ? nil : EmbeddingCache() }
+
+    func locate() throws -> ModelFiles? {
+        try ModelFiles.locate(model: model, checkpoint: checkpoint, clapCheckpoint: clapCheckpoint, robertaDirectory: robertaDir)
+    }
 
     func makeEngine(name: String, query: String?) throws -> Separator {
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         }
-        let files = try ModelFiles.locate(model: model, checkpoint: checkpoint, clapCheckpoint: clapCheckpoint,
-                                          robertaDirectory: robertaDir)
+        let files = try locate()
         let embeddingValues = try embedding.map(QueryEmbedding.load)
         return try EngineFactory.make(name: name, query: query, model: files, embedding: embeddingValues,
-                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, cache: cache)
     }
 }

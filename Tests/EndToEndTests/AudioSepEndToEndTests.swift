@@ -39,7 +39,7 @@ final class AudioSepEndToEndTests: XCTestCase {
     func testModelErrorsAreOneLine() throws {
         let cases = [
             ("$BIN --engine audiosep --model /nonexistent/model \(rawMono)", "no AudioSep model found (looked in /nonexistent/model)"),
-            ("$BIN --engine audiosep --model \(Self.fixtures)/tiny.ckpt \(rawMono) \"vocals\"", "give the query embedding with --embedding FILE"),
+            ("$BIN --engine audiosep --model \(Self.fixtures)/tiny.ckpt \(rawMono) \"vocals\"", "no tokenizer files (vocab.json, merges.txt) for text queries"),
             ("$BIN --engine audiosep --model \(Self.fixtures)/tiny.ckpt --embedding \(Self.fixtures)/input.f32 \(rawMono)", "not a query embedding"),
             ("$BIN --engine audiosep --model \(Self.fixtures)/README.md --embedding \(Self.fixtures)/embedding.f32 \(rawMono)", "README.md"),
         ]

@@ -52,6 +52,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case badEmbedding(file: String, reason: String)
     case noModel(searched: [String])
     case badTokens(reason: String)
+    case missingTokenizer(searched: String)
 
     public var description: String {
         switch self {
@@ -62,6 +63,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "\(file): tensor '\(key)' has shape \(got.map(String.init).joined(separator: "×")), expected \(want)"
         case .badEmbedding(let file, let reason):
             return "\(file): not a query embedding (\(reason))"
+        case .missingTokenizer(let searched):
+            return "no tokenizer files (vocab.json, merges.txt) for text queries in \(searched): give --roberta-dir, or --embedding FILE"
         case .badTokens(let reason):
             return "cannot encode the query: \(reason)"
         case .noModel(let searched):
