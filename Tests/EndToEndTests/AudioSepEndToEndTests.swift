@@ -69,3 +69,44 @@ final class ConvertEndToEndTests: XCTestCase {
         XCTAssertEqual(broken.stderr.split(separator: "\n").count, 1, broken.stderr)
     }
 }
+
+final class TextQueryEndToEndTests: XCTestCase {
+    static let clap = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/clap-tiny").path
+    var model: String {
+        "--checkpoint \(Self.clap)/audiosep.ckpt --clap-checkpoint \(Self.clap)/clap.pt --roberta-dir \(Self.clap)/roberta-base"
+    }
+
+    func testEmbedPrintsTheReferenceEmbeddingAndFeedsSeparation() throws {
+        struct Query: Decodable { let text: String; let embedding: [Float] }
+        let queries = try JSONDecoder().decode([Query].self, from: Data(contentsOf: URL(fileURLWithPath: Self.clap + "/queries.json")))
+        let query = try XCTUnwrap(queries.first { $0.text == "a dog barking in the rain" })
+        let json = try Harness.shell("$BIN embed \"\(query.text)\" \(model) --no-cache")
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let printed = try JSONDecoder().decode([Float].self, from: json.stdout)
+        XCTAssertEqual(printed.count, 512)
+        XCTAssertLessThanOrEqual(zip(printed, query.embedding).map { abs($0 - $1) }.max()!, 1e-4)
+
+        // --format f32 is what --embedding reads: separate with it through the tiny network.
+        let file = Harness.path("dog.f32")
+        let raw = try Harness.shell("$BIN embed \"\(query.text)\" \(model) --no-cache --format f32 > \(file)")
+        XCTAssertEqual(raw.status, 0, raw.stderr)
+        let tiny = AudioSepEndToEndTests.fixtures
+        let separated = try Harness.shell("$BIN --engine audiosep --model \(tiny)/tiny.ckpt --embedding \(file) -t raw -r 32000 -c 1 -b 32 -e float --out-type raw < \(tiny)/input.f32 | wc -c")
+        XCTAssertEqual(separated.status, 0, separated.stderr)
+        XCTAssertEqual(String(decoding: separated.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "31676")
+    }
+
+    func testRepeatedQueriesComeFromTheCache() throws {
+        let home = Harness.path("home-\(UUID().uuidString)")
+        let first = try Harness.shell("HOME=\(home) $BIN embed vocals \(model) --format f32 | od -An -tx1 -N32")
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: home + "/.cache/audiosep-stream/embeddings")
+        XCTAssertEqual(entries.count, 1, "one cached embedding")
+        let second = try Harness.shell("HOME=\(home) $BIN embed vocals \(model) --format f32 | od -An -tx1 -N32")
+        XCTAssertEqual(second.stdout, first.stdout)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: home + "/.cache/audiosep-stream/embeddings").count, 1)
+        let uncached = try Harness.shell("HOME=\(home) $BIN embed vocals --checkpoint \(Self.clap)/audiosep.ckpt --no-cache")
+        XCTAssertNotEqual(uncached.status, 0, "no CLAP weights and no cache: the encoder cannot be built")
+    }
+}

@@ -65,3 +65,55 @@ final class TextEncoderTests: XCTestCase {
         XCTAssertThrowsError(try encoder.embed([Int](repeating: 5, count: 513)))
     }
 }
+
+/// Text → tokenizer → encoder, against Hugging Face's tokenizer and our reference encoder
+/// (Tests/Fixtures/clap-tiny/queries.json, written by tools/reference/make_query_fixtures.py).
+final class QueryEncoderTests: XCTestCase {
+    struct Query: Decodable { let text: String; let ids: [Int]; let embedding: [Float] }
+
+    static func queries() throws -> [Query] {
+        try JSONDecoder().decode([Query].self, from: Data(contentsOf: URL(fileURLWithPath: TextEncoderTests.fixtures + "/queries.json")))
+    }
+
+    func testTextQueriesGiveTheReferenceEmbeddings() throws {
+        let files = TextEncoderTests.files
+        let tokenizer = try QueryEncoder.tokenizer(files)
+        for query in try Self.queries() {
+            XCTAssertEqual(tokenizer.encode(query.text), query.ids, query.text)
+            let embedding = try QueryEncoder.embedding(for: query.text, files: files, cache: nil)
+            let cosine = zip(embedding, query.embedding).reduce(0) { $0 + $1.0 * $1.1 }
+            XCTAssertGreaterThanOrEqual(cosine, 0.99999, query.text)
+            XCTAssertLessThanOrEqual(zip(embedding, query.embedding).map { abs($0 - $1) }.max()!, 1e-4, query.text)
+        }
+    }
+
+    func testTheCacheServesRepeatedQueriesAndKeysOnTheModel() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("embedding-cache-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: directory)
+        let cache = EmbeddingCache(directory: directory)
+        let files = TextEncoderTests.files
+        let fingerprint = EmbeddingCache.fingerprint(files)
+        XCTAssertNil(cache.lookup(fingerprint: fingerprint, query: "vocals"))
+        let first = try QueryEncoder.embedding(for: "vocals", files: files, cache: cache)
+        XCTAssertEqual(cache.lookup(fingerprint: fingerprint, query: "vocals"), first)
+        XCTAssertNil(cache.lookup(fingerprint: fingerprint, query: "vocals "), "the exact text is the key")
+        XCTAssertNil(cache.lookup(fingerprint: fingerprint + "x", query: "vocals"), "another model is another key")
+        // A hit needs neither tokenizer nor encoder: files that hold neither still answer.
+        let hollow = ModelFiles(checkpoint: "/nonexistent.ckpt")
+        cache.store(first, fingerprint: EmbeddingCache.fingerprint(hollow), query: "vocals")
+        XCTAssertEqual(try QueryEncoder.embedding(for: "vocals", files: hollow, cache: cache), first)
+        XCTAssertThrowsError(try QueryEncoder.embedding(for: "drums", files: hollow, cache: cache))
+        // A damaged entry is a miss, not an error.
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            FileManager.default.createFile(atPath: directory + "/" + name, contents: Data([1, 2, 3]))
+        }
+        XCTAssertNil(cache.lookup(fingerprint: fingerprint, query: "vocals"))
+    }
+
+    func testMissingTokenizerIsNamed() {
+        let files = ModelFiles(checkpoint: TextEncoderTests.fixtures + "/audiosep.ckpt", clapCheckpoint: TextEncoderTests.fixtures + "/clap.pt")
+        XCTAssertThrowsError(try QueryEncoder.embedding(for: "vocals", files: files, cache: nil)) {
+            XCTAssertTrue("\($0)".contains("no tokenizer files"), "\($0)")
+        }
+    }
+}
