@@ -87,6 +87,27 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The fused form: activate, concatenate, convolve — against doing each step separately.
+    func testConvolutionOfActivatedConcatenationMatchesTheSteps() {
+        let workspace = Workspace(threads: 2)
+        let a = FeatureMap(channels: 3, frames: 9, bins: 11, values: random(3 * 99, seed: 11))
+        let b = FeatureMap(channels: 2, frames: 9, bins: 11, values: random(2 * 99, seed: 12))
+        let scale = random(5, seed: 13), offset = random(5, seed: 14)
+        let w = random(4 * 5 * 9, seed: 15)
+        let fused = Convolution.conv3x3([a, b], activation: .init(scale: scale, offset: offset), weights: w,
+                                        outChannels: 4, workspace: workspace)
+        let joined = FeatureMap(channels: 5, frames: 9, bins: 11, values: a.values + b.values)
+        let activated = Convolution.affineLeakyReLU(joined, scale: scale, offset: offset, workspace: workspace)
+        XCTAssertLessThan(maxError(fused.values, naiveConv3x3(activated, w, out: 4)), 1e-5)
+        // 1x1 over the concatenation, accumulated onto an existing map.
+        let target = FeatureMap(channels: 4, frames: 9, bins: 11, values: random(4 * 99, seed: 16))
+        let before = target.values
+        let w1 = random(4 * 5, seed: 17), bias = random(4, seed: 18)
+        Convolution.conv1x1([a, b], weights: w1, bias: bias, outChannels: 4, accumulatingInto: target, workspace: workspace)
+        let separate = Convolution.conv1x1(joined, weights: w1, bias: bias, outChannels: 4, workspace: workspace).values
+        XCTAssertLessThan(maxError(target.values, zip(before, separate).map(+)), 1e-5)
+    }
+
     func testConv1x1AndTransposedConvolutionMatchTheirDefinitions() {
         let x = FeatureMap(channels: 3, frames: 4, bins: 5, values: random(60, seed: 4))
         let w = random(2 * 3, seed: 5), bias: [Float] = [0.5, -1]

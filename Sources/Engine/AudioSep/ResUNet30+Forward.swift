@@ -25,33 +25,27 @@ extension ResUNet30 {
 
         var skips: [FeatureMap] = []
         for (index, block) in encoders.enumerated() {
-            let skip = block.forward(x, offsets: conditioning.encoders[index], workspace: workspace)
+            let skip = block.forward([x], offsets: conditioning.encoders[index], workspace: workspace)
             let pool = Self.pools[index]
             x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1, workspace: workspace)
             trace?("encoder_block\(index + 1)/skip", skip)
             trace?("encoder_block\(index + 1)/pool", x)
             skips.append(skip)
         }
-        x = centre.forward(x, offsets: conditioning.centre, workspace: workspace)
+        x = centre.forward([x], offsets: conditioning.centre, workspace: workspace)
         trace?("conv_block7a", x)
 
         for (index, decoder) in decoders.enumerated() {
             let skip = skips.removeLast()   // released as soon as it is used
             let activated = Convolution.affineLeakyReLU(x, scale: decoder.bn1.scale, offset: conditioning.decoders[index].up,
                                                         workspace: workspace)
-            // cat([upsampled, skip]): the transposed convolution writes channels [0, out),
-            // the skip is copied into [out, 2·out).
-            let joined = FeatureMap(uninitializedChannels: 2 * decoder.outChannels, frames: skip.frames, bins: skip.bins,
-                                    workspace: workspace)
+            // cat([upsampled, skip]) is never stored: the block's convolutions read both maps.
+            let up = FeatureMap(uninitializedChannels: decoder.outChannels, frames: skip.frames, bins: skip.bins,
+                                workspace: workspace)
             Convolution.convTransposeStrided(activated, weights: decoder.upsample, outChannels: decoder.outChannels,
                                              kernelFrames: decoder.stride.frames, kernelBins: decoder.stride.bins,
-                                             into: joined, channelOffset: 0, workspace: workspace)
-            joined.withUnsafeMutableBufferPointer { target in
-                skip.withUnsafeBufferPointer { source in
-                    (target.baseAddress! + decoder.outChannels * skip.planeSize).update(from: source.baseAddress!, count: source.count)
-                }
-            }
-            x = decoder.block.forward(joined, offsets: conditioning.decoders[index].block, workspace: workspace)
+                                             into: up, channelOffset: 0, workspace: workspace)
+            x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block, workspace: workspace)
             trace?("decoder_block\(index + 1)", x)
         }
         let logits = Convolution.conv1x1(x, weights: afterConv.weight, bias: afterConv.bias, outChannels: 3, workspace: workspace)

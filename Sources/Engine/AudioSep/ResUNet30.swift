@@ -82,19 +82,21 @@ struct ResidualBlock {
         (bn1.offset(adding: beta1(condition)), bn2.offset(adding: beta2(condition)))
     }
 
-    func forward(_ x: FeatureMap, offsets: ([Float], [Float]), workspace: Workspace) -> FeatureMap {
-        // Each intermediate map goes back to the workspace as soon as the next one is made.
-        var h = Convolution.affineLeakyReLU(x, scale: bn1.scale, offset: offsets.0, workspace: workspace)
-        h = Convolution.conv3x3(h, weights: conv1, outChannels: outChannels, workspace: workspace)
-        h = Convolution.affineLeakyReLU(h, scale: bn2.scale, offset: offsets.1, workspace: workspace)
-        h = Convolution.conv3x3(h, weights: conv2, outChannels: outChannels, workspace: workspace)
+    /// The block on the channel concatenation of `inputs` (one map, or a decoder's [upsampled, skip]).
+    /// Both activations are fused into the convolutions' gathering; the shortcut adds into the output.
+    func forward(_ inputs: [FeatureMap], offsets: ([Float], [Float]), workspace: Workspace) -> FeatureMap {
+        let h = Convolution.conv3x3(inputs, activation: .init(scale: bn1.scale, offset: offsets.0), weights: conv1,
+                                    outChannels: outChannels, workspace: workspace)
+        let out = Convolution.conv3x3([h], activation: .init(scale: bn2.scale, offset: offsets.1), weights: conv2,
+                                      outChannels: outChannels, workspace: workspace)
         if let shortcut {
-            Convolution.conv1x1(x, weights: shortcut.weight, bias: shortcut.bias, outChannels: outChannels,
-                                accumulatingInto: h, workspace: workspace)
+            Convolution.conv1x1(inputs, weights: shortcut.weight, bias: shortcut.bias, outChannels: outChannels,
+                                accumulatingInto: out, workspace: workspace)
         } else {
-            Convolution.add(x, to: h, workspace: workspace)
+            precondition(inputs.count == 1)
+            Convolution.add(inputs[0], to: out, workspace: workspace)
         }
-        return h
+        return out
     }
 }
 

@@ -9,45 +9,81 @@ public enum Convolution {
     /// small enough that the buffers never grow with the chunk length.
     static let tileFloats = 2 << 20
 
-    /// 3×3 convolution, stride 1, zero padding 1, no bias: im2col in row tiles + sgemm, each
-    /// tile on one thread. `weights` is `[out][in][3][3]`.
-    public static func conv3x3(_ input: FeatureMap, weights: [Float], outChannels: Int, workspace: Workspace) -> FeatureMap {
-        let inChannels = input.channels, frames = input.frames, bins = input.bins
+    /// A BatchNorm folded with a FiLM β and followed by leaky ReLU: y = leaky(scale[c]·x + offset[c]).
+    public struct Activation {
+        public let scale: [Float]
+        public let offset: [Float]
+        public let slope: Float
+        public init(scale: [Float], offset: [Float], slope: Float = 0.01) {
+            self.scale = scale
+            self.offset = offset
+            self.slope = slope
+        }
+    }
+
+    /// 3×3 convolution, stride 1, zero padding 1, no bias, of the channel concatenation of
+    /// `inputs`, optionally activated first: im2col in row tiles + sgemm, each tile on one thread.
+    /// The activation is applied while the tile is gathered, so neither the activated map nor the
+    /// concatenation is ever stored (padding stays zero, as PyTorch pads the activated map).
+    /// `weights` is `[out][in][3][3]`.
+    public static func conv3x3(_ inputs: [FeatureMap], activation: Activation? = nil, weights: [Float], outChannels: Int,
+                               workspace: Workspace) -> FeatureMap {
+        let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
+        precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
+        let planes = inputs.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
+        let inChannels = planes.count
         precondition(weights.count == outChannels * inChannels * 9)
-        var output = FeatureMap(uninitializedChannels: outChannels, frames: frames, bins: bins, workspace: workspace)
+        if let activation { precondition(activation.scale.count == inChannels && activation.offset.count == inChannels) }
+        let output = FeatureMap(uninitializedChannels: outChannels, frames: frames, bins: bins, workspace: workspace)
         let depth = inChannels * 9
         let fitting = max(1, tileFloats / max(1, depth * bins))
         let rowsPerTile = max(1, min(fitting, (frames + workspace.threads - 1) / workspace.threads))
         let tiles = (frames + rowsPerTile - 1) / rowsPerTile
-        input.withUnsafeBufferPointer { x in
-            weights.withUnsafeBufferPointer { w in
-                output.withUnsafeMutableBufferPointer { y in
-                    let xBase = x.baseAddress!, wBase = w.baseAddress!, yBase = y.baseAddress!
-                    workspace.parallel(tiles) { worker, tile in
-                        let first = tile * rowsPerTile
-                        let rows = min(rowsPerTile, frames - first)
-                        let width = rows * bins
-                        let cols = workspace.buffer(worker, floats: depth * rowsPerTile * bins)
-                        im2col3x3(xBase, channels: inChannels, frames: frames, bins: bins,
-                                  firstFrame: first, rows: rows, into: cols)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                    Int32(outChannels), Int32(width), Int32(depth),
-                                    1, wBase, Int32(depth), cols, Int32(width),
-                                    0, yBase + first * bins, Int32(frames * bins))
-                    }
-                }
+        let yBase = output.storage.pointer
+        weights.withUnsafeBufferPointer { w in
+            let wBase = w.baseAddress!
+            workspace.parallel(tiles) { worker, tile in
+                let first = tile * rowsPerTile
+                let rows = min(rowsPerTile, frames - first)
+                let width = rows * bins
+                let cols = workspace.buffer(worker, floats: depth * rowsPerTile * bins)
+                let stage = activation == nil ? nil : workspace.buffer(worker, floats: (rowsPerTile + 2) * bins, slot: 1)
+                im2col3x3(planes, activation: activation, stage: stage, frames: frames, bins: bins,
+                          firstFrame: first, rows: rows, into: cols)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                            Int32(outChannels), Int32(width), Int32(depth),
+                            1, wBase, Int32(depth), cols, Int32(width),
+                            0, yBase + first * bins, Int32(plane))
             }
         }
         return output
     }
 
+    /// 3×3 convolution of one map (see the general form).
+    public static func conv3x3(_ input: FeatureMap, weights: [Float], outChannels: Int, workspace: Workspace) -> FeatureMap {
+        conv3x3([input], weights: weights, outChannels: outChannels, workspace: workspace)
+    }
+
     /// Rows `(channel, dt, df)` of the im2col matrix for output frames `firstFrame ..< firstFrame + rows`.
+    /// With an activation, each channel's source rows (plus the halo) are activated into `stage` first.
     @inline(__always)
-    static func im2col3x3(_ x: UnsafePointer<Float>, channels: Int, frames: Int, bins: Int,
-                          firstFrame: Int, rows: Int, into cols: UnsafeMutablePointer<Float>) {
+    static func im2col3x3(_ planes: [UnsafePointer<Float>], activation: Activation?, stage: UnsafeMutablePointer<Float>?,
+                          frames: Int, bins: Int, firstFrame: Int, rows: Int, into cols: UnsafeMutablePointer<Float>) {
         let width = rows * bins
-        for channel in 0..<channels {
-            let plane = x + channel * frames * bins
+        let low = max(0, firstFrame - 1), high = min(frames, firstFrame + rows + 1)
+        for (channel, plane) in planes.enumerated() {
+            var source: UnsafePointer<Float> = plane   // source(frame) = source + frame * bins
+            if let activation, let stage {
+                let a = activation.scale[channel], b = activation.offset[channel], slope = activation.slope
+                for frame in low..<high {
+                    let from = plane + frame * bins, to = stage + (frame - low) * bins
+                    for bin in 0..<bins {
+                        let v = a * from[bin] + b
+                        to[bin] = v >= 0 ? v : v * slope
+                    }
+                }
+                source = UnsafePointer(stage - low * bins)
+            }
             for dt in 0..<3 {
                 for df in 0..<3 {
                     let row = cols + ((channel * 3 + dt) * 3 + df) * width
@@ -58,16 +94,16 @@ public enum Convolution {
                             target.update(repeating: 0, count: bins)
                             continue
                         }
-                        let source = plane + sourceFrame * bins
+                        let from = source + sourceFrame * bins
                         // Column f reads source bin f + df − 1, zero outside.
                         switch df {
                         case 0:
                             target[0] = 0
-                            (target + 1).update(from: source, count: bins - 1)
+                            (target + 1).update(from: from, count: bins - 1)
                         case 1:
-                            target.update(from: source, count: bins)
+                            target.update(from: from, count: bins)
                         default:
-                            target.update(from: source + 1, count: bins - 1)
+                            target.update(from: from + 1, count: bins - 1)
                             target[bins - 1] = 0
                         }
                     }
@@ -111,23 +147,31 @@ public enum Convolution {
         return output
     }
 
-    /// `output += W · input + bias`: a 1×1 convolution added straight onto an existing map (the
-    /// residual shortcut), with no map of its own.
-    public static func conv1x1(_ input: FeatureMap, weights: [Float], bias: [Float], outChannels: Int,
+    /// `output += W · cat(inputs) + bias`: a 1×1 convolution of the channel concatenation of
+    /// `inputs` added straight onto an existing map (the residual shortcut), one sgemm per input
+    /// over its block of W's columns, with no map of its own. `weights` is `[out][in]`.
+    public static func conv1x1(_ inputs: [FeatureMap], weights: [Float], bias: [Float], outChannels: Int,
                                accumulatingInto output: FeatureMap, workspace: Workspace) {
-        let plane = input.planeSize
-        precondition(weights.count == outChannels * input.channels && output.channels == outChannels && output.planeSize == plane)
-        output.withUnsafeMutableBufferPointer { y in
-            let yBase = y.baseAddress!
-            workspace.parallel(outChannels) { _, channel in
-                let row = yBase + channel * plane, b = bias[channel]
-                for index in 0..<plane { row[index] += b }
-            }
-            input.withUnsafeBufferPointer { x in
-                weights.withUnsafeBufferPointer { w in
-                    gemmColumns(w.baseAddress!, transposeW: false, rows: outChannels, depth: input.channels,
-                                x.baseAddress!, columns: plane, into: yBase, accumulate: true, workspace: workspace)
+        let plane = output.planeSize
+        let inChannels = inputs.reduce(0) { $0 + $1.channels }
+        precondition(weights.count == outChannels * inChannels && output.channels == outChannels)
+        precondition(inputs.allSatisfy { $0.planeSize == plane })
+        let yBase = output.storage.pointer
+        workspace.parallel(outChannels) { _, channel in
+            let row = yBase + channel * plane, b = bias[channel]
+            for index in 0..<plane { row[index] += b }
+        }
+        weights.withUnsafeBufferPointer { w in
+            var offset = 0
+            for input in inputs {
+                let block = w.baseAddress! + offset
+                let x = UnsafePointer(input.storage.pointer), depth = input.channels
+                workspace.parallelRanges(plane, minimum: 2048) { range in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(range.count), Int32(depth),
+                                1, block, Int32(inChannels), x + range.lowerBound, Int32(plane),
+                                1, yBase + range.lowerBound, Int32(plane))
                 }
+                offset += depth
             }
         }
     }

@@ -7,18 +7,18 @@ import Foundation
 /// alike (OpenBLAS's own threads would leave the im2col copies on one core).
 public final class Workspace: @unchecked Sendable {
     public let threads: Int
-    private var buffers: [FloatStorage?]
+    private var buffers: [[FloatStorage?]]
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.threads = max(1, threads)
-        buffers = Array(repeating: nil, count: self.threads)
+        buffers = Array(repeating: [nil, nil], count: self.threads)
         openblas_set_num_threads(1)
     }
 
-    /// Thread `worker`'s buffer of at least `floats` floats (contents undefined).
-    func buffer(_ worker: Int, floats: Int) -> UnsafeMutablePointer<Float> {
-        if (buffers[worker]?.capacity ?? 0) < floats { buffers[worker] = FloatStorage(capacity: floats) }
-        return buffers[worker]!.pointer
+    /// Thread `worker`'s buffer number `slot` (0 or 1) of at least `floats` floats (contents undefined).
+    func buffer(_ worker: Int, floats: Int, slot: Int = 0) -> UnsafeMutablePointer<Float> {
+        if (buffers[worker][slot]?.capacity ?? 0) < floats { buffers[worker][slot] = FloatStorage(capacity: floats) }
+        return buffers[worker][slot]!.pointer
     }
 
     /// Runs `body(worker, index)` for every index in `0..<count`, spread over the threads.
