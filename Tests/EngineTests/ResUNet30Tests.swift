@@ -41,7 +41,7 @@ final class ResUNet30Tests: XCTestCase {
         let conditioning = network.condition(on: try QueryEmbedding.load(path: Self.path("embedding.f32")))
         var seen: [String: FeatureMap] = [:]
         let output = network.separate(try Self.floats("input.f32"), conditioning: conditioning, stft: STFT(),
-                                      workspace: Workspace(threads: 2)) { seen[$0] = $1 }
+                                      workspace: Workspace(threads: 2)) { seen[$0] = $1.copy() }
 
         // Spectra [frames × 1025].
         for (name, tolerance) in [("stft_real", Float(2e-4)), ("stft_imag", 2e-4), ("mag", 2e-4), ("sep_real", 2e-3), ("sep_imag", 2e-3)] {

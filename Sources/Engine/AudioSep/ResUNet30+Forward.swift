@@ -1,7 +1,8 @@
 import Foundation
 
 extension ResUNet30 {
-    /// Named intermediate results of one forward pass, for layer-by-layer tests.
+    /// Named intermediate results of one forward pass, for layer-by-layer tests and the profiler.
+    /// The maps live in reused slots: a callback that keeps one must keep `map.copy()`.
     public typealias Trace = (String, FeatureMap) -> Void
 
     /// Mask logits [3, frames, 1025] for a magnitude spectrogram `[frames × 1025]`
@@ -10,46 +11,82 @@ extension ResUNet30 {
         let bins = Self.frequencyBins
         let netBins = bins - 1   // the Nyquist bin is dropped: 1024 halves cleanly six times
         let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
+        // Short-lived maps live in three slots of the largest map's size, each level's skip in a
+        // buffer of its own; both are kept for the next window of this length. Slot roles rotate:
+        // `current` holds the running map, the other two take what each step makes.
+        var widest = encoderWidths[0] * padded * netBins
+        var levelFrames = padded, levelBins = netBins
+        for (index, width) in encoderWidths.enumerated() {
+            widest = max(widest, width * levelFrames * levelBins)
+            levelFrames /= Self.pools[index].0
+            levelBins /= Self.pools[index].1
+            widest = max(widest, width * levelFrames * levelBins)
+        }
+        widest = max(widest, centreWidth * levelFrames * levelBins)
+        workspace.prepareSlots(3, floats: widest)
+        func slot(_ index: Int, _ channels: Int, _ frames: Int, _ bins: Int) -> FeatureMap {
+            workspace.slot(index, channels: channels, frames: frames, bins: bins)
+        }
+        func record(_ name: String, _ map: FeatureMap) { trace?(name, map) }
+
         // bn0 normalises each frequency bin; the frames added as padding stay exactly zero.
-        var x = FeatureMap(channels: 1, frames: padded, bins: netBins)
-        x.withUnsafeMutableBufferPointer { values in
+        let normalised = slot(2, 1, padded, netBins)
+        normalised.withUnsafeMutableBufferPointer { values in
             for frame in 0..<frames {
                 for bin in 0..<netBins {
                     values[frame * netBins + bin] = magnitude[frame * bins + bin] * bn0.scale[bin] + bn0.shift[bin]
                 }
             }
+            (values.baseAddress! + frames * netBins).update(repeating: 0, count: (padded - frames) * netBins)
         }
-        trace?("bn0_out", x)
-        x = Convolution.conv1x1(x, weights: preConv.weight, bias: preConv.bias, outChannels: encoderWidths[0], workspace: workspace)
-        trace?("pre_conv", x)
+        record("bn0_out", normalised)
+        var current = 0
+        var x = Convolution.conv1x1(normalised, weights: preConv.weight, bias: preConv.bias, outChannels: encoderWidths[0],
+                                    into: slot(0, encoderWidths[0], padded, netBins), workspace: workspace)
+        record("pre_conv", x)
 
         var skips: [FeatureMap] = []
         for (index, block) in encoders.enumerated() {
-            let skip = block.forward([x], offsets: conditioning.encoders[index], workspace: workspace)
+            let hiddenSlot = (current + 1) % 3
+            let skip = block.forward([x], offsets: conditioning.encoders[index],
+                                     hidden: slot(hiddenSlot, block.outChannels, x.frames, x.bins),
+                                     output: workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins),
+                                     workspace: workspace)
             let pool = Self.pools[index]
-            x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1, workspace: workspace)
-            trace?("encoder_block\(index + 1)/skip", skip)
-            trace?("encoder_block\(index + 1)/pool", x)
+            // The block has read x for the last time: its pooled output can take x's slot.
+            x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1,
+                                        into: slot(current, skip.channels, skip.frames / pool.0, skip.bins / pool.1),
+                                        workspace: workspace)
+            record("encoder_block\(index + 1)/skip", skip)
+            record("encoder_block\(index + 1)/pool", x)
             skips.append(skip)
         }
-        x = centre.forward([x], offsets: conditioning.centre, workspace: workspace)
-        trace?("conv_block7a", x)
+        let centreOut = (current + 2) % 3
+        x = centre.forward([x], offsets: conditioning.centre, hidden: slot((current + 1) % 3, centre.outChannels, x.frames, x.bins),
+                           output: slot(centreOut, centre.outChannels, x.frames, x.bins), workspace: workspace)
+        current = centreOut
+        record("conv_block7a", x)
 
         for (index, decoder) in decoders.enumerated() {
-            let skip = skips.removeLast()   // released as soon as it is used
+            let skip = skips.removeLast()
+            let a = (current + 1) % 3, b = (current + 2) % 3
             let activated = Convolution.affineLeakyReLU(x, scale: decoder.bn1.scale, offset: conditioning.decoders[index].up,
-                                                        workspace: workspace)
-            // cat([upsampled, skip]) is never stored: the block's convolutions read both maps.
-            let up = FeatureMap(uninitializedChannels: decoder.outChannels, frames: skip.frames, bins: skip.bins,
-                                workspace: workspace)
+                                                        into: slot(a, x.channels, x.frames, x.bins), workspace: workspace)
+            // The transposed convolution's products take x's slot (x is spent); the upsampled map
+            // takes the activation's (spent once the products exist). cat([up, skip]) is never stored.
+            let products = slot(current, decoder.outChannels * decoder.stride.frames * decoder.stride.bins, 1, x.planeSize)
+            let up = slot(a, decoder.outChannels, skip.frames, skip.bins)
             Convolution.convTransposeStrided(activated, weights: decoder.upsample, outChannels: decoder.outChannels,
                                              kernelFrames: decoder.stride.frames, kernelBins: decoder.stride.bins,
-                                             into: up, channelOffset: 0, workspace: workspace)
-            x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block, workspace: workspace)
-            trace?("decoder_block\(index + 1)", x)
+                                             into: up, channelOffset: 0, products: products, workspace: workspace)
+            x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
+                                      hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),
+                                      output: slot(b, decoder.outChannels, skip.frames, skip.bins), workspace: workspace)
+            current = b
+            record("decoder_block\(index + 1)", x)
         }
         let logits = Convolution.conv1x1(x, weights: afterConv.weight, bias: afterConv.bias, outChannels: 3, workspace: workspace)
-        trace?("after_conv", logits)
+        record("after_conv", logits)
         return logits
     }
 

@@ -84,11 +84,14 @@ struct ResidualBlock {
 
     /// The block on the channel concatenation of `inputs` (one map, or a decoder's [upsampled, skip]).
     /// Both activations are fused into the convolutions' gathering; the shortcut adds into the output.
-    func forward(_ inputs: [FeatureMap], offsets: ([Float], [Float]), workspace: Workspace) -> FeatureMap {
+    /// `hidden` and `output`, when given, are where the intermediate and the result go (workspace
+    /// slots); `output` must not overlap the inputs or `hidden`.
+    func forward(_ inputs: [FeatureMap], offsets: ([Float], [Float]), hidden: FeatureMap? = nil, output: FeatureMap? = nil,
+                 workspace: Workspace) -> FeatureMap {
         let h = Convolution.conv3x3(inputs, activation: .init(scale: bn1.scale, offset: offsets.0), weights: conv1,
-                                    outChannels: outChannels, workspace: workspace)
+                                    outChannels: outChannels, into: hidden, workspace: workspace)
         let out = Convolution.conv3x3([h], activation: .init(scale: bn2.scale, offset: offsets.1), weights: conv2,
-                                      outChannels: outChannels, workspace: workspace)
+                                      outChannels: outChannels, into: output, workspace: workspace)
         if let shortcut {
             Convolution.conv1x1(inputs, weights: shortcut.weight, bias: shortcut.bias, outChannels: outChannels,
                                 accumulatingInto: out, workspace: workspace)

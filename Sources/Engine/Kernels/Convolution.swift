@@ -27,14 +27,15 @@ public enum Convolution {
     /// concatenation is ever stored (padding stays zero, as PyTorch pads the activated map).
     /// `weights` is `[out][in][3][3]`.
     public static func conv3x3(_ inputs: [FeatureMap], activation: Activation? = nil, weights: [Float], outChannels: Int,
-                               workspace: Workspace) -> FeatureMap {
+                               into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
         let planes = inputs.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
         let inChannels = planes.count
         precondition(weights.count == outChannels * inChannels * 9)
         if let activation { precondition(activation.scale.count == inChannels && activation.offset.count == inChannels) }
-        let output = FeatureMap(uninitializedChannels: outChannels, frames: frames, bins: bins, workspace: workspace)
+        let output = destination ?? FeatureMap(uninitializedChannels: outChannels, frames: frames, bins: bins, workspace: workspace)
+        precondition(output.channels == outChannels && output.frames == frames && output.bins == bins)
         let depth = inChannels * 9
         let fitting = max(1, tileFloats / max(1, depth * bins))
         let rowsPerTile = max(1, min(fitting, (frames + workspace.threads - 1) / workspace.threads))
@@ -126,10 +127,11 @@ public enum Convolution {
 
     /// 1×1 convolution with optional bias: one sgemm split by columns. `weights` is `[out][in]`.
     public static func conv1x1(_ input: FeatureMap, weights: [Float], bias: [Float]?, outChannels: Int,
-                               workspace: Workspace) -> FeatureMap {
+                               into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let plane = input.planeSize
         precondition(weights.count == outChannels * input.channels)
-        var output = FeatureMap(uninitializedChannels: outChannels, frames: input.frames, bins: input.bins, workspace: workspace)
+        let output = destination ?? FeatureMap(uninitializedChannels: outChannels, frames: input.frames, bins: input.bins, workspace: workspace)
+        precondition(output.channels == outChannels && output.planeSize == plane)
         output.withUnsafeMutableBufferPointer { y in
             let yBase = y.baseAddress!
             if let bias {
@@ -183,7 +185,7 @@ public enum Convolution {
     public static func convTransposeStrided(_ input: FeatureMap, weights: [Float], outChannels: Int,
                                             kernelFrames kt: Int, kernelBins kf: Int,
                                             into destination: FeatureMap, channelOffset: Int,
-                                            workspace: Workspace) {
+                                            products scratch: FeatureMap? = nil, workspace: Workspace) {
         let plane = input.planeSize
         let patch = kt * kf
         precondition(weights.count == input.channels * outChannels * patch)
@@ -191,7 +193,8 @@ public enum Convolution {
         precondition(channelOffset + outChannels <= destination.channels)
         // Y[(out, i, j)][pixel] = Σ_in W[in][(out, i, j)] · X[in][pixel]: one sgemm with Wᵀ.
         let rows = outChannels * patch
-        let products = FeatureMap(uninitializedChannels: rows, frames: 1, bins: plane, workspace: workspace)
+        let products = scratch ?? FeatureMap(uninitializedChannels: rows, frames: 1, bins: plane, workspace: workspace)
+        precondition(products.count == rows * plane)
         input.withUnsafeBufferPointer { x in
             weights.withUnsafeBufferPointer { w in
                 products.withUnsafeMutableBufferPointer { y in
@@ -223,9 +226,10 @@ public enum Convolution {
 
     /// leakyReLU(scale[c]·x + offset[c]) into a new map: a BatchNorm folded with a FiLM β.
     public static func affineLeakyReLU(_ input: FeatureMap, scale: [Float], offset: [Float], slope: Float = 0.01,
-                                       workspace: Workspace) -> FeatureMap {
+                                       into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let plane = input.planeSize
-        var output = FeatureMap(uninitializedChannels: input.channels, frames: input.frames, bins: input.bins, workspace: workspace)
+        let output = destination ?? FeatureMap(uninitializedChannels: input.channels, frames: input.frames, bins: input.bins, workspace: workspace)
+        precondition(output.count == input.count)
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 let xBase = x.baseAddress!, yBase = y.baseAddress!
@@ -257,9 +261,11 @@ public enum Convolution {
 
     /// Average pooling with kernel = stride (kt, kf); trailing rows/columns that do not fill a
     /// kernel are dropped, as PyTorch's avg_pool2d does.
-    public static func averagePool(_ input: FeatureMap, frames kt: Int, bins kf: Int, workspace: Workspace) -> FeatureMap {
+    public static func averagePool(_ input: FeatureMap, frames kt: Int, bins kf: Int, into destination: FeatureMap? = nil,
+                                   workspace: Workspace) -> FeatureMap {
         let frames = input.frames / kt, bins = input.bins / kf
-        var output = FeatureMap(uninitializedChannels: input.channels, frames: frames, bins: bins, workspace: workspace)
+        let output = destination ?? FeatureMap(uninitializedChannels: input.channels, frames: frames, bins: bins, workspace: workspace)
+        precondition(output.channels == input.channels && output.frames == frames && output.bins == bins)
         let scale = 1 / Float(kt * kf)
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in

@@ -6,11 +6,21 @@ import Foundation
 final class FloatStorage: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let capacity: Int
+    /// Set for a view into another block (a workspace slot): the view keeps it alive and frees nothing.
+    private let owner: FloatStorage?
 
     static let hugePage = 2 << 20
 
+    init(viewing owner: FloatStorage, capacity: Int) {
+        precondition(capacity <= owner.capacity)
+        self.pointer = owner.pointer
+        self.capacity = capacity
+        self.owner = owner
+    }
+
     init(capacity: Int) {
         self.capacity = capacity
+        self.owner = nil
         let bytes = max(1, capacity) * MemoryLayout<Float>.stride
         var raw: UnsafeMutableRawPointer?
         if bytes >= Self.hugePage {
@@ -23,7 +33,7 @@ final class FloatStorage: @unchecked Sendable {
         pointer = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
     }
 
-    deinit { free(pointer) }
+    deinit { if owner == nil { free(pointer) } }
 }
 
 /// A stack of 2-D feature maps, channel-major: `[channels][frames][bins]`, bins contiguous.
@@ -68,6 +78,17 @@ public struct FeatureMap {
         self.bins = bins
         storage = FloatStorage(capacity: channels * frames * bins)
     }
+
+    /// A map laid over existing storage (a workspace slot); it must fit.
+    init(view storage: FloatStorage, channels: Int, frames: Int, bins: Int) {
+        self.channels = channels
+        self.frames = frames
+        self.bins = bins
+        self.storage = FloatStorage(viewing: storage, capacity: channels * frames * bins)
+    }
+
+    /// A copy with storage of its own (for traces of maps that live in reused slots).
+    public func copy() -> FeatureMap { FeatureMap(channels: channels, frames: frames, bins: bins, values: values) }
 
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: storage.pointer, count: count))

@@ -21,6 +21,32 @@ public final class Workspace: @unchecked Sendable {
         return buffers[worker][slot]!.pointer
     }
 
+    /// Feature-map slots planned once per window length and reused: the network lays its
+    /// short-lived maps over three slots and each level's skip over a buffer of its own, so after
+    /// the first window nothing is allocated and no page has to be zeroed by the kernel again.
+    private var slots: [FloatStorage] = []
+    private var skipBuffers: [FloatStorage] = []
+
+    /// Makes sure there are `count` slots of exactly `floats` floats (reallocated when the size changes).
+    func prepareSlots(_ count: Int, floats: Int) {
+        if slots.count != count || slots.first?.capacity != floats {
+            slots = (0..<count).map { _ in FloatStorage(capacity: floats) }
+        }
+    }
+
+    /// A map over slot `index`.
+    func slot(_ index: Int, channels: Int, frames: Int, bins: Int) -> FeatureMap {
+        FeatureMap(view: slots[index], channels: channels, frames: frames, bins: bins)
+    }
+
+    /// A map over skip buffer `level`, kept across windows of one length.
+    func skip(_ level: Int, channels: Int, frames: Int, bins: Int) -> FeatureMap {
+        let floats = channels * frames * bins
+        while skipBuffers.count <= level { skipBuffers.append(FloatStorage(capacity: 0)) }
+        if skipBuffers[level].capacity != floats { skipBuffers[level] = FloatStorage(capacity: floats) }
+        return FeatureMap(view: skipBuffers[level], channels: channels, frames: frames, bins: bins)
+    }
+
     /// Runs `body(worker, index)` for every index in `0..<count`, spread over the threads.
     func parallel(_ count: Int, _ body: (Int, Int) -> Void) {
         let workers = min(threads, count)
