@@ -1,17 +1,17 @@
 /// Errors of the Engine module. Each carries the offending value.
 public enum EngineError: Error, Equatable, CustomStringConvertible {
     case unknownEngine(String)
-    case noEngineAvailable(query: String)
     case wrongOutputLength(engine: String, got: Int, expected: Int)
     case missingQuery
+    case unsupportedQuery(query: String, known: String)
 
     public var description: String {
         switch self {
         case .unknownEngine(let name):
             return "unknown engine '\(name)' (known: \(EngineFactory.knownNames.joined(separator: ", ")))"
-        case .noEngineAvailable(let query):
-            return "no separation engine can serve '\(query)': no AudioSep model was found (give --model PATH or set "
-                + "AUDIOSEP_MODEL) and the built-in engine is not in this version yet; --engine identity runs the pipeline unchanged"
+        case .unsupportedQuery(let query, let known):
+            return "the built-in engine cannot separate '\(query)'; it knows \(known). For anything else, "
+                + "get the AudioSep model (Audio-AGI/AudioSep's checkpoints) and give --model PATH"
         case .missingQuery:
             return "say what to separate: audiosep-stream \"vocals\" (or give --embedding FILE)"
         case .wrongOutputLength(let engine, let got, let expected):

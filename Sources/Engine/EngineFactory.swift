@@ -1,6 +1,6 @@
 /// Builds a separator from the name given to `--engine`.
 public enum EngineFactory {
-    public static let knownNames = ["auto", "audiosep", "identity"]
+    public static let knownNames = ["auto", "audiosep", "dsp", "identity"]
 
     /// - Parameters:
     ///   - name: `auto` picks the best engine available; `audiosep` needs a model;
@@ -15,12 +15,16 @@ public enum EngineFactory {
         switch name {
         case "identity":
             return IdentityEngine()
+        case "dsp":
+            guard let query else { throw EngineError.missingQuery }
+            return try DSPEngine(query: query)
         case "audiosep":
             guard let model, !model.isEmpty else { throw ModelError.noModel(searched: searchedPlaces) }
             return try audioSep(model: model, query: query, embedding: embedding, threads: threads, cache: cache)
         case "auto":
             if let model, !model.isEmpty { return try audioSep(model: model, query: query, embedding: embedding, threads: threads, cache: cache) }
-            throw EngineError.noEngineAvailable(query: query ?? "")
+            guard let query else { throw EngineError.missingQuery }
+            return try DSPEngine(query: query)
         default:
             throw EngineError.unknownEngine(name)
         }

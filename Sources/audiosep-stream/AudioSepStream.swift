@@ -127,6 +127,10 @@ struct Separate: ParsableCommand {
         let loadStarted = Date()
         var separator = try model.makeEngine(name: engine, query: query)
         let loadSeconds = Date().timeIntervalSince(loadStarted)
+        if engine == "auto", separator is DSPEngine, !quiet {
+            note("no AudioSep model found: using the built-in engine (classical separation, far below AudioSep's quality); "
+                 + "give --model PATH or set AUDIOSEP_MODEL to use AudioSep")
+        }
         let profiled = profile ? separator as? AudioSepEngine : nil
         profiled?.enableProfiling()
         if remove { separator = Remover(separator) }

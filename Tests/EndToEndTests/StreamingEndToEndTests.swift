@@ -61,7 +61,7 @@ final class StreamingEndToEndTests: XCTestCase {
             ("head -c 4000 /dev/zero | $BIN --engine demucs -t raw -r 8000 -c 1 -b 16 -e signed", "unknown engine 'demucs'"),
             ("$BIN --engine identity -i /nonexistent/x.wav", "cannot open '/nonexistent/x.wav'"),
             ("head -c 4000 /dev/zero | $BIN --engine identity -t raw -r 8000 -c 1 -b 16 -e signed --out-bits 16 --out-encoding unsigned", "WAV cannot hold 16-bit unsigned-integer"),
-            ("sox -n -t wav - synth 1 sine 300 2>/dev/null | $BIN \"vocals\"", "no separation engine can serve 'vocals'"),
+            ("sox -n -t wav - synth 1 sine 300 2>/dev/null | HOME=/nonexistent AUDIOSEP_MODEL= $BIN \"a dog barking\"", "the built-in engine cannot separate 'a dog barking'"),
         ]
         for (command, message) in cases {
             let run = try Harness.shell(command + " > /dev/null")

@@ -1,0 +1,155 @@
+import COpenBLAS
+import Foundation
+
+/// The built-in engine: classical, training-free separation on each window's STFT, for machines
+/// without the AudioSep model. Soft (Wiener-style) masks throughout, so complementary targets
+/// (voice and accompaniment, percussion and harmonic) add back up to the mixture.
+///
+/// - Harmonic/percussive separation by median filtering across time and across frequency
+///   (Fitzgerald 2010): percussion, and with band limits, bass and the tonal instruments.
+/// - Repetition-based foreground/background separation in the REPET-SIM manner (Rafii & Pardo
+///   2012): each frame's background is the median of the frames most like it; what does not
+///   repeat is the voice.
+public final class DSPEngine: Separator {
+    public let name = "dsp"
+    public let sampleRate: Int
+    public let target: DSPTarget
+    let stft: STFT
+
+    /// Frames and bins of the median filters (≈ 0.2 s and ≈ 370 Hz at 44.1 kHz).
+    static let harmonicFrames = 17, percussiveBins = 17
+    /// REPET-SIM: frames averaged for the background, and how far apart they must be (frames).
+    static let similarFrames = 20, minimumDistanceFrames = 8
+
+    public init(target: DSPTarget, sampleRate: Int = 44_100) {
+        // One core by design (≥ 50× real time per channel); OpenBLAS's own threads would only spin.
+        openblas_set_num_threads(1)
+        self.target = target
+        self.sampleRate = sampleRate
+        self.stft = STFT(fftSize: 2048, hopSize: 512)
+    }
+
+    public convenience init(query: String) throws {
+        self.init(target: try DSPTarget.parse(query))
+    }
+
+    public func separate(_ samples: [Float]) throws -> [Float] {
+        let length = samples.count
+        if length == 0 { return [] }
+        let input = length >= stft.minimumSamples ? samples : samples + [Float](repeating: 0, count: stft.minimumSamples - length)
+        let frames = stft.frameCount(samples: input.count), bins = stft.bins
+        var (real, imag) = stft.forward(input)
+        var magnitude = [Float](repeating: 0, count: real.count)
+        for index in real.indices { magnitude[index] = (real[index] * real[index] + imag[index] * imag[index]).squareRoot() }
+        let mask = self.mask(magnitude, frames: frames, bins: bins)
+        for index in real.indices {
+            real[index] *= mask[index]
+            imag[index] *= mask[index]
+        }
+        let output = stft.inverse(real: real, imag: imag, frames: frames, length: input.count)
+        return length == input.count ? output : Array(output[0..<length])
+    }
+
+    /// The soft mask for this engine's target, `[frames × bins]`, values in [0, 1].
+    func mask(_ magnitude: [Float], frames: Int, bins: Int) -> [Float] {
+        let hz = Float(sampleRate) / Float(stft.fftSize)
+        switch target {
+        case .voice, .accompaniment:
+            var voice = Self.repetitionForeground(magnitude, frames: frames, bins: bins)
+            // The voice lives between about 80 Hz and 12 kHz; outside, everything is accompaniment.
+            for frame in 0..<frames {
+                for bin in 0..<bins {
+                    voice[frame * bins + bin] *= Self.band(Float(bin) * hz, low: 80, high: 12_000, taper: 40)
+                }
+            }
+            return target == .voice ? voice : voice.map { 1 - $0 }
+        case .percussion, .bass, .harmonic:
+            let harmonic = Self.harmonicMask(magnitude, frames: frames, bins: bins)
+            switch target {
+            case .percussion:
+                return harmonic.map { 1 - $0 }
+            case .bass:
+                return (0..<(frames * bins)).map { harmonic[$0] * Self.band(Float($0 % bins) * hz, low: 0, high: 250, taper: 60) }
+            default:
+                return (0..<(frames * bins)).map { harmonic[$0] * Self.band(Float($0 % bins) * hz, low: 250, high: 20_000, taper: 60) }
+            }
+        }
+    }
+
+    /// A smooth band-pass weight: 1 inside [low, high], raised-cosine tapers `taper` hz wide outside.
+    static func band(_ frequency: Float, low: Float, high: Float, taper: Float) -> Float {
+        if frequency < low - taper || frequency > high + taper { return 0 }
+        if frequency < low { return 0.5 - 0.5 * cos(Float.pi * (frequency - (low - taper)) / taper) }
+        if frequency > high { return 0.5 + 0.5 * cos(Float.pi * (frequency - high) / taper) }
+        return 1
+    }
+
+    /// Harmonic share of each cell: H² / (H² + P²), H the median across time, P across frequency.
+    static func harmonicMask(_ magnitude: [Float], frames: Int, bins: Int) -> [Float] {
+        let harmonic = MedianFilter.alongFrames(magnitude, frames: frames, bins: bins, width: harmonicFrames)
+        let percussive = MedianFilter.alongBins(magnitude, frames: frames, bins: bins, width: percussiveBins)
+        return (0..<magnitude.count).map { index in
+            let h = harmonic[index] * harmonic[index], p = percussive[index] * percussive[index]
+            return h + p > 1e-20 ? h / (h + p) : 0.5
+        }
+    }
+
+    /// REPET-SIM's foreground share of each cell: 1 − min(background, mixture) / mixture, where the
+    /// background of a frame is the per-bin median of the frames most similar to it (cosine
+    /// similarity of magnitude spectra), those frames at least `minimumDistanceFrames` apart.
+    static func repetitionForeground(_ magnitude: [Float], frames: Int, bins: Int) -> [Float] {
+        // Cosine similarity of every pair of frames: one sgemm on unit-normalised spectra.
+        var unit = magnitude
+        for frame in 0..<frames {
+            var norm: Float = 0
+            for bin in 0..<bins { norm += unit[frame * bins + bin] * unit[frame * bins + bin] }
+            let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+            for bin in 0..<bins { unit[frame * bins + bin] *= scale }
+        }
+        var similarity = [Float](repeating: 0, count: frames * frames)
+        unit.withUnsafeBufferPointer { u in
+            similarity.withUnsafeMutableBufferPointer { s in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(frames), Int32(frames), Int32(bins),
+                            1, u.baseAddress, Int32(bins), u.baseAddress, Int32(bins), 0, s.baseAddress, Int32(frames))
+            }
+        }
+        var foreground = [Float](repeating: 0, count: frames * bins)
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: (similarFrames + 1) * bins)
+        defer { rows.deallocate() }
+        var order = [Int](repeating: 0, count: frames)
+        magnitude.withUnsafeBufferPointer { m in
+            for frame in 0..<frames {
+                // The most similar frames, greedily, keeping them apart from each other and from this one.
+                let row = frame * frames
+                for index in 0..<frames { order[index] = index }
+                order.sort { similarity[row + $0] > similarity[row + $1] }
+                var chosen: [Int] = [frame]
+                for candidate in order where chosen.count <= similarFrames {
+                    if chosen.allSatisfy({ abs($0 - candidate) >= minimumDistanceFrames }) { chosen.append(candidate) }
+                }
+                // Per-bin median across the chosen frames: sort the rows elementwise with an odd-even
+                // transposition network (min/max over whole rows, which the compiler vectorises).
+                let count = chosen.count
+                for (index, other) in chosen.enumerated() { (rows + index * bins).update(from: m.baseAddress! + other * bins, count: bins) }
+                for pass in 0..<count {
+                    var first = pass % 2
+                    while first + 1 < count {
+                        let a = rows + first * bins, b = a + bins
+                        for bin in 0..<bins {
+                            let low = min(a[bin], b[bin]), high = max(a[bin], b[bin])
+                            a[bin] = low
+                            b[bin] = high
+                        }
+                        first += 2
+                    }
+                }
+                let background = rows + (count / 2) * bins
+                for bin in 0..<bins {
+                    let mixture = m[frame * bins + bin]
+                    foreground[frame * bins + bin] = mixture > 1e-10 ? 1 - min(background[bin], mixture) / mixture : 0
+                }
+            }
+        }
+        return foreground
+    }
+}

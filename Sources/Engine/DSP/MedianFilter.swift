@@ -1,0 +1,79 @@
+/// Median filters over `[frames × bins]` spectrogram magnitudes, with windows clipped at the
+/// edges; where a clipped window has an even count, the upper of the two middle values is taken.
+enum MedianFilter {
+    /// The median of the first `count` values (reordered in place): quickselect.
+    static func median(_ values: inout [Float], count: Int) -> Float {
+        precondition(count > 0)
+        var low = 0, high = count - 1
+        let middle = count / 2
+        while low < high {
+            let pivot = values[(low + high) / 2]
+            var i = low, j = high
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if middle <= j { high = j } else if middle >= i { low = i } else { break }
+        }
+        return values[middle]
+    }
+
+    /// Running median of `count` values read `stride` apart, written `stride` apart: the window is
+    /// kept sorted and each step removes one value and inserts one (binary search + shift), which
+    /// is several times faster than selecting each window's median afresh.
+    static func running(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int, stride: Int,
+                        width: Int, window: UnsafeMutablePointer<Float>) {
+        let half = width / 2
+        var size = 0
+        func insert(_ value: Float) {
+            var low = 0, high = size
+            while low < high { let mid = (low + high) / 2; if window[mid] < value { low = mid + 1 } else { high = mid } }
+            (window + low + 1).update(from: window + low, count: size - low)
+            window[low] = value
+            size += 1
+        }
+        func remove(_ value: Float) {
+            var low = 0, high = size
+            while low < high { let mid = (low + high) / 2; if window[mid] < value { low = mid + 1 } else { high = mid } }
+            (window + low).update(from: window + low + 1, count: size - low - 1)
+            size -= 1
+        }
+        for index in 0..<min(count, half + 1) { insert(input[index * stride]) }
+        for index in 0..<count {
+            output[index * stride] = window[size / 2]
+            if index - half >= 0 { remove(input[(index - half) * stride]) }
+            if index + half + 1 < count { insert(input[(index + half + 1) * stride]) }
+        }
+    }
+
+    /// Median across time: each bin's values over `width` frames centred on the frame.
+    static func alongFrames(_ input: [Float], frames: Int, bins: Int, width: Int) -> [Float] {
+        var output = [Float](repeating: 0, count: input.count)
+        let window = UnsafeMutablePointer<Float>.allocate(capacity: width + 1)
+        defer { window.deallocate() }
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                for bin in 0..<bins {
+                    running(x.baseAddress! + bin, y.baseAddress! + bin, count: frames, stride: bins, width: width, window: window)
+                }
+            }
+        }
+        return output
+    }
+
+    /// Median across frequency: each frame's values over `width` bins centred on the bin.
+    static func alongBins(_ input: [Float], frames: Int, bins: Int, width: Int) -> [Float] {
+        var output = [Float](repeating: 0, count: input.count)
+        let window = UnsafeMutablePointer<Float>.allocate(capacity: width + 1)
+        defer { window.deallocate() }
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                for frame in 0..<frames {
+                    running(x.baseAddress! + frame * bins, y.baseAddress! + frame * bins, count: bins, stride: 1, width: width, window: window)
+                }
+            }
+        }
+        return output
+    }
+}

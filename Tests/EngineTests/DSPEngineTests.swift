@@ -1,0 +1,60 @@
+import Engine
+import Foundation
+import XCTest
+
+final class DSPEngineTests: XCTestCase {
+    func testQueriesMapToTargets() throws {
+        let cases: [(String, DSPTarget)] = [
+            ("vocals", .voice), ("Vocals", .voice), ("a man talking", .voice), ("the singer", .voice), ("dialogue", .voice),
+            ("Narration please", .voice), ("music", .accompaniment), ("instrumental", .accompaniment), ("karaoke", .accompaniment),
+            ("background", .accompaniment), ("drums", .percussion), ("DRUM", .percussion), ("the hi-hat", .percussion),
+            ("kicks and snares", .percussion), ("bass", .bass), ("bass guitar", .bass), ("sub", .bass), ("pads", .harmonic),
+            ("strings", .harmonic), ("Piano", .harmonic), ("chords", .harmonic), ("drum and bass", .percussion),
+        ]
+        for (query, target) in cases { XCTAssertEqual(try DSPTarget.parse(query), target, query) }
+        for query in ["a dog barking", "", "basset hound", "rain"] {
+            XCTAssertThrowsError(try DSPTarget.parse(query), query) {
+                let message = "\($0)"
+                XCTAssertTrue(message.contains("voice (") && message.contains("percussion (") && message.contains("--model"), message)
+            }
+        }
+    }
+
+    /// Complementary targets are complementary masks: their outputs add back up to the mixture.
+    func testComplementaryTargetsSumToTheMixture() throws {
+        var state: UInt64 = 7
+        let mixture = (0..<60_000).map { index -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let noise = Float(Int64(bitPattern: state >> 11) % 1000) / 20_000
+            return 0.3 * sin(Float(index) * 0.05) + (index % 11_025 < 400 ? noise * 8 : noise)
+        }
+        for (a, b) in [(DSPTarget.voice, DSPTarget.accompaniment)] {
+            let first = try DSPEngine(target: a).separate(mixture), second = try DSPEngine(target: b).separate(mixture)
+            XCTAssertEqual(first.count, mixture.count)
+            let error = zip(zip(first, second), mixture).map { abs($0.0 + $0.1 - $1) }.max()!
+            XCTAssertLessThan(error, 1e-4, "\(a) + \(b) = mixture")
+        }
+        // Percussion and the harmonic share (all bands) also split the mixture: the bass and tonal
+        // targets are band-limited parts of the harmonic one, so percussion + bass + tonal = mixture.
+        let parts = try [DSPTarget.percussion, .bass, .harmonic].map { try DSPEngine(target: $0).separate(mixture) }
+        let sum = (0..<mixture.count).map { parts[0][$0] + parts[1][$0] + parts[2][$0] }
+        let residual = zip(sum, mixture).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +)
+        let energy = mixture.map { Double($0) * Double($0) }.reduce(0, +)
+        XCTAssertLessThan(residual / energy, 0.05, "only the 190–310 Hz crossover between bass and tonal bands is not split exactly")
+        for length in [0, 1, 500, 1024, 1025, 3000] {
+            let output = try DSPEngine(target: .voice).separate(Array(mixture[0..<length]))
+            XCTAssertEqual(output.count, length)
+            XCTAssertTrue(output.allSatisfy(\.isFinite))
+        }
+    }
+
+    func testFactoryFallsBackToTheBuiltInEngine() throws {
+        let engine = try EngineFactory.make(name: "auto", query: "vocals", model: nil, embedding: nil)
+        XCTAssertEqual(engine.name, "dsp")
+        XCTAssertEqual(engine.sampleRate, 44_100)
+        XCTAssertThrowsError(try EngineFactory.make(name: "dsp", query: "a dog barking", model: nil, embedding: nil))
+        XCTAssertThrowsError(try EngineFactory.make(name: "auto", query: nil, model: nil, embedding: nil)) {
+            XCTAssertEqual($0 as? EngineError, .missingQuery)
+        }
+    }
+}
