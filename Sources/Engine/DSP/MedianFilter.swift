@@ -19,6 +19,23 @@ enum MedianFilter {
         return values[middle]
     }
 
+    /// The k-th largest of `values` (k from 1; reordered in place): quickselect.
+    static func kthLargest(_ values: inout [Float], k: Int) -> Float {
+        let target = values.count - k   // its index in ascending order
+        var low = 0, high = values.count - 1
+        while low < high {
+            let pivot = values[(low + high) / 2]
+            var i = low, j = high
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if target <= j { high = j } else if target >= i { low = i } else { break }
+        }
+        return values[target]
+    }
+
     /// Running median of `count` values read `stride` apart, written `stride` apart: the window is
     /// kept sorted and each step removes one value and inserts one (binary search + shift), which
     /// is several times faster than selecting each window's median afresh.
@@ -47,22 +64,19 @@ enum MedianFilter {
         }
     }
 
-    /// Median across time: each bin's values over `width` frames centred on the frame.
+    /// Median across time: each bin's values over `width` frames centred on the frame. The
+    /// spectrogram is transposed first so that each bin's run of frames is contiguous.
     static func alongFrames(_ input: [Float], frames: Int, bins: Int, width: Int) -> [Float] {
+        var transposed = [Float](repeating: 0, count: input.count)
+        for frame in 0..<frames { for bin in 0..<bins { transposed[bin * frames + frame] = input[frame * bins + bin] } }
+        let filtered = alongBins(transposed, frames: bins, bins: frames, width: width)
         var output = [Float](repeating: 0, count: input.count)
-        let window = UnsafeMutablePointer<Float>.allocate(capacity: width + 1)
-        defer { window.deallocate() }
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                for bin in 0..<bins {
-                    running(x.baseAddress! + bin, y.baseAddress! + bin, count: frames, stride: bins, width: width, window: window)
-                }
-            }
-        }
+        for frame in 0..<frames { for bin in 0..<bins { output[frame * bins + bin] = filtered[bin * frames + frame] } }
         return output
     }
 
-    /// Median across frequency: each frame's values over `width` bins centred on the bin.
+    /// Median across frequency: each frame's values over `width` bins centred on the bin (any
+    /// row-major matrix: each row is filtered along its columns).
     static func alongBins(_ input: [Float], frames: Int, bins: Int, width: Int) -> [Float] {
         var output = [Float](repeating: 0, count: input.count)
         let window = UnsafeMutablePointer<Float>.allocate(capacity: width + 1)
