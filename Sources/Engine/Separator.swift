@@ -16,17 +16,38 @@ public protocol Separator: AnyObject {
 
 extension Separator {
     public func preferredChunkFrames(near frames: Int) -> Int? { nil }
+
+    /// Separates every channel of a window. The default separates each channel on its own;
+    /// an engine that uses cues across channels (stereo panning) overrides it.
+    public func separate(channels: [[Float]]) throws -> [[Float]] {
+        try channels.map { try separate($0) }
+    }
+}
+
+/// An engine that looks at all channels of a window together.
+public protocol MultichannelSeparator: Separator {
+    func separate(channels: [[Float]]) throws -> [[Float]]
 }
 
 /// Wraps a separator so that it returns the mixture minus the separated source (`--remove`).
 /// Because the cross-fade is linear and sums to one, cross-fading these residuals gives the
 /// input minus the cross-faded separation, aligned sample for sample.
-public final class Remover: Separator {
+public final class Remover: MultichannelSeparator {
     public let base: Separator
     public init(_ base: Separator) { self.base = base }
     public var name: String { base.name }
     public var sampleRate: Int { base.sampleRate }
     public func preferredChunkFrames(near frames: Int) -> Int? { base.preferredChunkFrames(near: frames) }
+    public func separate(channels: [[Float]]) throws -> [[Float]] {
+        let parts = try (base as? MultichannelSeparator)?.separate(channels: channels) ?? channels.map(base.separate)
+        return try zip(channels, parts).map { mixture, part in
+            guard part.count == mixture.count else {
+                throw EngineError.wrongOutputLength(engine: base.name, got: part.count, expected: mixture.count)
+            }
+            return zip(mixture, part).map { $0 - $1 }
+        }
+    }
+
     public func separate(_ samples: [Float]) throws -> [Float] {
         let separated = try base.separate(samples)
         guard separated.count == samples.count else {

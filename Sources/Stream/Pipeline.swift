@@ -232,14 +232,18 @@ public final class Pipeline {
                 return
             }
             do {
-                for channel in window.channels.indices {
-                    let input = window.channels[channel]
-                    let output = try engine.separate(input)
-                    guard output.count == input.count else {
-                        throw EngineError.wrongOutputLength(engine: engine.name, got: output.count, expected: input.count)
-                    }
-                    window.channels[channel] = output
+                let outputs: [[Float]]
+                if let multichannel = engine as? MultichannelSeparator {
+                    outputs = try multichannel.separate(channels: window.channels)
+                } else {
+                    outputs = try window.channels.map { try engine.separate($0) }
                 }
+                for (channel, output) in outputs.enumerated() {
+                    guard output.count == window.channels[channel].count else {
+                        throw EngineError.wrongOutputLength(engine: engine.name, got: output.count, expected: window.channels[channel].count)
+                    }
+                }
+                window.channels = outputs
             } catch {
                 windows.close()
                 separated.put(.failed(error, inputFrames: inputFrames))

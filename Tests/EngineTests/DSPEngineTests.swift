@@ -48,6 +48,29 @@ final class DSPEngineTests: XCTestCase {
         }
     }
 
+    func testStereoCentreCue() throws {
+        var state: UInt64 = 11
+        let signal = (0..<50_000).map { index -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return 0.2 * sin(Float(index) * 0.031) + Float(Int64(bitPattern: state >> 11) % 1000) / 10_000
+        }
+        let voice = DSPEngine(target: .voice), accompaniment = DSPEngine(target: .accompaniment)
+        // Complementary per channel, stereo included.
+        let stereo = [signal, signal.map { $0 * 0.5 }]
+        let v = try voice.separate(channels: stereo), a = try accompaniment.separate(channels: stereo)
+        for channel in 0..<2 {
+            XCTAssertLessThan(zip(zip(v[channel], a[channel]), stereo[channel]).map { abs($0.0 + $0.1 - $1) }.max()!, 1e-4)
+        }
+        // Something only on the left is not a centred voice: stereo voice output drops well below the mono one.
+        let hardLeft = [signal, [Float](repeating: 0, count: signal.count)]
+        let energy = { (x: [Float]) in x.map { Double($0) * Double($0) }.reduce(0, +) }
+        let stereoVoice = try voice.separate(channels: hardLeft)[0], monoVoice = try voice.separate(signal)
+        XCTAssertLessThan(energy(stereoVoice), 0.01 * energy(monoVoice))
+        // Identical channels are centred: the cue changes nothing.
+        let centred = try voice.separate(channels: [signal, signal])
+        XCTAssertLessThan(zip(centred[0], monoVoice).map { abs($0 - $1) }.max()!, 1e-4)
+    }
+
     func testFactoryFallsBackToTheBuiltInEngine() throws {
         let engine = try EngineFactory.make(name: "auto", query: "vocals", model: nil, embedding: nil)
         XCTAssertEqual(engine.name, "dsp")

@@ -9,8 +9,8 @@ import Foundation
 ///   (Fitzgerald 2010): percussion, and with band limits, bass and the tonal instruments.
 /// - Repetition-based foreground/background separation in the REPET-SIM manner (Rafii & Pardo
 ///   2012): each frame's background is the median of the frames most like it; what does not
-///   repeat is the voice.
-public final class DSPEngine: Separator {
+///   repeat is the voice. On stereo input, the voice must also sit in the centre.
+public final class DSPEngine: MultichannelSeparator {
     public let name = "dsp"
     public let sampleRate: Int
     public let target: DSPTarget
@@ -52,18 +52,60 @@ public final class DSPEngine: Separator {
         return length == input.count ? output : Array(output[0..<length])
     }
 
+    /// Stereo windows for voice and accompaniment add the centre cue: a voice is usually panned to
+    /// the middle, where left and right agree. Other targets and channel counts go channel by channel.
+    public func separate(channels: [[Float]]) throws -> [[Float]] {
+        guard channels.count == 2, target == .voice || target == .accompaniment,
+              let length = channels.first?.count, length > 0 else { return try channels.map(separate) }
+        let padded = channels.map { $0.count >= stft.minimumSamples ? $0 : $0 + [Float](repeating: 0, count: stft.minimumSamples - $0.count) }
+        let frames = stft.frameCount(samples: padded[0].count), bins = stft.bins
+        let spectra = padded.map { stft.forward($0) }
+        let (l, r) = (spectra[0], spectra[1])
+        // Centre weight: 2·Re(L·R̄) / (|L|² + |R|²), 1 where both sides agree, 0 for one side only.
+        var centre = [Float](repeating: 0, count: frames * bins)
+        for index in centre.indices {
+            let dot = l.real[index] * r.real[index] + l.imag[index] * r.imag[index]
+            let power = l.real[index] * l.real[index] + l.imag[index] * l.imag[index] + r.real[index] * r.real[index] + r.imag[index] * r.imag[index]
+            centre[index] = power > 1e-20 ? max(0, 2 * dot / power) : 0
+        }
+        return (0..<2).map { channel in
+            let (real, imag) = spectra[channel]
+            var magnitude = [Float](repeating: 0, count: real.count)
+            for index in real.indices { magnitude[index] = (real[index] * real[index] + imag[index] * imag[index]).squareRoot() }
+            var voice = voiceMask(magnitude, frames: frames, bins: bins)
+            // Squared: chosen with tools/bench-quality --stereo (voice +2.0 dB, accompaniment +1.1 dB
+            // over no centre cue; the plain weight gave +1.3 / +0.8).
+            for index in voice.indices { voice[index] *= centre[index] * centre[index] }
+            let mask = target == .voice ? voice : voice.map { 1 - $0 }
+            var outReal = real, outImag = imag
+            for index in real.indices {
+                outReal[index] *= mask[index]
+                outImag[index] *= mask[index]
+            }
+            let output = stft.inverse(real: outReal, imag: outImag, frames: frames, length: padded[channel].count)
+            return length == output.count ? output : Array(output[0..<length])
+        }
+    }
+
+    /// The voice's share of each cell on one channel: what does not repeat, within the voice's band.
+    func voiceMask(_ magnitude: [Float], frames: Int, bins: Int) -> [Float] {
+        let hz = Float(sampleRate) / Float(stft.fftSize)
+        var voice = Self.repetitionForeground(magnitude, frames: frames, bins: bins)
+        // The voice lives between about 80 Hz and 12 kHz; outside, everything is accompaniment.
+        for frame in 0..<frames {
+            for bin in 0..<bins {
+                voice[frame * bins + bin] *= Self.band(Float(bin) * hz, low: 80, high: 12_000, taper: 40)
+            }
+        }
+        return voice
+    }
+
     /// The soft mask for this engine's target, `[frames × bins]`, values in [0, 1].
     func mask(_ magnitude: [Float], frames: Int, bins: Int) -> [Float] {
         let hz = Float(sampleRate) / Float(stft.fftSize)
         switch target {
         case .voice, .accompaniment:
-            var voice = Self.repetitionForeground(magnitude, frames: frames, bins: bins)
-            // The voice lives between about 80 Hz and 12 kHz; outside, everything is accompaniment.
-            for frame in 0..<frames {
-                for bin in 0..<bins {
-                    voice[frame * bins + bin] *= Self.band(Float(bin) * hz, low: 80, high: 12_000, taper: 40)
-                }
-            }
+            let voice = voiceMask(magnitude, frames: frames, bins: bins)
             return target == .voice ? voice : voice.map { 1 - $0 }
         case .percussion, .bass, .harmonic:
             let harmonic = Self.harmonicMask(magnitude, frames: frames, bins: bins)
