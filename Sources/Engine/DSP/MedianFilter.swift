@@ -1,28 +1,20 @@
 /// Median filters over `[frames × bins]` spectrogram magnitudes, with windows clipped at the
 /// edges; where a clipped window has an even count, the upper of the two middle values is taken.
 enum MedianFilter {
-    /// The median of the first `count` values (reordered in place): quickselect.
+    /// The median of the first `count` values (reordered in place).
     static func median(_ values: inout [Float], count: Int) -> Float {
-        precondition(count > 0)
-        var low = 0, high = count - 1
-        let middle = count / 2
-        while low < high {
-            let pivot = values[(low + high) / 2]
-            var i = low, j = high
-            while i <= j {
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
-            }
-            if middle <= j { high = j } else if middle >= i { low = i } else { break }
-        }
-        return values[middle]
+        select(&values, count: count, rank: count / 2)
     }
 
-    /// The k-th largest of `values` (k from 1; reordered in place): quickselect.
+    /// The k-th largest of `values` (k from 1; reordered in place).
     static func kthLargest(_ values: inout [Float], k: Int) -> Float {
-        let target = values.count - k   // its index in ascending order
-        var low = 0, high = values.count - 1
+        select(&values, count: values.count, rank: values.count - k)
+    }
+
+    /// The value of ascending rank `rank` among the first `count` values: quickselect.
+    static func select(_ values: inout [Float], count: Int, rank: Int) -> Float {
+        precondition(count > 0 && rank >= 0 && rank < count)
+        var low = 0, high = count - 1
         while low < high {
             let pivot = values[(low + high) / 2]
             var i = low, j = high
@@ -31,9 +23,9 @@ enum MedianFilter {
                 while values[j] > pivot { j -= 1 }
                 if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
             }
-            if target <= j { high = j } else if target >= i { low = i } else { break }
+            if rank <= j { high = j } else if rank >= i { low = i } else { break }
         }
-        return values[target]
+        return values[rank]
     }
 
     /// Running median of `count` values read `stride` apart, written `stride` apart: the window is
