@@ -284,8 +284,11 @@ public final class Pipeline {
             written += frames
             report(force: false)
         }
+        var reportedFrames = -1
         func report(force: Bool) {
-            guard let progress, force || Date().timeIntervalSince(lastReport) >= configuration.progressInterval else { return }
+            guard let progress, written != reportedFrames,
+                  force || Date().timeIntervalSince(lastReport) >= configuration.progressInterval else { return }
+            reportedFrames = written
             lastReport = Date()
             let done = Double(written) / Double(outputRate)
             let elapsed = max(1e-9, lastReport.timeIntervalSince(started))
