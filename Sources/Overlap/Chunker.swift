@@ -24,9 +24,6 @@ public struct Chunker: Sendable {
         for channel in 0..<channelCount { pending[channel].reserveCapacity(layout.chunkFrames) }
     }
 
-    /// Frames pushed so far.
-    public var framesIn: Int { totalFrames }
-
     /// Appends a planar block (one array per channel, equal lengths) and returns completed windows.
     public mutating func push(_ block: [[Float]]) throws -> [Window] {
         guard block.count == channelCount else {

@@ -8,6 +8,18 @@ public protocol AudioSink: AnyObject {
     var clampedSamples: Int { get }
 }
 
+extension SampleCodec {
+    /// Encodes planar frames and writes them; returns the samples clamped.
+    func write(_ planar: [[Float]], to output: OutputFile) throws -> Int {
+        guard let frames = planar.first?.count, frames > 0 else { return 0 }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(frames * bytesPerFrame)
+        let clamped = encode(planar, into: &bytes)
+        try output.write(bytes)
+        return clamped
+    }
+}
+
 /// Output container, as `--out-type` names it.
 public enum OutputContainer: String, Sendable, CaseIterable { case wav, raw }
 
@@ -23,11 +35,7 @@ public final class RawSink: AudioSink {
     }
 
     public func write(_ planar: [[Float]]) throws {
-        guard let frames = planar.first?.count, frames > 0 else { return }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(frames * codec.bytesPerFrame)
-        clampedSamples += codec.encode(planar, into: &bytes)
-        try output.write(bytes)
+        clampedSamples += try codec.write(planar, to: output)
     }
 
     public func finish() throws {}
@@ -67,12 +75,8 @@ public final class WAVSink: AudioSink {
     }
 
     public func write(_ planar: [[Float]]) throws {
-        guard let frames = planar.first?.count, frames > 0 else { return }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(frames * codec.bytesPerFrame)
-        clampedSamples += codec.encode(planar, into: &bytes)
-        try output.write(bytes)
-        dataBytes += Int64(bytes.count)
+        clampedSamples += try codec.write(planar, to: output)
+        dataBytes += Int64((planar.first?.count ?? 0) * codec.bytesPerFrame)
     }
 
     public func finish() throws {

@@ -9,8 +9,6 @@ public struct InputDescription: Sendable, Equatable {
     public var sampleFormat: SampleFormat
     /// Total frames when the input is a regular file with a trustworthy header; `nil` on pipes.
     public var knownFrames: Int?
-    /// Human-readable container name ("WAV", "raw", …).
-    public var container: String
 }
 
 /// A decoder: delivers planar float frames in [-1, 1) from an input, block by block.
@@ -92,17 +90,13 @@ public final class SndfileSource: AudioSource {
             sf_close(handle)
             throw StreamError.invalidChannels(count: Int(info.channels))
         }
-        var formatInfo = SF_FORMAT_INFO()
-        formatInfo.format = info.format & Int32(SF_FORMAT_TYPEMASK)
-        sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &formatInfo, Int32(MemoryLayout<SF_FORMAT_INFO>.size))
-        let container = formatInfo.extension.map { String(cString: $0).uppercased() } ?? "audio"
         // libsndfile's frame count is only trustworthy when it could see the whole file.
         let known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
         self.handle = handle
         self.virtualInput = input
         self.description = InputDescription(
             sampleRate: Int(info.samplerate), channelCount: Int(info.channels),
-            sampleFormat: Self.storedFormat(info.format), knownFrames: known, container: container)
+            sampleFormat: Self.storedFormat(info.format), knownFrames: known)
     }
 
     deinit { sf_close(handle) }
@@ -181,7 +175,7 @@ public final class RawPCMSource: AudioSource {
             known = max(0, remaining) / codec.bytesPerFrame
         }
         description = InputDescription(sampleRate: sampleRate, channelCount: channelCount, sampleFormat: format,
-                                       knownFrames: known, container: "raw")
+                                       knownFrames: known)
     }
 
     deinit { if ownsDescriptor { close(fd) } }

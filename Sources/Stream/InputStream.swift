@@ -70,7 +70,6 @@ final class VirtualInput {
         // from there never meets a gap between the prefix and the descriptor's position.
         let prefixComplete = Int64(recorded.count) == bytesArrived
         if (prefixComplete && target <= bytesArrived) || target == bytesArrived {
-            if inMemory, target > bytesArrived { return -1 }
             position = target
             return position
         }

@@ -12,7 +12,6 @@ public final class OutputFile {
     public let isSeekableFile: Bool
     /// Byte offset at which this writer started (non-zero when stdout is appended to).
     public let startOffset: Int64
-    public private(set) var bytesWritten: Int64 = 0
 
     public init(fd: Int32) {
         self.fd = fd
@@ -47,7 +46,6 @@ public final class OutputFile {
                 done += result
             }
         }
-        bytesWritten += Int64(bytes.count)
     }
 
     /// Overwrites bytes at `offset` (relative to where this writer started) without moving on.

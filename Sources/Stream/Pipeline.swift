@@ -113,6 +113,8 @@ public final class Pipeline {
     /// validly with everything that arrived before it, then is rethrown.
     public func run(progress: ((ProgressReport) -> Void)? = nil) throws -> PipelineSummary {
         let started = Date()
+        pendingFailure = nil
+        readerNonFinite = 0
         let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let finished = DispatchGroup()

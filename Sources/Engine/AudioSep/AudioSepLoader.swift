@@ -20,6 +20,8 @@ public struct MappedWeights: WeightLookup {
 
     public func shape(of key: String) -> [Int]? { tensors[key]?.shape }
 
+    public func mappedView(_ key: String) -> TensorView? { tensors[key] }
+
     public func floats(_ key: String) throws -> [Float] {
         guard let view = tensors[key] else { throw ModelError.missingTensor(file: origin, key: key) }
         return try view.floats()

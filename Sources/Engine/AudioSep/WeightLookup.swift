@@ -6,9 +6,13 @@ public protocol WeightLookup {
     func floats(_ key: String) throws -> [Float]
     /// Where the tensors come from, for error messages.
     var origin: String { get }
+    /// The tensor in place in its memory-mapped file, when the tensors come from one.
+    func mappedView(_ key: String) -> TensorView?
 }
 
 extension WeightLookup {
+    public func mappedView(_ key: String) -> TensorView? { nil }
+
     /// Values of `key`, which must exist with exactly `shape`.
     func require(_ key: String, shape expected: [Int]) throws -> [Float] {
         guard let shape = shape(of: key) else { throw ModelError.missingTensor(file: origin, key: key) }
