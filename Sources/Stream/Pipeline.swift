@@ -72,6 +72,12 @@ public struct PipelineSummary: Sendable {
     public var droppedTrailingBytes = 0
     public var wallSeconds = 0.0
     public var peakResidentBytes = 0
+    /// Windows the engine separated, and the time it spent on them.
+    public var windows = 0
+    public var engineSeconds = 0.0
+    /// The longest the engine took over one full-length window (over any window when none
+    /// was full-length): with the chunk length, the latency a live stream sees.
+    public var slowestWindowSeconds = 0.0
 }
 
 /// stdin → decode → resample to the engine's rate → chunk → separate → cross-fade →
@@ -115,6 +121,7 @@ public final class Pipeline {
         let started = Date()
         pendingFailure = nil
         readerNonFinite = 0
+        engineTiming = EngineTiming()
         let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let finished = DispatchGroup()
@@ -144,6 +151,9 @@ public final class Pipeline {
         }
         finished.wait()
         summary.nonFiniteSamples = readerNonFinite
+        summary.windows = engineTiming.windows
+        summary.engineSeconds = engineTiming.seconds
+        summary.slowestWindowSeconds = engineTiming.slowestFull ?? engineTiming.slowest
         summary.droppedTrailingBytes = source.droppedTrailingBytes
         summary.wallSeconds = Date().timeIntervalSince(started)
         summary.peakResidentBytes = ProcessMemory.peakResidentBytes
@@ -154,6 +164,22 @@ public final class Pipeline {
     private var pendingFailure: Error?
     /// Written by the reader thread, read after it has been joined.
     private var readerNonFinite = 0
+    /// Written by the engine thread, read after it has been joined.
+    private var engineTiming = EngineTiming()
+
+    private struct EngineTiming {
+        var windows = 0
+        var seconds = 0.0
+        var slowest = 0.0
+        var slowestFull: Double?
+
+        mutating func record(_ seconds: Double, fullLength: Bool) {
+            windows += 1
+            self.seconds += seconds
+            slowest = max(slowest, seconds)
+            if fullLength { slowestFull = max(slowestFull ?? 0, seconds) }
+        }
+    }
 
     // MARK: reader thread
 
@@ -234,6 +260,7 @@ public final class Pipeline {
                 return
             }
             do {
+                let windowStarted = DispatchTime.now().uptimeNanoseconds
                 let outputs: [[Float]]
                 if let multichannel = engine as? MultichannelSeparator {
                     outputs = try multichannel.separate(channels: window.channels)
@@ -246,6 +273,8 @@ public final class Pipeline {
                     }
                 }
                 window.channels = outputs
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - windowStarted) / 1e9
+                engineTiming.record(seconds, fullLength: window.frames == plan.layout.chunkFrames)
             } catch {
                 windows.close()
                 separated.put(.failed(error, inputFrames: inputFrames))

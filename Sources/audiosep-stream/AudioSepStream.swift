@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Overlap
 import Stream
+import Tuning
 
 @main
 struct AudioSepStream: ParsableCommand {
@@ -15,7 +16,7 @@ struct AudioSepStream: ParsableCommand {
               sox song.flac -t wav - | audiosep-stream "vocals" | aplay
               audiosep-stream --engine identity < in.wav > out.wav
             """,
-        subcommands: [Separate.self, Convert.self, Embed.self],
+        subcommands: [Separate.self, Convert.self, Embed.self, Tune.self],
         defaultSubcommand: Separate.self)
 
     /// Keeps resident memory flat over hours of streaming. Windows are allocated on one thread
@@ -108,6 +109,8 @@ struct Separate: ParsableCommand {
     var quiet = false
     @Flag(name: .long, help: "Print the time the engine spent in each stage at the end (AudioSep engine).")
     var profile = false
+    @Option(name: .long, help: ArgumentHelp("Write this run's measurements as JSON to this file (used by `tune`).", visibility: .hidden))
+    var stats: String?
 
     func run() throws {
         do {
@@ -164,6 +167,15 @@ struct Separate: ParsableCommand {
         }
         let summary = try pipeline.run(progress: showProgress ? printProgress : nil)
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if let stats {
+            try RunStats(engine: separator.name, engineSampleRate: separator.sampleRate,
+                         chunkSeconds: pipeline.plan.chunkSeconds, overlapSeconds: pipeline.plan.overlapSeconds,
+                         snapped: pipeline.plan.snapped, inputFrames: summary.inputFrames, inputSampleRate: input.sampleRate,
+                         outputFrames: summary.outputFrames, wallSeconds: summary.wallSeconds, loadSeconds: loadSeconds,
+                         windows: summary.windows, engineSeconds: summary.engineSeconds,
+                         slowestWindowSeconds: summary.slowestWindowSeconds,
+                         peakResidentBytes: summary.peakResidentBytes).write(to: stats)
+        }
         if let stages = profiled?.profile {
             let total = stages.reduce(0) { $0 + $1.seconds }
             func row(_ name: String, _ seconds: String, _ share: String) -> String {
