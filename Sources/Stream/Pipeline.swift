@@ -26,7 +26,8 @@ public struct PipelineConfiguration: Sendable {
 public struct ChunkPlan: Sendable, Equatable {
     public let layout: WindowLayout
     public let engineRate: Int
-    /// True when the engine moved the requested chunk length to one it wastes nothing on.
+    /// True when the engine moved the requested chunk length to one it wastes nothing on, or
+    /// the overlap to one that keeps its windows on the grid of one pass.
     public let snapped: Bool
     public var chunkSeconds: Double { Double(layout.chunkFrames) / Double(engineRate) }
     public var overlapSeconds: Double { Double(layout.overlapFrames) / Double(engineRate) }
@@ -40,10 +41,14 @@ public struct ChunkPlan: Sendable, Equatable {
         }
         let requested = max(1, Int((configuration.chunkSeconds * Double(engine.sampleRate)).rounded()))
         let chunk = engine.preferredChunkFrames(near: requested) ?? requested
-        let overlap = Int((configuration.overlapSeconds * Double(engine.sampleRate)).rounded())
+        let requestedOverlap = Int((configuration.overlapSeconds * Double(engine.sampleRate)).rounded())
+        // An overlap longer than half the chunk is the user's error to hear about, not to snap.
+        let overlap = requestedOverlap <= chunk / 2
+            ? engine.preferredOverlapFrames(near: requestedOverlap, chunkFrames: chunk) ?? requestedOverlap
+            : requestedOverlap
         layout = try WindowLayout(chunkFrames: chunk, overlapFrames: overlap)
         engineRate = engine.sampleRate
-        snapped = chunk != requested
+        snapped = chunk != requested || overlap != requestedOverlap
     }
 }
 

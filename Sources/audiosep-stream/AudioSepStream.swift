@@ -32,7 +32,7 @@ struct AudioSepStream: ParsableCommand {
     /// The only place that prints errors and exits: one line, non-zero status.
     static func fail(_ error: Error) -> Never {
         if case StreamError.outputClosed = error { Foundation.exit(0) }  // the reader went away: quiet
-        FileHandle.standardError.write(Data("audiosep-stream: \(error)\n".utf8))
+        Console.error("audiosep-stream: \(error)\n")
         Foundation.exit(1)
     }
 }
@@ -162,11 +162,11 @@ struct Separate: ParsableCommand {
                                     configuration: settings)
         let showProgress = !quiet && (progress || isatty(STDERR_FILENO) == 1)
         if pipeline.plan.snapped, showProgress {
-            note(String(format: "chunk snapped to %.3f s, a length the %@ engine wastes nothing on",
-                        pipeline.plan.chunkSeconds, separator.name))
+            note(String(format: "chunk snapped to %.3f s and overlap to %.3f s: lengths the %@ engine wastes nothing on, "
+                        + "windows on the grid of one pass", pipeline.plan.chunkSeconds, pipeline.plan.overlapSeconds, separator.name))
         }
         let summary = try pipeline.run(progress: showProgress ? printProgress : nil)
-        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if showProgress { Console.error("\n") }
         if let stats {
             try RunStats(engine: separator.name, engineSampleRate: separator.sampleRate,
                          chunkSeconds: pipeline.plan.chunkSeconds, overlapSeconds: pipeline.plan.overlapSeconds,
@@ -189,7 +189,7 @@ struct Separate: ParsableCommand {
             table += row("engine total", String(format: "%.3f", total), "")
             table += row("model load", String(format: "%.3f", loadSeconds), "")
             table += row("audio", String(format: "%.3f", Double(summary.inputFrames) / Double(input.sampleRate)), "")
-            FileHandle.standardError.write(Data(table.utf8))
+            Console.error(table)
         }
         if !quiet {
             if summary.clampedSamples > 0 {
@@ -241,10 +241,10 @@ struct Separate: ParsableCommand {
         var line = String(format: "\r%8.1f s done  %6.1fx real time  %5.0f MB", report.secondsDone,
                           report.realtimeFactor, Double(report.residentBytes) / 1e6)
         if let eta = report.etaSeconds { line += String(format: "  ETA %d:%02d", Int(eta) / 60, Int(eta) % 60) }
-        FileHandle.standardError.write(Data(line.utf8))
+        Console.error(line)
     }
 
     private func note(_ text: String) {
-        FileHandle.standardError.write(Data("audiosep-stream: \(text)\n".utf8))
+        Console.error("audiosep-stream: \(text)\n")
     }
 }

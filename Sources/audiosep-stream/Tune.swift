@@ -72,10 +72,10 @@ struct Tune: ParsableCommand {
         let report = try tuner.run { step in
             guard !quiet else { return }
             let line = String(format: "tune %5.1f s  %@", Date().timeIntervalSince(started), step)
-            FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : line + "\n").utf8))
+            Console.error((terminal ? "\r\u{1B}[K" + line : line + "\n"))
         }
-        if !quiet, terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        if !quiet, terminal { Console.error("\n") }
         if let plot { try TuneChart.svg(report).write(toFile: plot, atomically: true, encoding: .utf8) }
-        FileHandle.standardOutput.write(Data((json ? try report.json() : report.table()).utf8))
+        Console.output(json ? try report.json() : report.table())
     }
 }

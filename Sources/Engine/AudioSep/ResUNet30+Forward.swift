@@ -171,6 +171,22 @@ public final class AudioSepEngine: Separator {
         return (blocks * 32 - 1) * 320
     }
 
+    /// Overlaps that start every window on the network's pooling grid: the hop between windows
+    /// a whole number of 32-frame blocks (10 240 samples), as the frames of one pass over the
+    /// whole input fall. The U-Net pools time by 2 five times, so a window starting anywhere
+    /// else sees its input on a shifted grid and computes a different (for a trained model,
+    /// slightly; for random weights, entirely) result; on the grid, chunked output equals one
+    /// pass everywhere but near the seams. An overlap of 0 is kept as asked: no hop fits it.
+    public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? {
+        guard frames > 0 else { return nil }
+        let block = ResUNet30.timeMultiple * 320
+        let longest = (chunkFrames - 1) / block            // overlap at least one sample
+        let shortest = (chunkFrames / 2 + block - 1) / block  // overlap at most half the chunk
+        guard shortest <= longest else { return nil }
+        let hop = min(longest, max(shortest, Int((Double(chunkFrames - frames) / Double(block)).rounded())))
+        return chunkFrames - hop * block
+    }
+
     /// Seconds spent per stage, summed over every window, when profiling is on (`--profile`).
     public private(set) var profile: [(stage: String, seconds: Double)]?
 
