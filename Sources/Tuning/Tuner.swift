@@ -99,7 +99,7 @@ public final class Tuner {
             }
             let stats = run.stats
             if stats.snapped {
-                snaps.append(String(format: "%g → %.3f", point.chunk, stats.chunkSeconds))
+                snaps.append(String(format: "%g/%g → %.3f/%.3f", point.chunk, point.overlap, stats.chunkSeconds, stats.overlapSeconds))
             }
             configurations.append(TunedConfiguration(
                 requestedChunkSeconds: point.chunk, chunkSeconds: stats.chunkSeconds, overlapSeconds: stats.overlapSeconds,
@@ -110,7 +110,8 @@ public final class Tuner {
         }
         let recommendation = TuneAnalysis.analyse(&configurations, limits: request.limits)
         let snapNote = snaps.isEmpty ? nil
-            : "* the \(whole.stats.engine) engine snapped chunk lengths to ones it wastes nothing on (s): " + snaps.joined(separator: ", ")
+            : "* the \(whole.stats.engine) engine snapped chunk/overlap to lengths it wastes nothing on, with windows on the grid of one pass (s): "
+                + snaps.joined(separator: ", ")
         return TuneReport(
             engine: whole.stats.engine, query: request.query, threads: request.threads, input: input,
             engineSampleRate: whole.stats.engineSampleRate, snapNote: snapNote,
