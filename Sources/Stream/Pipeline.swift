@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Synchronization
 import Overlap
 
 /// Settings of one streaming run. Times are in seconds, rates in hz.
@@ -131,8 +132,11 @@ public final class Pipeline {
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let finished = DispatchGroup()
 
+        readerState.withLock { $0 = .starting }
         let reader = Thread { [self] in
+            readerState.withLock { $0 = .running(pthread_self()) }
             readerNonFinite = readLoop(into: windows)
+            readerState.withLock { $0 = .finished }
             finished.leave()
         }
         let separator = Thread { [self] in
@@ -167,6 +171,29 @@ public final class Pipeline {
     }
 
     private var pendingFailure: Error?
+    /// The reader thread while it runs, so a stop request can interrupt a read it is blocked in.
+    private let readerState = Mutex<ReaderState>(.idle)
+
+    private enum ReaderState {
+        case idle, starting, running(pthread_t), finished
+    }
+
+    /// Interrupts a read the reader thread is blocked in (call after `InputInterruption.request()`,
+    /// with `InputInterruption.installWakeHandler()` in place). Returns false once the reader
+    /// has finished. A signal can land just before the read starts, so callers repeat it until
+    /// it returns false.
+    @discardableResult
+    public func interruptReader() -> Bool {
+        readerState.withLock { state in
+            switch state {
+            case .idle, .finished: return false
+            case .starting: return true
+            case .running(let thread):
+                pthread_kill(thread, InputInterruption.wakeSignal)
+                return true
+            }
+        }
+    }
     /// Written by the reader thread, read after it has been joined.
     private var readerNonFinite = 0
     /// Written by the engine thread, read after it has been joined.
@@ -201,7 +228,7 @@ public final class Pipeline {
                 return true
             }
             var readError: Error?
-            while true {
+            while !InputInterruption.isRequested {
                 var block: [[Float]]
                 do {
                     block = try source.read(maxFrames: configuration.blockFrames)

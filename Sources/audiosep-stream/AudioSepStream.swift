@@ -33,6 +33,7 @@ struct AudioSepStream: ParsableCommand {
     static func fail(_ error: Error) -> Never {
         if case StreamError.outputClosed = error { Foundation.exit(0) }  // the reader went away: quiet
         Console.error("audiosep-stream: \(error)\n")
+        if let stop = error as? Interrupted { Foundation.exit(128 + stop.signal) }
         Foundation.exit(1)
     }
 }
@@ -113,9 +114,15 @@ struct Separate: ParsableCommand {
     var stats: String?
 
     func run() throws {
+        StopSignals.install()
         do {
             try separate()
         } catch {
+            // A signal that cut the input short before anything arrived: say that, not what
+            // the half-read header looked like.
+            if let signal = StopSignals.signal, !(error is Interrupted) {
+                AudioSepStream.fail(Interrupted(signal: signal, secondsWritten: nil))
+            }
             AudioSepStream.fail(error)
         }
     }
@@ -165,6 +172,7 @@ struct Separate: ParsableCommand {
             note(String(format: "chunk snapped to %.3f s and overlap to %.3f s: lengths the %@ engine wastes nothing on, "
                         + "windows on the grid of one pass", pipeline.plan.chunkSeconds, pipeline.plan.overlapSeconds, separator.name))
         }
+        StopSignals.attach(pipeline)
         let summary = try pipeline.run(progress: showProgress ? printProgress : nil)
         if showProgress { Console.error("\n") }
         if let stats {
@@ -190,6 +198,11 @@ struct Separate: ParsableCommand {
             table += row("model load", String(format: "%.3f", loadSeconds), "")
             table += row("audio", String(format: "%.3f", Double(summary.inputFrames) / Double(input.sampleRate)), "")
             Console.error(table)
+        }
+        if let signal = StopSignals.signal {
+            // Everything in flight was written and the output ended validly; say so and exit as
+            // shells expect of a process a signal stopped.
+            throw Interrupted(signal: signal, secondsWritten: Double(summary.outputFrames) / Double(outputRate))
         }
         if !quiet {
             if summary.clampedSamples > 0 {
