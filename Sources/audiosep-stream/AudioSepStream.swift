@@ -115,6 +115,7 @@ struct Separate: ParsableCommand {
 
     func run() throws {
         StopSignals.install()
+        if outputPath == nil { ReaderWatch.start() }
         do {
             try separate()
         } catch {

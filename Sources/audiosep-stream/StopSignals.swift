@@ -77,6 +77,28 @@ enum StopSignals {
     }
 }
 
+/// When stdout is a pipe and its reader goes away (`| head -c 1000`), the run is over at once:
+/// nobody will read what is still to come, and the writer might not notice for a window's time
+/// (it only learns of it from its next write). The kernel flags the pipe (POLLERR) the moment the
+/// last reader closes it; a watcher waiting for that exits quietly, as a closed pipe always does.
+enum ReaderWatch {
+    static func start() {
+        var status = stat()
+        guard fstat(STDOUT_FILENO, &status) == 0,
+              (status.st_mode & S_IFMT) == S_IFIFO || (status.st_mode & S_IFMT) == S_IFSOCK else { return }
+        let watcher = Thread {
+            var descriptor = pollfd(fd: STDOUT_FILENO, events: 0, revents: 0)
+            while true {
+                let ready = poll(&descriptor, 1, -1)
+                if ready < 0, errno == EINTR { continue }
+                if ready > 0, descriptor.revents & Int16(POLLERR | POLLHUP) != 0 { _exit(0) }
+                if ready < 0 { return }
+            }
+        }
+        watcher.start()
+    }
+}
+
 /// The run a signal stopped: its output is complete up to where reading stopped.
 struct Interrupted: Error, CustomStringConvertible {
     var signal: Int32

@@ -67,4 +67,23 @@ final class SignalsEndToEndTests: XCTestCase {
         XCTAssertEqual(result.stderr, "audiosep-stream: stopped by SIGINT before any audio arrived\n")
         XCTAssertLessThan(result.milliseconds, 1000, "the header read is interrupted too")
     }
+
+    /// `| head -c 1000` on a live source that then goes quiet: the tool learns of the closed pipe
+    /// at once, not when its next write fails (which would wait for more input here).
+    func testADownstreamThatLeavesEndsTheRunWithinASecond() throws {
+        let script = """
+            rm -f live; mkfifo live
+            (sox -n -r 44100 -c 2 -b 16 -t wav - synth 3 sine 440 2>/dev/null; exec sleep 30) > live & feeder=$!
+            ( $BIN --engine identity --chunk 1 --overlap 0.1 < live 2> head-err.txt; echo "status $? $(date +%s%N)" > head-status.txt ) | head -c 1000 > /dev/null
+            closed=$(date +%s%N); sleep 1.5; kill $feeder; rm -f live
+            read word status ended < head-status.txt || true
+            echo "$status $(( (ended - closed) / 1000000 ))"
+            """
+        let run = try Harness.shell(script)
+        let fields = String(decoding: run.stdout, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        XCTAssertEqual(fields.count, 2, "the tool was still running 1.5 s after its reader left: \(run.stdout)")
+        XCTAssertEqual(fields.first, 0)
+        XCTAssertLessThan(fields.last ?? .max, 1000)
+        XCTAssertEqual(try String(contentsOfFile: Harness.path("head-err.txt"), encoding: .utf8), "", "no error spew")
+    }
 }
