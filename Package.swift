@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Worker", dependencies: ["Stream", "Engine"]),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
-            "Stream", "Engine", "CMalloc",
+            "Stream", "Engine", "Worker", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
