@@ -287,11 +287,12 @@ public final class WorkerSession {
         answer["use_torch_stft_value"] = .bool(currentRequest.useTorchSTFTValue)
     }
 
-    /// `path` made absolute against the worker's folder, `~` expanded.
+    /// `path` made absolute against the worker's folder, `~` expanded, `.` and `..` removed;
+    /// symbolic links are kept as named (answers echo the paths the host gave).
     func absolute(_ path: String) -> String {
         let expanded = (path as NSString).expandingTildeInPath
         let full = expanded.hasPrefix("/") ? expanded : (options.directory as NSString).appendingPathComponent(expanded)
-        return (full as NSString).standardizingPath
+        return URL(fileURLWithPath: full).standardized.path
     }
 
     static func describe(_ files: ModelFiles) -> String {

@@ -220,6 +220,12 @@ final class WorkerSessionTests: XCTestCase {
         XCTAssertEqual(other["text_queries"], false)
         XCTAssertEqual(try answer(worker, loadLine())["cached"], false)
 
+        // Paths are echoed as given (made absolute), not with their symbolic links resolved.
+        let link = directory + "/linked.ckpt"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: Self.workerModel)
+        let linked = try answer(worker, #"{"cmd":"load_model","checkpoint_path":"./sub/../linked.ckpt"}"#)
+        XCTAssertEqual(linked["checkpoint_path"], .string(link), linked.encoded)
+
         let two = session(maxCachedModels: 2)
         _ = try answer(two, loadLine())
         _ = try answer(two, #"{"cmd":"load_model","model":"\#(Self.tinySafetensors)"}"#)
