@@ -259,7 +259,14 @@ public final class WorkerSession {
             let values = try QueryEmbedding.load(path: absolute(path))
             return (AudioSepEngine(network: model.network, embedding: values, workspace: workspace), nil, nil)
         }
-        let (values, cached) = try model.embedding(for: request.text, disk: options.embeddingCache)
+        let values: [Float], cached: Bool
+        do {
+            (values, cached) = try model.embedding(for: request.text, disk: options.embeddingCache)
+        } catch {
+            guard let reason = model.textUnavailable else { throw error }
+            throw WorkerError.separationFailed(reason: "this model cannot encode text queries (\(reason)); load it with "
+                                               + "clap_checkpoint_path and roberta_dir, or give an \"embedding\" file")
+        }
         return (AudioSepEngine(network: model.network, embedding: values, workspace: workspace), cached, nil)
     }
 

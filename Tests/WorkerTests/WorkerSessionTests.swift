@@ -299,6 +299,9 @@ final class WorkerSessionTests: XCTestCase {
         XCTAssertEqual(try answer(worker, #"{"cmd":"load_model","model":"\#(Self.tinySafetensors)"}"#)["status"], "model_loaded")
         let text = try answer(worker, #"{"cmd":"separate","input":"in.wav","output":"a.wav","text":"vocals"}"#)
         XCTAssertEqual(text["status"], "error")
+        guard case .string(let message)? = text["message"] else { return XCTFail() }
+        XCTAssertTrue(message.hasPrefix("Separation failed: this model cannot encode text queries"), message)
+        XCTAssertTrue(message.contains("roberta_dir"), message)
         let embedded = try answer(worker, #"{"cmd":"separate","input":"in.wav","output":"a.wav","embedding":"\#(Self.fixtures)/audiosep-tiny/embedding.f32"}"#)
         XCTAssertEqual(embedded["status"], "done", embedded.encoded)
         XCTAssertEqual(embedded["engine"], "audiosep")
