@@ -239,6 +239,18 @@ final class WorkerSessionTests: XCTestCase {
         XCTAssertEqual(try answer(none, #"{"cmd":"get_status"}"#)["model_loaded"], true, "the last one loaded still serves")
     }
 
+    func testAReplacedCheckpointLoadsAgain() throws {
+        // The cache key holds the files' sizes and modification times, not only their paths.
+        let copy = directory + "/audiosep.ckpt"
+        try FileManager.default.copyItem(atPath: Self.workerModel, toPath: copy)
+        let worker = session()
+        let line = #"{"cmd":"load_model","checkpoint_path":"audiosep.ckpt"}"#
+        XCTAssertEqual(try answer(worker, line)["cached"], false)
+        XCTAssertEqual(try answer(worker, line)["cached"], true)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: copy)
+        XCTAssertEqual(try answer(worker, line)["cached"], false)
+    }
+
     func testMissingOrBrokenModelFilesAreNamed() throws {
         let worker = session()
         let readme = Self.fixtures + "/audiosep-tiny/README.md"

@@ -9,6 +9,7 @@ keys each file carries for the other half are dropped). Deterministic: rerunning
 
 Run from the repository root:
     python3 tools/reference/make_worker_fixtures.py [--out Tests/Fixtures/worker-tiny]
+--network, --text and --out merge any such pair: tools/bench-worker --make-model uses it at full size.
 Needs: pip install torch torchlibrosa (lightning_checkpoint imports the separator)
 """
 
