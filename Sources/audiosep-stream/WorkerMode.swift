@@ -43,7 +43,7 @@ struct WorkerMode: ParsableCommand {
         if noCache { options.embeddingCache = nil }
         let quiet = quiet
         let session = WorkerSession(options: options) { message in
-            if !quiet { FileHandle.standardError.write(Data("audiosep-stream worker: \(message)\n".utf8)) }
+            if !quiet { Self.write("audiosep-stream worker: \(message)\n", to: STDERR_FILENO) }
         }
         for answer in session.greeting { send(answer.encoded) }
         while let line = readLine(strippingNewline: true) {
@@ -53,18 +53,26 @@ struct WorkerMode: ParsableCommand {
         }
     }
 
-    /// Writes one answer line straight to the descriptor (no buffer to flush, so an answer written
-    /// is never lost); a host that closed our stdout ends the worker quietly.
+    /// Writes one answer line straight to stdout (no buffer to flush, so an answer written is
+    /// never lost); a host that closed our stdout ends the worker quietly.
     private func send(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
+        guard Self.write(line + "\n", to: STDOUT_FILENO) else { Foundation.exit(errno == EPIPE ? 0 : 1) }
+    }
+
+    /// write(2) until done; false on failure. Logs ignore failures: a host that closed our stderr
+    /// must not stop the worker (FileHandle.write would trap on EPIPE).
+    @discardableResult
+    private static func write(_ text: String, to descriptor: Int32) -> Bool {
+        let bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {
-            let written = bytes[done...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            let written = bytes[done...].withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
             if written < 0 {
                 if errno == EINTR { continue }
-                Foundation.exit(errno == EPIPE ? 0 : 1)
+                return false
             }
             done += written
         }
+        return true
     }
 }

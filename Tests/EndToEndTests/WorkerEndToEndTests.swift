@@ -188,5 +188,20 @@ final class WorkerEndToEndTests: XCTestCase {
         XCTAssertTrue(try worker(["{"], flags: "worker -q").run.stderr.isEmpty, "-q: no log lines")
     }
 
+    func testAHostThatClosesStderrStillGetsItsAnswers() throws {
+        // Logs go to a closed pipe (EPIPE): the worker goes on answering on stdout.
+        let input = try makeInput("closed-stderr.wav", seconds: 1)
+        let commands = Harness.path("closed-stderr.jsonl")
+        try ([#"{"bad"#, #"{"cmd":"separate","input":"\#(input)","output":"\#(Harness.path("closed-stderr-out.wav"))","text":"drums"}"#,
+              #"{"cmd":"exit"}"#].joined(separator: "\n") + "\n").write(toFile: commands, atomically: true, encoding: .utf8)
+        let run = try Harness.shell("(sleep 0.3; HOME=\(Harness.path("home-closed")) exec $BIN --worker < \(commands)) 2> >(true) | cat")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let statuses = String(decoding: run.stdout, as: UTF8.self).split(separator: "\n").map { line -> String in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["status"] as? String ?? "?"
+        }
+        XCTAssertEqual(statuses, ["loading", "ready", "error", "done", "exiting"])
+    }
+
     private func shellQuote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 }
