@@ -16,8 +16,19 @@ struct AudioSepStream: ParsableCommand {
               sox song.flac -t wav - | audiosep-stream "vocals" | aplay
               audiosep-stream --engine identity < in.wav > out.wav
             """,
-        subcommands: [Separate.self, Convert.self, Embed.self, Tune.self],
+        subcommands: [Separate.self, Convert.self, Embed.self, Tune.self, WorkerMode.self],
         defaultSubcommand: Separate.self)
+
+    /// `--worker` anywhere on the line is the `worker` subcommand, as the packaged AudioSep
+    /// worker is started (`dsu-audiosep --worker [--max-cached-models N]`).
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if let flag = arguments.firstIndex(of: "--worker") {
+            arguments.remove(at: flag)
+            arguments.insert("worker", at: 0)
+        }
+        main(arguments)
+    }
 
     /// Keeps resident memory flat over hours of streaming. Windows are allocated on one thread
     /// and freed on another; glibc's per-thread arenas and its self-raising mmap threshold then

@@ -10,7 +10,9 @@ enum Console {
     static func output(_ text: String) { send(Array(text.utf8), to: STDOUT_FILENO) }
     static func output(_ bytes: [UInt8]) { send(bytes, to: STDOUT_FILENO) }
 
-    private static func send(_ bytes: [UInt8], to descriptor: Int32) {
+    /// write(2) until done; false (errno set) when the descriptor refuses.
+    @discardableResult
+    static func send(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
@@ -19,8 +21,9 @@ enum Console {
             } else if written < 0, errno == EINTR {
                 continue
             } else {
-                return
+                return false
             }
         }
+        return true
     }
 }

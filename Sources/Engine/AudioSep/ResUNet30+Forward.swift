@@ -159,10 +159,17 @@ public final class AudioSepEngine: Separator {
     let workspace: Workspace
 
     /// - Parameter threads: threads for the network (default: every core).
-    public init(network: ResUNet30, embedding: [Float], threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public convenience init(network: ResUNet30, embedding: [Float], threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.init(network: network, embedding: embedding, workspace: Workspace(threads: threads))
+    }
+
+    /// Computes in `workspace`, whose planned buffers outlive this engine: a long-lived process
+    /// (the worker) hands the same one to every query's engine, so a second run of the same
+    /// window length allocates nothing. Engines sharing a workspace must not run concurrently.
+    public init(network: ResUNet30, embedding: [Float], workspace: Workspace) {
         self.network = network
         self.conditioning = network.condition(on: embedding)
-        self.workspace = Workspace(threads: threads)
+        self.workspace = workspace
     }
 
     /// Windows of (32k − 1)·320 samples give 32k STFT frames exactly: no padded frames.
