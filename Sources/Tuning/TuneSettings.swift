@@ -75,15 +75,15 @@ public enum OverlapSpec: Equatable, Sendable, CustomStringConvertible {
 }
 
 public enum Quantity {
-    /// Bytes from `1G`, `512M`, `1.5GB`, `800MiB`, `1000000` (decimal and binary suffixes: K/M/G are 1024-based,
-    /// as in `ulimit` and `free`; KB/MB/GB are 1000-based).
+    /// Bytes from `1G`, `512M`, `1.5GB`, `800MiB`, `1000000`: K/M/G and KB/MB/GB are decimal, as the
+    /// tables print memory; KiB/MiB/GiB are binary.
     public static func bytes(_ text: String) throws -> Int {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let upper = trimmed.uppercased()
         let units: [(String, Double)] = [
             ("KIB", 1024), ("MIB", 1_048_576), ("GIB", 1_073_741_824), ("TIB", 1_099_511_627_776),
             ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12),
-            ("K", 1024), ("M", 1_048_576), ("G", 1_073_741_824), ("T", 1_099_511_627_776), ("B", 1),
+            ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("B", 1),
         ]
         var scale = 1.0
         var body = Substring(upper)

@@ -20,8 +20,9 @@ final class SettingsTests: XCTestCase {
     }
 
     func testMemoryAndTimeQuantities() throws {
-        XCTAssertEqual(try Quantity.bytes("1G"), 1 << 30)
-        XCTAssertEqual(try Quantity.bytes("512M"), 512 << 20)
+        XCTAssertEqual(try Quantity.bytes("1G"), 1_000_000_000, "decimal, as the tables print memory")
+        XCTAssertEqual(try Quantity.bytes("512M"), 512_000_000)
+        XCTAssertEqual(try Quantity.bytes("512MiB"), 512 << 20)
         XCTAssertEqual(try Quantity.bytes("800MB"), 800_000_000)
         XCTAssertEqual(try Quantity.bytes("1.5GiB"), 3 << 29)
         XCTAssertEqual(try Quantity.bytes("123456"), 123_456)
