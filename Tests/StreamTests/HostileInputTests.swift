@@ -278,8 +278,8 @@ final class HostileInputTests: XCTestCase {
                     guard let got = block.first?.count, got > 0 else { break }
                     XCTAssertLessThanOrEqual(got, blockFrames)
                     XCTAssertEqual(block.count, channels)
-                    if format.isInteger {
-                        XCTAssertTrue(block.allSatisfy { $0.allSatisfy { $0 >= -1 && $0 < 1 } }, "round \(round)")
+                    if format.isInteger {  // (2³¹−1)/2³¹ is 1.0 in float32
+                        XCTAssertTrue(block.allSatisfy { $0.allSatisfy { $0 >= -1 && $0 <= 1 } }, "round \(round)")
                     }
                     frames += got
                 }
@@ -295,6 +295,35 @@ final class HostileInputTests: XCTestCase {
         let source = try RawPCMSource(.fileDescriptor(empty), sampleRate: 8000, channelCount: 2,
                                       format: try SampleFormat(encoding: .signedInteger, bits: 16))
         XCTAssertThrowsError(try source.read(maxFrames: 100)) { XCTAssertEqual($0 as? StreamError, .emptyInput) }
+    }
+}
+
+/// Full scale in, full scale out, with nothing reported as clamped.
+final class FullScaleTests: XCTestCase {
+    /// Found by tools/fuzz: float32 rounds 2³¹−1 / 2³¹ up to 1.0, so every 32-bit input at
+    /// positive full scale was reported as clamped on its way out (and the decoder's [-1, 1)
+    /// promise does not hold for 32 bits).
+    func testThirtyTwoBitFullScaleRoundTripsWithoutAClampReport() throws {
+        for endian in SampleFormat.Endian.allCases {
+            let codec = SampleCodec(format: try SampleFormat(encoding: .signedInteger, bits: 32, endian: endian), channelCount: 1)
+            let extremes: [Int32] = [.max, .min, .max - 64, 0]
+            let bytes = extremes.flatMap { value -> [UInt8] in
+                let raw = UInt32(bitPattern: value)
+                let little = (0..<4).map { UInt8(truncatingIfNeeded: raw >> (8 * UInt32($0))) }
+                return endian == .little ? little : little.reversed()
+            }
+            let decoded = bytes.withUnsafeBytes { codec.decode($0, frames: extremes.count) }
+            XCTAssertEqual(decoded[0][0], 1.0, "2³¹−1 is 1.0 in float32")
+            var encoded: [UInt8] = []
+            XCTAssertEqual(codec.encode(decoded, into: &encoded), 0, "\(endian): full scale is not clamping")
+            XCTAssertEqual(Array(encoded[0..<8]), Array(bytes[0..<8]), "\(endian): the extremes come back exactly")
+        }
+        let s32 = SampleCodec(format: try SampleFormat(encoding: .signedInteger, bits: 32), channelCount: 1)
+        var bytes: [UInt8] = []
+        XCTAssertEqual(s32.encode([[1.0001, -1.0001, 1.0, -1.0]], into: &bytes), 2, "beyond full scale still counts")
+        let u8 = SampleCodec(format: try SampleFormat(encoding: .unsignedInteger, bits: 8), channelCount: 1)
+        bytes = []
+        XCTAssertEqual(u8.encode([[1.0, 127.0 / 128, -1.0]], into: &bytes), 1, "for 8 bits, 1.0 is a step beyond")
     }
 }
 
