@@ -40,6 +40,8 @@ public final class SndfileSource: AudioSource {
     private let readsAtEndWhenOpened: Int
     /// Set when the decoder was caught inventing audio past the end of the input: nothing more is read.
     private var ranPastEnd = false
+    /// MPEG audio, decoded by libmpg123, which prints its own notes (see `QuietStderr`).
+    private let isMPEG: Bool
 
     public convenience init(_ location: InputLocation) throws {
         var info = SF_INFO()
@@ -54,7 +56,7 @@ public final class SndfileSource: AudioSource {
             if status.st_size == 0 { throw StreamError.emptyInput }
             // Read before opening: libsndfile 1.2.0 closes the descriptor when it fails.
             let head = Self.firstBytes(fd, at: max(0, lseek(fd, 0, SEEK_CUR)))
-            guard let handle = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
+            guard let handle = QuietStderr.run({ sf_open_fd(fd, Int32(SFM_READ), &info, 0) }) else {
                 throw Self.diagnose(head, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
             }
             try self.init(handle: handle, info: info, isRegularFile: true, input: nil)
@@ -64,7 +66,7 @@ public final class SndfileSource: AudioSource {
             }
             let isRegularFile = (status.st_mode & S_IFMT) == S_IFREG
             if isRegularFile, status.st_size == 0 { throw StreamError.emptyInput }
-            guard let handle = sf_open(path, Int32(SFM_READ), &info) else {
+            guard let handle = QuietStderr.run({ sf_open(path, Int32(SFM_READ), &info) }) else {
                 let failure = StreamError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
                 let fd = open(path, O_RDONLY)
                 guard fd >= 0 else { throw failure }
@@ -84,7 +86,8 @@ public final class SndfileSource: AudioSource {
     convenience init(virtual input: VirtualInput) throws {
         var info = SF_INFO()
         var callbacks = VirtualInput.callbacks
-        guard let handle = sf_open_virtual(&callbacks, Int32(SFM_READ), &info, Unmanaged.passUnretained(input).toOpaque()) else {
+        let user = Unmanaged.passUnretained(input).toOpaque()
+        guard let handle = QuietStderr.run({ sf_open_virtual(&callbacks, Int32(SFM_READ), &info, user) }) else {
             if input.bytesArrived == 0 { throw StreamError.emptyInput }
             throw Self.diagnose(input.prefix, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
         }
@@ -123,6 +126,7 @@ public final class SndfileSource: AudioSource {
         self.handle = handle
         self.virtualInput = input
         self.readsAtEndWhenOpened = input?.readsAtEnd ?? 0
+        self.isMPEG = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_MPEG)
         self.description = InputDescription(
             sampleRate: Int(info.samplerate), channelCount: Int(info.channels),
             sampleFormat: Self.storedFormat(info.format), knownFrames: known)
@@ -143,7 +147,9 @@ public final class SndfileSource: AudioSource {
                 let ended = virtualInput?.descriptorEnded ?? false
                 let step = ended ? min(Self.tailStepFrames, maxFrames - got) : maxFrames - got
                 let endsBefore = virtualInput?.readsAtEnd ?? 0
-                let count = Int(sf_readf_float(handle, buffer.baseAddress! + got * channels, sf_count_t(step)))
+                let target = buffer.baseAddress! + got * channels
+                let count = isMPEG ? QuietStderr.run { Int(sf_readf_float(handle, target, sf_count_t(step))) }
+                                   : Int(sf_readf_float(handle, target, sf_count_t(step)))
                 // The input had already ended while reading audio and the decoder went back to it
                 // for more: what it returns now is invented (a header claiming more data than a
                 // pipe delivered), so the audio ends here. (Ends met while the header was parsed
