@@ -129,6 +129,44 @@ final class CorruptModelTests: XCTestCase {
         }
     }
 
+    /// Seeded mutations of a safetensors header (digits, brackets, the length field) and of a
+    /// small checkpoint, as tools/fuzz does for hours: a typed error or tensors whose values fit
+    /// the file, never a crash.
+    func testMutatedWeightFilesAreTypedErrorsOrFit() throws {
+        let weights = WeightsTests.fixtures
+        let seeds = [try Array(Data(contentsOf: weights.appendingPathComponent("python.safetensors"))),
+                     try Array(Data(contentsOf: weights.appendingPathComponent("module_prefixed.pt")))]
+        var generator = SplitMix64(seed: 4242)
+        let interesting: [UInt8] = Array("0123456789[]{},:\"-e.".utf8) + [0x00, 0xFF, 0x7F, 0x80]
+        var outcomes = (errors: 0, opened: 0)
+        for round in 0..<1_500 {
+            var bytes = seeds[round % 2]
+            for _ in 0..<(1 + Int(generator.next() % 4)) {
+                let at = Int(generator.next() % UInt64(bytes.count))
+                switch generator.next() % 4 {
+                case 0: bytes[at] = interesting[Int(generator.next() % UInt64(interesting.count))]
+                case 1: bytes[at] = UInt8(truncatingIfNeeded: generator.next())
+                case 2: bytes[Int(generator.next() % 8)] = UInt8(truncatingIfNeeded: generator.next())  // the length field
+                default: bytes = Array(bytes.prefix(at))
+                }
+                if bytes.isEmpty { break }
+            }
+            let path = try write(bytes, round % 2 == 0 ? "mutated.safetensors" : "mutated.pt")
+            do {
+                let tensors = round % 2 == 0 ? try SafeTensorsFile(path: path).tensors : try TorchCheckpoint(path: path).tensors
+                for (name, view) in tensors {
+                    XCTAssertLessThanOrEqual(view.elementCount, bytes.count, "round \(round): \(name) \(view.shape)")
+                    XCTAssertEqual(try view.floats().count, view.elementCount)
+                }
+                outcomes.opened += 1
+            } catch is WeightsError {
+                outcomes.errors += 1
+            }
+        }
+        XCTAssertGreaterThan(outcomes.errors, 500)
+        XCTAssertGreaterThan(outcomes.opened, 50, "some mutations are harmless and must still read")
+    }
+
     // MARK: Sizes a small file must not be able to claim
 
     func testABroadcastViewLargerThanItsFileIsRefused() throws {
