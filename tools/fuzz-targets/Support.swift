@@ -24,8 +24,10 @@ func pipeHolding(_ bytes: [UInt8]) -> Int32 {
 }
 
 /// A scratch file in memory (/dev/shm when there is one) for the readers that map a path.
+/// Removed when libFuzzer exits normally (at the end of -max_total_time).
 let scratchPath: String = {
     let folder = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    atexit { unlink(scratchPath) }
     return "\(folder)/audiosep-fuzz-\(getpid())"
 }()
 
