@@ -23,15 +23,21 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CFFTW", "COpenBLAS"]),
         // I/O, resampling and the threaded pipeline.
         .target(name: "Stream", dependencies: ["Overlap", "Engine", "CSndfile", "CSamplerate"]),
+        // The chunk-size tuner: runs configurations in child processes and weighs them.
+        .target(name: "Tuning", dependencies: ["Stream"]),
+        // The persistent worker: the packaged AudioSep worker's JSON-lines protocol over the pipeline.
+        .target(name: "Worker", dependencies: ["Stream", "Engine"]),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
-            "Stream", "Engine", "CMalloc",
+            "Stream", "Engine", "Tuning", "Worker", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "OverlapTests", dependencies: ["Overlap"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StreamTests", dependencies: ["Stream", "Engine"]),
+        .testTarget(name: "TuningTests", dependencies: ["Tuning"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Stream", "Engine"]),
         .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream"]),
     ],
     swiftLanguageModes: [.v5]

@@ -10,12 +10,16 @@ public protocol Separator: AnyObject {
     /// Frame counts this engine processes without waste (for AudioSep, multiples of 32 STFT
     /// frames); `nil` when any length is as good as another.
     func preferredChunkFrames(near frames: Int) -> Int?
+    /// Overlaps (for a chunk of `chunkFrames`) that keep chunked output closest to one pass over
+    /// the whole input; `nil` when the engine has no preference.
+    func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int?
     /// Separates one mono window. The result has exactly `samples.count` samples.
     func separate(_ samples: [Float]) throws -> [Float]
 }
 
 extension Separator {
     public func preferredChunkFrames(near frames: Int) -> Int? { nil }
+    public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? { nil }
 
     /// Separates every channel of a window. The default separates each channel on its own;
     /// an engine that uses cues across channels (stereo panning) overrides it.
@@ -38,6 +42,9 @@ public final class Remover: MultichannelSeparator {
     public var name: String { base.name }
     public var sampleRate: Int { base.sampleRate }
     public func preferredChunkFrames(near frames: Int) -> Int? { base.preferredChunkFrames(near: frames) }
+    public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? {
+        base.preferredOverlapFrames(near: frames, chunkFrames: chunkFrames)
+    }
     public func separate(channels: [[Float]]) throws -> [[Float]] {
         let parts = try (base as? MultichannelSeparator)?.separate(channels: channels) ?? channels.map(base.separate)
         return try zip(channels, parts).map { mixture, part in

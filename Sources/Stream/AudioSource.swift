@@ -248,6 +248,11 @@ public final class RawPCMSource: AudioSource {
         carry = []
         // Read until at least one whole frame is in hand or the input ends.
         repeat {
+            if InputInterruption.isRequested {
+                ended = true  // a stop request (SIGINT/SIGTERM): the input ends here
+                if bytesRead == 0 { throw StreamError.emptyInput }
+                break
+            }
             var chunk = [UInt8](repeating: 0, count: wanted - bytes.count)
             let got = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
             if got < 0 {

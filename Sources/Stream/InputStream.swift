@@ -51,9 +51,13 @@ final class VirtualInput {
             done = available
             position += Int64(available)
         }
-        while done < count, !inMemory, position == bytesArrived {
+        while done < count, !inMemory, position == bytesArrived, !InputInterruption.isRequested {
             let got = Foundation.read(fd, target + done, count - done)
-            if got < 0 { if errno == EINTR { continue }; break }
+            if got < 0 {
+                // Interrupted by a stop request (SIGINT/SIGTERM): the input ends here.
+                if errno == EINTR, !InputInterruption.isRequested { continue }
+                break
+            }
             if got == 0 { descriptorEnded = true; break }
             if recorded.count == Int(bytesArrived), recorded.count + got <= recordLimit {
                 recorded.append(contentsOf: UnsafeRawBufferPointer(start: target + done, count: got))

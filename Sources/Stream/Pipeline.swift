@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Synchronization
 import Overlap
 
 /// Settings of one streaming run. Times are in seconds, rates in hz.
@@ -26,7 +27,8 @@ public struct PipelineConfiguration: Sendable {
 public struct ChunkPlan: Sendable, Equatable {
     public let layout: WindowLayout
     public let engineRate: Int
-    /// True when the engine moved the requested chunk length to one it wastes nothing on.
+    /// True when the engine moved the requested chunk length to one it wastes nothing on, or
+    /// the overlap to one that keeps its windows on the grid of one pass.
     public let snapped: Bool
     public var chunkSeconds: Double { Double(layout.chunkFrames) / Double(engineRate) }
     public var overlapSeconds: Double { Double(layout.overlapFrames) / Double(engineRate) }
@@ -40,10 +42,14 @@ public struct ChunkPlan: Sendable, Equatable {
         }
         let requested = max(1, Int((configuration.chunkSeconds * Double(engine.sampleRate)).rounded()))
         let chunk = engine.preferredChunkFrames(near: requested) ?? requested
-        let overlap = Int((configuration.overlapSeconds * Double(engine.sampleRate)).rounded())
+        let requestedOverlap = Int((configuration.overlapSeconds * Double(engine.sampleRate)).rounded())
+        // An overlap longer than half the chunk is the user's error to hear about, not to snap.
+        let overlap = requestedOverlap <= chunk / 2
+            ? engine.preferredOverlapFrames(near: requestedOverlap, chunkFrames: chunk) ?? requestedOverlap
+            : requestedOverlap
         layout = try WindowLayout(chunkFrames: chunk, overlapFrames: overlap)
         engineRate = engine.sampleRate
-        snapped = chunk != requested
+        snapped = chunk != requested || overlap != requestedOverlap
     }
 }
 
@@ -72,6 +78,12 @@ public struct PipelineSummary: Sendable {
     public var droppedTrailingBytes = 0
     public var wallSeconds = 0.0
     public var peakResidentBytes = 0
+    /// Windows the engine separated, and the time it spent on them.
+    public var windows = 0
+    public var engineSeconds = 0.0
+    /// The longest the engine took over one full-length window (over any window when none
+    /// was full-length): with the chunk length, the latency a live stream sees.
+    public var slowestWindowSeconds = 0.0
 }
 
 /// stdin → decode → resample to the engine's rate → chunk → separate → cross-fade →
@@ -115,12 +127,16 @@ public final class Pipeline {
         let started = Date()
         pendingFailure = nil
         readerNonFinite = 0
+        engineTiming = EngineTiming()
         let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let finished = DispatchGroup()
 
+        readerState.withLock { $0 = .starting }
         let reader = Thread { [self] in
+            readerState.withLock { $0 = .running(pthread_self()) }
             readerNonFinite = readLoop(into: windows)
+            readerState.withLock { $0 = .finished }
             finished.leave()
         }
         let separator = Thread { [self] in
@@ -144,6 +160,9 @@ public final class Pipeline {
         }
         finished.wait()
         summary.nonFiniteSamples = readerNonFinite
+        summary.windows = engineTiming.windows
+        summary.engineSeconds = engineTiming.seconds
+        summary.slowestWindowSeconds = engineTiming.slowestFull ?? engineTiming.slowest
         summary.droppedTrailingBytes = source.droppedTrailingBytes
         summary.wallSeconds = Date().timeIntervalSince(started)
         summary.peakResidentBytes = ProcessMemory.peakResidentBytes
@@ -152,8 +171,47 @@ public final class Pipeline {
     }
 
     private var pendingFailure: Error?
+    /// The reader thread while it runs, so a stop request can interrupt a read it is blocked in.
+    private let readerState = Mutex<ReaderState>(.idle)
+
+    private enum ReaderState {
+        case idle, starting, running(pthread_t), finished
+    }
+
+    /// Interrupts a read the reader thread is blocked in (call after `InputInterruption.request()`,
+    /// with `InputInterruption.installWakeHandler()` in place). Returns false once the reader
+    /// has finished. A signal can land just before the read starts, so callers repeat it until
+    /// it returns false.
+    @discardableResult
+    public func interruptReader() -> Bool {
+        readerState.withLock { state in
+            switch state {
+            case .idle, .finished: return false
+            case .starting: return true
+            case .running(let thread):
+                pthread_kill(thread, InputInterruption.wakeSignal)
+                return true
+            }
+        }
+    }
     /// Written by the reader thread, read after it has been joined.
     private var readerNonFinite = 0
+    /// Written by the engine thread, read after it has been joined.
+    private var engineTiming = EngineTiming()
+
+    private struct EngineTiming {
+        var windows = 0
+        var seconds = 0.0
+        var slowest = 0.0
+        var slowestFull: Double?
+
+        mutating func record(_ seconds: Double, fullLength: Bool) {
+            windows += 1
+            self.seconds += seconds
+            slowest = max(slowest, seconds)
+            if fullLength { slowestFull = max(slowestFull ?? 0, seconds) }
+        }
+    }
 
     // MARK: reader thread
 
@@ -170,7 +228,7 @@ public final class Pipeline {
                 return true
             }
             var readError: Error?
-            while true {
+            while !InputInterruption.isRequested {
                 var block: [[Float]]
                 do {
                     block = try source.read(maxFrames: configuration.blockFrames)
@@ -234,6 +292,7 @@ public final class Pipeline {
                 return
             }
             do {
+                let windowStarted = DispatchTime.now().uptimeNanoseconds
                 let outputs: [[Float]]
                 if let multichannel = engine as? MultichannelSeparator {
                     outputs = try multichannel.separate(channels: window.channels)
@@ -246,6 +305,8 @@ public final class Pipeline {
                     }
                 }
                 window.channels = outputs
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - windowStarted) / 1e9
+                engineTiming.record(seconds, fullLength: window.frames == plan.layout.chunkFrames)
             } catch {
                 windows.close()
                 separated.put(.failed(error, inputFrames: inputFrames))

@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Overlap
 import Stream
+import Tuning
 
 @main
 struct AudioSepStream: ParsableCommand {
@@ -15,8 +16,19 @@ struct AudioSepStream: ParsableCommand {
               sox song.flac -t wav - | audiosep-stream "vocals" | aplay
               audiosep-stream --engine identity < in.wav > out.wav
             """,
-        subcommands: [Separate.self, Convert.self, Embed.self],
+        subcommands: [Separate.self, Convert.self, Embed.self, Tune.self, WorkerMode.self],
         defaultSubcommand: Separate.self)
+
+    /// `--worker` anywhere on the line is the `worker` subcommand, as the packaged AudioSep
+    /// worker is started (`dsu-audiosep --worker [--max-cached-models N]`).
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if let flag = arguments.firstIndex(of: "--worker") {
+            arguments.remove(at: flag)
+            arguments.insert("worker", at: 0)
+        }
+        main(arguments)
+    }
 
     /// Keeps resident memory flat over hours of streaming. Windows are allocated on one thread
     /// and freed on another; glibc's per-thread arenas and its self-raising mmap threshold then
@@ -31,7 +43,8 @@ struct AudioSepStream: ParsableCommand {
     /// The only place that prints errors and exits: one line, non-zero status.
     static func fail(_ error: Error) -> Never {
         if case StreamError.outputClosed = error { Foundation.exit(0) }  // the reader went away: quiet
-        FileHandle.standardError.write(Data("audiosep-stream: \(error)\n".utf8))
+        Console.error("audiosep-stream: \(error)\n")
+        if let stop = error as? Interrupted { Foundation.exit(128 + stop.signal) }
         Foundation.exit(1)
     }
 }
@@ -108,11 +121,20 @@ struct Separate: ParsableCommand {
     var quiet = false
     @Flag(name: .long, help: "Print the time the engine spent in each stage at the end (AudioSep engine).")
     var profile = false
+    @Option(name: .long, help: ArgumentHelp("Write this run's measurements as JSON to this file (used by `tune`).", visibility: .hidden))
+    var stats: String?
 
     func run() throws {
+        StopSignals.install()
+        if outputPath == nil { ReaderWatch.start() }
         do {
             try separate()
         } catch {
+            // A signal that cut the input short before anything arrived: say that, not what
+            // the half-read header looked like.
+            if let signal = StopSignals.signal, !(error is Interrupted) {
+                AudioSepStream.fail(Interrupted(signal: signal, secondsWritten: nil))
+            }
             AudioSepStream.fail(error)
         }
     }
@@ -159,11 +181,21 @@ struct Separate: ParsableCommand {
                                     configuration: settings)
         let showProgress = !quiet && (progress || isatty(STDERR_FILENO) == 1)
         if pipeline.plan.snapped, showProgress {
-            note(String(format: "chunk snapped to %.3f s, a length the %@ engine wastes nothing on",
-                        pipeline.plan.chunkSeconds, separator.name))
+            note(String(format: "chunk snapped to %.3f s and overlap to %.3f s: lengths the %@ engine wastes nothing on, "
+                        + "windows on the grid of one pass", pipeline.plan.chunkSeconds, pipeline.plan.overlapSeconds, separator.name))
         }
+        StopSignals.attach(pipeline)
         let summary = try pipeline.run(progress: showProgress ? printProgress : nil)
-        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if showProgress { Console.error("\n") }
+        if let stats {
+            try RunStats(engine: separator.name, engineSampleRate: separator.sampleRate,
+                         chunkSeconds: pipeline.plan.chunkSeconds, overlapSeconds: pipeline.plan.overlapSeconds,
+                         snapped: pipeline.plan.snapped, inputFrames: summary.inputFrames, inputSampleRate: input.sampleRate,
+                         outputFrames: summary.outputFrames, wallSeconds: summary.wallSeconds, loadSeconds: loadSeconds,
+                         windows: summary.windows, engineSeconds: summary.engineSeconds,
+                         slowestWindowSeconds: summary.slowestWindowSeconds,
+                         peakResidentBytes: summary.peakResidentBytes).write(to: stats)
+        }
         if let stages = profiled?.profile {
             let total = stages.reduce(0) { $0 + $1.seconds }
             func row(_ name: String, _ seconds: String, _ share: String) -> String {
@@ -177,7 +209,12 @@ struct Separate: ParsableCommand {
             table += row("engine total", String(format: "%.3f", total), "")
             table += row("model load", String(format: "%.3f", loadSeconds), "")
             table += row("audio", String(format: "%.3f", Double(summary.inputFrames) / Double(input.sampleRate)), "")
-            FileHandle.standardError.write(Data(table.utf8))
+            Console.error(table)
+        }
+        if let signal = StopSignals.signal {
+            // Everything in flight was written and the output ended validly; say so and exit as
+            // shells expect of a process a signal stopped.
+            throw Interrupted(signal: signal, secondsWritten: Double(summary.outputFrames) / Double(outputRate))
         }
         if !quiet {
             if summary.clampedSamples > 0 {
@@ -229,10 +266,10 @@ struct Separate: ParsableCommand {
         var line = String(format: "\r%8.1f s done  %6.1fx real time  %5.0f MB", report.secondsDone,
                           report.realtimeFactor, Double(report.residentBytes) / 1e6)
         if let eta = report.etaSeconds { line += String(format: "  ETA %d:%02d", Int(eta) / 60, Int(eta) % 60) }
-        FileHandle.standardError.write(Data(line.utf8))
+        Console.error(line)
     }
 
     private func note(_ text: String) {
-        FileHandle.standardError.write(Data("audiosep-stream: \(text)\n".utf8))
+        Console.error("audiosep-stream: \(text)\n")
     }
 }

@@ -23,9 +23,8 @@ struct Convert: ParsableCommand {
                 throw ModelError.noModel(searched: ["--model", "AUDIOSEP_MODEL", ModelFiles.cacheDirectory])
             }
             let summary = try ModelConverter.convert(files, to: output, precision: dtype)
-            FileHandle.standardError.write(Data(String(format: "audiosep-stream: wrote %@: %d tensors, %.1f M parameters, %.1f MB\n",
-                                                       output, summary.tensors, Double(summary.parameters) / 1e6,
-                                                       Double(summary.bytes) / 1e6).utf8))
+            Console.error(String(format: "audiosep-stream: wrote %@: %d tensors, %.1f M parameters, %.1f MB\n",
+                                 output, summary.tensors, Double(summary.parameters) / 1e6, Double(summary.bytes) / 1e6))
         } catch {
             AudioSepStream.fail(error)
         }

@@ -27,9 +27,9 @@ struct Embed: ParsableCommand {
             switch format {
             case .json:
                 let numbers = embedding.map { "\($0)" }.joined(separator: ",")
-                FileHandle.standardOutput.write(Data("[\(numbers)]\n".utf8))
+                Console.output("[\(numbers)]\n")
             case .f32:
-                FileHandle.standardOutput.write(embedding.withUnsafeBytes { Data($0) })
+                Console.output(embedding.withUnsafeBytes { Array($0) })
             }
         } catch {
             AudioSepStream.fail(error)

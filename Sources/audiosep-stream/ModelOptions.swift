@@ -19,6 +19,18 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .long, help: "Neither read nor write the query-embedding cache (~/.cache/audiosep-stream/embeddings).")
     var noCache = false
 
+    /// The same choices as flags, for a child process of the tool.
+    var arguments: [String] {
+        var flags: [String] = []
+        for (flag, value) in [("--model", model), ("--checkpoint", checkpoint), ("--clap-checkpoint", clapCheckpoint),
+                              ("--roberta-dir", robertaDir), ("--embedding", embedding)] {
+            if let value { flags += [flag, value] }
+        }
+        if let threads { flags += ["--threads", String(threads)] }
+        if noCache { flags.append("--no-cache") }
+        return flags
+    }
+
     var cache: EmbeddingCache? { noCache ? nil : EmbeddingCache() }
 
     func locate() throws -> ModelFiles? {

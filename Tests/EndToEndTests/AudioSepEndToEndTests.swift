@@ -36,6 +36,26 @@ final class AudioSepEndToEndTests: XCTestCase {
         XCTAssertNotEqual(result.channels[0], result.channels[1])
     }
 
+    /// Windows start on the network's pooling grid (the overlap is snapped for it), so away from
+    /// the seams a chunked run computes exactly what one pass over the whole input computes.
+    func testChunkedRunEqualsOnePassAwayFromTheSeams() throws {
+        try Harness.shell("sox -n -r 32000 -c 1 -b 32 -e floating-point grid-in.wav synth 16 pinknoise vol 0.3")
+        let tiny = "--engine audiosep --model \(Self.fixtures)/tiny.safetensors --embedding \(Self.fixtures)/embedding.f32 -i grid-in.wav"
+        let whole = try Harness.shell("$BIN \(tiny) --chunk 17 --overlap 0 -o grid-whole.wav")
+        let chunked = try Harness.shell("$BIN \(tiny) --chunk 8 --overlap 1 --progress -o grid-chunked.wav")
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        XCTAssertEqual(chunked.status, 0, chunked.stderr)
+        XCTAssertTrue(chunked.stderr.contains("chunk snapped to 7.990 s and overlap to 0.950 s"), chunked.stderr)
+        let reference = try Harness.readAudio(Harness.path("grid-whole.wav")).channels[0]
+        let test = try Harness.readAudio(Harness.path("grid-chunked.wav")).channels[0]
+        XCTAssertEqual(test.count, reference.count)
+        // Windows start at 0, 7.04 and 14.08 s; the tiny network's seams reach about 3 s either
+        // side, so 10.6–11.2 s is inside the second window only.
+        let interior = Int(10.6 * 32_000)..<Int(11.2 * 32_000)
+        XCTAssertGreaterThan(Harness.snr(Array(reference[interior]), Array(test[interior])), 100)
+        XCTAssertGreaterThan(Harness.snr(reference, test), 10, "the seams themselves stay close")
+    }
+
     func testModelErrorsAreOneLine() throws {
         let cases = [
             ("$BIN --engine audiosep --model /nonexistent/model \(rawMono)", "no AudioSep model found (looked in /nonexistent/model)"),

@@ -100,6 +100,18 @@ final class ResUNet30Tests: XCTestCase {
         }
         XCTAssertEqual(engine.preferredChunkFrames(near: 320_000), (31 * 32 - 1) * 320, "10 s snaps to 992 STFT frames")
         XCTAssertEqual(engine.preferredChunkFrames(near: 1000), 31 * 320, "never below one block of 32 frames")
+        // Overlaps put every window's start on the 32-frame pooling grid: the hop is whole blocks.
+        let chunk = (31 * 32 - 1) * 320
+        for requested in [1, 16_000, 32_000, 100_000, chunk / 2] {
+            let overlap = try XCTUnwrap(engine.preferredOverlapFrames(near: requested, chunkFrames: chunk))
+            XCTAssertEqual((chunk - overlap) % (32 * 320), 0, "hop of whole blocks for \(requested)")
+            XCTAssertGreaterThan(overlap, 0)
+            XCTAssertLessThanOrEqual(overlap, chunk / 2)
+            XCTAssertLessThanOrEqual(abs(overlap - requested), 32 * 320, "nearest block to \(requested)")
+        }
+        XCTAssertEqual(engine.preferredOverlapFrames(near: 32_000, chunkFrames: chunk), 95 * 320, "1 s becomes 0.95 s")
+        XCTAssertNil(engine.preferredOverlapFrames(near: 0, chunkFrames: chunk), "no overlap is kept as asked")
+        XCTAssertNil(engine.preferredOverlapFrames(near: 5000, chunkFrames: 31 * 320), "one block: no hop fits")
     }
 
     func testMissingAndMisshapenTensorsAreNamed() throws {

@@ -159,16 +159,39 @@ public final class AudioSepEngine: Separator {
     let workspace: Workspace
 
     /// - Parameter threads: threads for the network (default: every core).
-    public init(network: ResUNet30, embedding: [Float], threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public convenience init(network: ResUNet30, embedding: [Float], threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.init(network: network, embedding: embedding, workspace: Workspace(threads: threads))
+    }
+
+    /// Computes in `workspace`, whose planned buffers outlive this engine: a long-lived process
+    /// (the worker) hands the same one to every query's engine, so a second run of the same
+    /// window length allocates nothing. Engines sharing a workspace must not run concurrently.
+    public init(network: ResUNet30, embedding: [Float], workspace: Workspace) {
         self.network = network
         self.conditioning = network.condition(on: embedding)
-        self.workspace = Workspace(threads: threads)
+        self.workspace = workspace
     }
 
     /// Windows of (32k − 1)·320 samples give 32k STFT frames exactly: no padded frames.
     public func preferredChunkFrames(near frames: Int) -> Int? {
         let blocks = max(1, Int((Double(frames) / 320 + 1) / 32 + 0.5))
         return (blocks * 32 - 1) * 320
+    }
+
+    /// Overlaps that start every window on the network's pooling grid: the hop between windows
+    /// a whole number of 32-frame blocks (10 240 samples), as the frames of one pass over the
+    /// whole input fall. The U-Net pools time by 2 five times, so a window starting anywhere
+    /// else sees its input on a shifted grid and computes a different (for a trained model,
+    /// slightly; for random weights, entirely) result; on the grid, chunked output equals one
+    /// pass everywhere but near the seams. An overlap of 0 is kept as asked: no hop fits it.
+    public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? {
+        guard frames > 0 else { return nil }
+        let block = ResUNet30.timeMultiple * 320
+        let longest = (chunkFrames - 1) / block            // overlap at least one sample
+        let shortest = (chunkFrames / 2 + block - 1) / block  // overlap at most half the chunk
+        guard shortest <= longest else { return nil }
+        let hop = min(longest, max(shortest, Int((Double(chunkFrames - frames) / Double(block)).rounded())))
+        return chunkFrames - hop * block
     }
 
     /// Seconds spent per stage, summed over every window, when profiling is on (`--profile`).

@@ -1,0 +1,123 @@
+import Foundation
+
+/// The tuner's verdict: which configuration to use, and why (or why none).
+public struct Recommendation: Codable, Equatable, Sendable {
+    /// Index into the configurations; nil when none meets the limits.
+    public var index: Int?
+    public var chunkSeconds: Double?
+    public var overlapSeconds: Double?
+    public var reason: String
+
+    enum CodingKeys: String, CodingKey {
+        case reason
+        case chunkSeconds = "chunk_seconds", overlapSeconds = "overlap_seconds"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        if let chunkSeconds { try container.encode(chunkSeconds, forKey: .chunkSeconds) } else { try container.encodeNil(forKey: .chunkSeconds) }
+        if let overlapSeconds { try container.encode(overlapSeconds, forKey: .overlapSeconds) } else { try container.encodeNil(forKey: .overlapSeconds) }
+        try container.encode(reason, forKey: .reason)
+    }
+}
+
+public enum TuneAnalysis {
+    /// Configurations within this share of the fastest count as equally fast; the leanest of
+    /// them is recommended (timings on a shared machine are not more precise than this).
+    public static let speedTolerance = 0.05
+    /// A boundary SNR at which the chunked output cannot be told from one pass by ear
+    /// (the difference is 40 dB below the signal).
+    public static let transparentSNR = 40.0
+
+    /// True for each configuration no other beats on throughput and memory at once
+    /// (at least as fast and as lean, strictly better in one).
+    public static func paretoFront(_ configurations: [TunedConfiguration]) -> [Bool] {
+        configurations.map { candidate in
+            !configurations.contains { other in
+                other.realtimeFactor >= candidate.realtimeFactor && other.peakRSSBytes <= candidate.peakRSSBytes
+                    && (other.realtimeFactor > candidate.realtimeFactor || other.peakRSSBytes < candidate.peakRSSBytes)
+            }
+        }
+    }
+
+    /// Whether a configuration meets the limits. A latency limit only makes sense for a stream
+    /// the engine keeps up with, so it also requires at least real time.
+    public static func meets(_ configuration: TunedConfiguration, _ limits: TuneLimits) -> Bool {
+        if let maxMemory = limits.maxMemoryBytes, configuration.peakRSSBytes > maxMemory { return false }
+        if let maxLatency = limits.maxLatencySeconds {
+            if configuration.latencySeconds > maxLatency || configuration.realtimeFactor < 1 { return false }
+        }
+        if let minSNR = limits.minBoundarySNR, let snr = configuration.boundarySNR, snr < minSNR { return false }
+        return true
+    }
+
+    /// Marks the Pareto front and the limits on every configuration and picks one among those
+    /// that meet the limits. Quality first: small chunks are only worth their boundary error when
+    /// the limits demand them. So the pool is the configurations whose boundary SNR is
+    /// `transparentSNR` or better (or, when none is, those within 1 dB of the best); from the
+    /// pool, the leanest within `speedTolerance` of the fastest.
+    public static func analyse(_ configurations: inout [TunedConfiguration], limits: TuneLimits) -> Recommendation {
+        let front = paretoFront(configurations)
+        for index in configurations.indices {
+            configurations[index].pareto = front[index]
+            configurations[index].meetsLimits = meets(configurations[index], limits)
+        }
+        let candidates = configurations.indices.filter { configurations[$0].meetsLimits }
+        guard !candidates.isEmpty else {
+            return Recommendation(index: nil, chunkSeconds: nil, overlapSeconds: nil,
+                                  reason: noneMeets(configurations, limits))
+        }
+        func snr(_ index: Int) -> Double { configurations[index].boundarySNR ?? .infinity }
+        let transparent = candidates.filter { snr($0) >= transparentSNR }
+        let bestSNR = candidates.map(snr).max()!
+        let pool = transparent.isEmpty ? candidates.filter { snr($0) >= bestSNR - 1 } : transparent
+        let fastest = pool.map { configurations[$0].realtimeFactor }.max()!
+        let nearlyFastest = pool.filter { configurations[$0].realtimeFactor >= fastest * (1 - speedTolerance) }
+        let chosen = nearlyFastest.min { a, b in
+            let left = configurations[a], right = configurations[b]
+            if left.peakRSSBytes != right.peakRSSBytes { return left.peakRSSBytes < right.peakRSSBytes }
+            return snr(a) > snr(b)
+        }!
+        let pick = configurations[chosen]
+        var reason = transparent.isEmpty
+            ? String(format: "no configuration reaches %.0f dB boundary SNR, so the best boundary quality", transparentSNR)
+            : String(format: "boundary SNR %.0f dB or better", transparentSNR)
+        reason += ", then the leanest within \(Int(speedTolerance * 100))% of the fastest"
+        reason += limitsText(limits).map { ", meeting \($0)" } ?? ""
+        reason += String(format: ": %.1fx real time, %@ peak, %.2f s latency, boundary SNR %@", pick.realtimeFactor,
+                         TuneReport.megabytes(pick.peakRSSBytes), pick.latencySeconds,
+                         pick.boundarySNR.map { String(format: "%.1f dB", $0) } ?? "identical to the whole pass")
+        if pick.realtimeFactor < 1 {
+            reason += "; it is slower than real time, so a live stream (| aplay) would fall behind"
+        }
+        return Recommendation(index: chosen, chunkSeconds: pick.chunkSeconds, overlapSeconds: pick.overlapSeconds,
+                              reason: reason)
+    }
+
+    static func limitsText(_ limits: TuneLimits) -> String? {
+        var parts: [String] = []
+        if let bytes = limits.maxMemoryBytes { parts.append("--max-memory \(TuneReport.megabytes(bytes))") }
+        if let seconds = limits.maxLatencySeconds { parts.append(String(format: "--max-latency %g s", seconds)) }
+        if let snr = limits.minBoundarySNR { parts.append(String(format: "--min-boundary-snr %g dB", snr)) }
+        return parts.isEmpty ? nil : parts.joined(separator: " and ")
+    }
+
+    private static func noneMeets(_ configurations: [TunedConfiguration], _ limits: TuneLimits) -> String {
+        var reason = "no configuration meets " + (limitsText(limits) ?? "the limits")
+        var closest: [String] = []
+        if let leanest = configurations.min(by: { $0.peakRSSBytes < $1.peakRSSBytes }) {
+            closest.append("the leanest peaks at \(TuneReport.megabytes(leanest.peakRSSBytes)) (chunk \(TuneReport.seconds(leanest.chunkSeconds)) s)")
+        }
+        if limits.maxLatencySeconds != nil {
+            let live = configurations.filter { $0.realtimeFactor >= 1 }
+            if let quickest = live.min(by: { $0.latencySeconds < $1.latencySeconds }) {
+                closest.append(String(format: "the lowest latency at real time or faster is %.2f s (chunk %@ s)",
+                                      quickest.latencySeconds, TuneReport.seconds(quickest.chunkSeconds)))
+            } else {
+                closest.append("none runs at real time, so no latency is sustainable")
+            }
+        }
+        if !closest.isEmpty { reason += ": " + closest.joined(separator: "; ") }
+        return reason
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Stream
+
+/// What to tune: the engine (as flags for the child), the audio, the grid and the limits.
+public struct TuneRequest: Sendable {
+    /// The tool to run each configuration in (normally this executable).
+    public var executable: String
+    /// Engine flags forwarded to every run: `--engine dsp`, `--model PATH`, `--threads 2`…
+    public var engineArguments: [String]
+    public var engineName: String
+    public var query: String?
+    public var threads: Int
+    /// A file to take the audio from; nil for the built-in test mixture.
+    public var inputPath: String?
+    public var seconds: Double = 60
+    /// Channels of the built-in test mixture.
+    public var syntheticChannels = 2
+    public var chunks: [Double] = [1, 2, 4, 8, 16, 32]
+    public var overlaps: [OverlapSpec] = [.fraction(0.1)]
+    public var limits = TuneLimits()
+    /// Where inputs, outputs and measurements go while tuning (removed afterwards).
+    public var workDirectory: String
+
+    public init(executable: String, engineArguments: [String], engineName: String, query: String?, threads: Int,
+                workDirectory: String) {
+        self.executable = executable
+        self.engineArguments = engineArguments
+        self.engineName = engineName
+        self.query = query
+        self.threads = threads
+        self.workDirectory = workDirectory
+    }
+}
+
+/// Runs the engine over the same audio once per configuration, each in a fresh child process
+/// of the tool, plus once over the whole input in one window; compares every output with that
+/// one pass and recommends a configuration.
+public final class Tuner {
+    public let request: TuneRequest
+
+    public init(_ request: TuneRequest) throws {
+        guard request.seconds.isFinite, request.seconds > 0 else {
+            throw TuneError.invalidValue(name: "--seconds", value: "\(request.seconds)")
+        }
+        for chunk in request.chunks where !(chunk.isFinite && chunk > 0) {
+            throw TuneError.invalidValue(name: "chunk length", value: "\(chunk)")
+        }
+        guard !request.chunks.isEmpty, !request.overlaps.isEmpty else {
+            throw TuneError.invalidValue(name: "--chunks", value: "(none)")
+        }
+        self.request = request
+    }
+
+    /// `progress` gets one short line per step, for a status line on stderr.
+    public func run(progress: (String) -> Void) throws -> TuneReport {
+        let work = request.workDirectory
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let inputPath = work + "/input.wav"
+        let input: TuneReport.Input
+        if let source = request.inputPath {
+            progress("reading \(request.seconds) s of \(source)")
+            let description = try TuneAudio.excerpt(from: source, seconds: request.seconds, to: inputPath)
+            let copied = try SndfileSource(.path(inputPath)).description.knownFrames ?? 0
+            input = .init(source: source, seconds: Double(copied) / Double(description.sampleRate),
+                          sampleRate: description.sampleRate, channels: description.channelCount)
+        } else {
+            progress("making \(request.seconds) s of test mixture")
+            try TestSignal.write(to: inputPath, seconds: request.seconds, channels: request.syntheticChannels)
+            let frames = try SndfileSource(.path(inputPath)).description.knownFrames ?? 0
+            input = .init(source: "synthetic", seconds: Double(frames) / Double(TestSignal.sampleRate),
+                          sampleRate: TestSignal.sampleRate, channels: request.syntheticChannels)
+        }
+        guard input.seconds > 0 else { throw TuneError.invalidValue(name: "input (no audio)", value: request.inputPath ?? "") }
+
+        var grid: [(chunk: Double, overlap: Double)] = []
+        for chunk in request.chunks {
+            for overlap in request.overlaps { grid.append((chunk, overlap.seconds(forChunk: chunk))) }
+        }
+        let steps = grid.count + 1
+
+        // The reference: one window over the whole input, no overlap.
+        progress("1/\(steps): the whole input in one pass")
+        let wholeChunk = input.seconds * 1.05 + 1
+        let whole = try measure(chunk: wholeChunk, overlap: 0, input: inputPath, output: work + "/whole.wav", tag: "whole")
+        guard whole.stats.windows == 1 else {
+            throw TuneError.invalidValue(name: "one-pass reference (windows)", value: "\(whole.stats.windows)")
+        }
+
+        var configurations: [TunedConfiguration] = []
+        var snaps: [String] = []
+        for (step, point) in grid.enumerated() {
+            let label = String(format: "chunk %g s, overlap %g s", point.chunk, point.overlap)
+            progress("\(step + 2)/\(steps): \(label)")
+            let output = work + "/out-\(step).wav"
+            let run = try measure(chunk: point.chunk, overlap: point.overlap, input: inputPath, output: output, tag: "\(step)")
+            let comparison = try TuneAudio.snr(test: output, reference: work + "/whole.wav")
+            guard comparison.frames == comparison.referenceFrames else {
+                throw TuneError.wrongLength(configuration: label, got: comparison.frames, expected: comparison.referenceFrames)
+            }
+            let stats = run.stats
+            if stats.snapped {
+                snaps.append(String(format: "%g/%g → %.3f/%.3f", point.chunk, point.overlap, stats.chunkSeconds, stats.overlapSeconds))
+            }
+            configurations.append(TunedConfiguration(
+                requestedChunkSeconds: point.chunk, chunkSeconds: stats.chunkSeconds, overlapSeconds: stats.overlapSeconds,
+                snapped: stats.snapped, realtimeFactor: stats.inputSeconds / max(stats.wallSeconds, 1e-9),
+                peakRSSBytes: run.peakResidentBytes, latencySeconds: stats.chunkSeconds + stats.slowestWindowSeconds,
+                boundarySNR: comparison.snr, loadSeconds: stats.loadSeconds, windows: stats.windows))
+            try? FileManager.default.removeItem(atPath: output)
+        }
+        let recommendation = TuneAnalysis.analyse(&configurations, limits: request.limits)
+        let snapNote = snaps.isEmpty ? nil
+            : "* the \(whole.stats.engine) engine snapped chunk/overlap to lengths it wastes nothing on, with windows on the grid of one pass (s): "
+                + snaps.joined(separator: ", ")
+        return TuneReport(
+            engine: whole.stats.engine, query: request.query, threads: request.threads, input: input,
+            engineSampleRate: whole.stats.engineSampleRate, snapNote: snapNote,
+            wholePass: .init(chunkSeconds: whole.stats.chunkSeconds,
+                             realtimeFactor: whole.stats.inputSeconds / max(whole.stats.wallSeconds, 1e-9),
+                             peakRSSBytes: whole.peakResidentBytes),
+            limits: request.limits, configurations: configurations, recommendation: recommendation)
+    }
+
+    private struct Run {
+        var stats: RunStats
+        var peakResidentBytes: Int
+    }
+
+    /// One configuration in a fresh child process: float WAV out, measurements in a side file.
+    private func measure(chunk: Double, overlap: Double, input: String, output: String, tag: String) throws -> Run {
+        let statsPath = request.workDirectory + "/stats-\(tag).json"
+        try? FileManager.default.removeItem(atPath: statsPath)
+        var arguments = request.engineArguments
+        arguments += ["-i", input, "-o", output, "--chunk", String(chunk), "--overlap", String(overlap),
+                      "--out-encoding", "floating-point", "--out-bits", "32", "--quiet", "--stats", statsPath]
+        if let query = request.query { arguments += ["--", query] }
+        let label = String(format: "chunk %g s, overlap %g s", chunk, overlap)
+        let outcome = try ChildProcess.run(request.executable, arguments, stderrPath: request.workDirectory + "/stderr-\(tag).txt")
+        guard outcome.status == 0 else {
+            let message = outcome.stderr.split(separator: "\n").last.map(String.init) ?? ""
+            throw TuneError.childFailed(configuration: label, status: outcome.status, message: message)
+        }
+        guard let stats = try? RunStats.read(from: statsPath) else { throw TuneError.missingStats(configuration: label) }
+        return Run(stats: stats, peakResidentBytes: stats.peakResidentBytes)
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+
+/// One command line of the worker protocol, parsed and checked. Field names are the packaged
+/// AudioSep worker's (`dsu-audiosep --worker`); fields this worker has no use for are accepted
+/// and echoed, and unknown fields are ignored, so a host written for that worker needs no change.
+public enum WorkerRequest: Equatable, Sendable {
+    case loadModel(LoadModelRequest)
+    case separate(SeparateRequest)
+    case getStatus
+    case exit
+
+    public static let commandNames = ["load_model", "separate", "get_status", "exit"]
+
+    /// Parses one stdin line.
+    /// - Throws: `WorkerError` for bad JSON, a missing or unknown `cmd`, a missing or ill-typed field.
+    public static func parse(_ line: String) throws -> WorkerRequest {
+        guard let object = try JSONValue.parse(line).objectValue else { throw WorkerError.notAnObject(line: line) }
+        let fields = Fields(object: object, command: "the command")
+        guard let command = try fields.string("cmd") else { throw WorkerError.missingField(command: "the command", field: "cmd") }
+        switch command {
+        case "load_model":
+            return .loadModel(try LoadModelRequest(Fields(object: object, command: command)))
+        case "separate":
+            return .separate(try SeparateRequest(Fields(object: object, command: command)))
+        case "get_status":
+            return .getStatus
+        case "exit":
+            return .exit
+        default:
+            throw WorkerError.unknownCommand(command)
+        }
+    }
+}
+
+/// `load_model`: the model's files, one by one as the packaged worker takes them, or one `model`
+/// path (a folder or a converted `.safetensors`, as `--model` takes it).
+public struct LoadModelRequest: Equatable, Sendable {
+    public var model: String?
+    /// Upstream's YAML config. Not read: the network's widths come from the checkpoint's shapes.
+    public var configPath: String?
+    public var checkpointPath: String?
+    public var clapCheckpointPath: String?
+    public var robertaDirectory: String?
+    /// Accepted and echoed; the weights are always memory-mapped.
+    public var mmap: Bool
+    /// Accepted and echoed ("auto" or "force" with a value); there is one STFT, FFTW's.
+    public var useTorchSTFTMode: String
+    public var useTorchSTFTValue: Bool
+    public var autoSTFTSeconds: Double
+    /// The packaged worker's threshold for `"use_chunk": "auto"`: inputs at least this long are chunked.
+    public var autoChunkSeconds: Double
+
+    public static let defaultAutoChunkSeconds = 30.0
+
+    public init(model: String? = nil, configPath: String? = nil, checkpointPath: String? = nil,
+                clapCheckpointPath: String? = nil, robertaDirectory: String? = nil) {
+        self.model = model
+        self.configPath = configPath
+        self.checkpointPath = checkpointPath
+        self.clapCheckpointPath = clapCheckpointPath
+        self.robertaDirectory = robertaDirectory
+        mmap = false
+        useTorchSTFTMode = "force"
+        useTorchSTFTValue = false
+        autoSTFTSeconds = 60
+        autoChunkSeconds = Self.defaultAutoChunkSeconds
+    }
+
+    init(_ fields: Fields) throws {
+        self.init(model: try fields.string("model"), configPath: try fields.string("config_path"),
+                  checkpointPath: try fields.string("checkpoint_path"),
+                  clapCheckpointPath: try fields.string("clap_checkpoint_path"),
+                  robertaDirectory: try fields.string("roberta_dir"))
+        mmap = try fields.flag("mmap") ?? false
+        if case .string(let text)? = fields.object["use_torch_stft"], text.lowercased() == "auto" {
+            useTorchSTFTMode = "auto"
+        } else {
+            useTorchSTFTValue = try fields.flag("use_torch_stft") ?? false
+        }
+        autoSTFTSeconds = try fields.seconds("auto_stft_seconds") ?? 60
+        autoChunkSeconds = try fields.seconds("chunk_seconds") ?? Self.defaultAutoChunkSeconds
+    }
+}
+
+/// `separate`: one file in, one file out, through the streaming pipeline.
+public struct SeparateRequest: Equatable, Sendable {
+    public enum Chunking: Equatable, Sendable {
+        /// Windows of `chunk_seconds` with `overlap_seconds` cross-faded.
+        case on
+        /// One pass over the whole input: a single window as long as the file.
+        case off
+        /// One pass when the input is shorter than the auto threshold (load_model's
+        /// `chunk_seconds`, 30 s by default), windows otherwise.
+        case auto
+    }
+
+    public var input: String
+    public var output: String
+    /// The query. The packaged worker separates "speech" when none is given; so do we.
+    public var text: String
+    /// Our addition: a query embedding file (512 float32, raw or .npy) instead of the text.
+    public var embedding: String?
+    public var chunking: Chunking
+    public var chunkSeconds: Double?
+    public var overlapSeconds: Double?
+    public var outputSampleRate: Int?
+    public var remove: Bool
+    /// Our addition: separate the mono mix once and write it to every channel.
+    public var downmix: Bool
+    /// Our addition: "auto" (the loaded model, else the built-in engine), "audiosep", "dsp", "identity".
+    public var engine: String
+
+    public static let defaultText = "speech"
+    public static let engineNames = ["auto", "audiosep", "dsp", "identity"]
+
+    public init(input: String, output: String, text: String = SeparateRequest.defaultText, chunking: Chunking = .auto) {
+        self.input = input
+        self.output = output
+        self.text = text
+        self.chunking = chunking
+        remove = false
+        downmix = false
+        engine = "auto"
+    }
+
+    init(_ fields: Fields) throws {
+        guard let input = try fields.string("input"), !input.isEmpty else { throw fields.missing("input") }
+        guard let output = try fields.string("output"), !output.isEmpty else { throw fields.missing("output") }
+        self.init(input: input, output: output, text: try fields.string("text") ?? Self.defaultText)
+        embedding = try fields.string("embedding")
+        switch fields.object["use_chunk"] {
+        case nil, .null?:
+            chunking = .auto
+        case .string(let text)? where text.lowercased() == "auto":
+            chunking = .auto
+        default:
+            chunking = try fields.flag("use_chunk")! ? .on : .off
+        }
+        chunkSeconds = try fields.seconds("chunk_seconds", positive: true)
+        overlapSeconds = try fields.seconds("overlap_seconds")
+        if let rate = try fields.number("output_sample_rate") {
+            guard rate == rate.rounded(), rate >= 1, rate <= 1_000_000 else {
+                throw WorkerError.invalidField(field: "output_sample_rate", value: JSONValue.format(rate), expected: "a rate in hz")
+            }
+            outputSampleRate = Int(rate)
+        }
+        remove = try fields.flag("remove") ?? false
+        downmix = try fields.flag("downmix") ?? false
+        engine = try fields.string("engine") ?? "auto"
+        guard Self.engineNames.contains(engine) else {
+            throw WorkerError.invalidField(field: "engine", value: engine, expected: Self.engineNames.joined(separator: ", "))
+        }
+    }
+}
+
+/// Typed access to a command's fields. JSON null counts as absent.
+struct Fields {
+    let object: JSONObject
+    let command: String
+
+    func missing(_ name: String) -> WorkerError { .missingField(command: command, field: name) }
+
+    private func present(_ name: String) -> JSONValue? {
+        guard let value = object[name], value != .null else { return nil }
+        return value
+    }
+
+    private func invalid(_ name: String, _ value: JSONValue, _ expected: String) -> WorkerError {
+        .invalidField(field: name, value: value.encoded, expected: expected)
+    }
+
+    func string(_ name: String) throws -> String? {
+        guard let value = present(name) else { return nil }
+        guard case .string(let text) = value else { throw invalid(name, value, "a string") }
+        return text
+    }
+
+    /// A number, or a string holding one (the packaged worker takes both).
+    func number(_ name: String) throws -> Double? {
+        guard let value = present(name) else { return nil }
+        switch value {
+        case .number(let number):
+            return number
+        case .string(let text):
+            if let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite { return number }
+        default:
+            break
+        }
+        throw invalid(name, value, "a number")
+    }
+
+    /// A duration in seconds: finite, not negative (or, with `positive`, above 0).
+    func seconds(_ name: String, positive: Bool = false) throws -> Double? {
+        guard let value = try number(name) else { return nil }
+        guard value.isFinite, positive ? value > 0 : value >= 0 else {
+            throw WorkerError.invalidField(field: name, value: JSONValue.format(value),
+                                           expected: positive ? "seconds above 0" : "seconds, 0 or more")
+        }
+        return value
+    }
+
+    /// true/false, 0/1, or the strings "true"/"false"/"1"/"0"/"yes"/"no".
+    func flag(_ name: String) throws -> Bool? {
+        guard let value = present(name) else { return nil }
+        switch value {
+        case .bool(let flag):
+            return flag
+        case .number(let number) where number == 0 || number == 1:
+            return number == 1
+        case .string(let text):
+            switch text.lowercased() {
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: break
+            }
+        default:
+            break
+        }
+        throw invalid(name, value, "true or false")
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Stream
+import Synchronization
+
+/// SIGINT and SIGTERM end a run the way the end of the input does: reading stops, the windows
+/// in flight are separated and written, the output is ended validly (a WAV header on a file is
+/// patched), then the tool exits 128 + the signal (130, 143). A second signal exits at once.
+enum StopSignals {
+    private static let received = Atomic<Int32>(0)
+    /// The self-pipe: the handler writes a byte, a watcher thread does the rest.
+    nonisolated(unsafe) private static var wakeWrite: Int32 = -1
+
+    /// Whose blocked read to interrupt: the main thread while it opens the input (reading the
+    /// header), then the pipeline's reader thread.
+    private enum Target {
+        case opening(pthread_t)
+        case running(Pipeline)
+    }
+    private static let target = Mutex<Target?>(nil)
+
+    /// The signal that stopped the run, if any.
+    static var signal: Int32? {
+        let value = received.load(ordering: .acquiring)
+        return value == 0 ? nil : value
+    }
+
+    /// Installs the handlers, first thing: a signal while the header is still being read counts too.
+    static func install() {
+        _ = InputInterruption.isRequested  // initialise the flag outside the handler
+        InputInterruption.installWakeHandler()
+        target.withLock { $0 = .opening(pthread_self()) }
+        var descriptors: [Int32] = [-1, -1]
+        guard pipe(&descriptors) == 0 else { return }
+        wakeWrite = descriptors[1]
+        let wakeRead = descriptors[0]
+        let watcher = Thread {
+            var byte: UInt8 = 0
+            while read(wakeRead, &byte, 1) < 0, errno == EINTR {}
+            // Keep knocking until the read loop has seen the request: the signal can land just
+            // before a read starts, and then only a later one interrupts it.
+            while wake() { usleep(20_000) }
+        }
+        watcher.start()
+        for number in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                // Only async-signal-safe work here: atomics, write(2), _exit.
+                if StopSignals.received.exchange(number, ordering: .acquiringAndReleasing) != 0 { _exit(128 + number) }
+                InputInterruption.request()
+                var byte: UInt8 = 1
+                _ = write(StopSignals.wakeWrite, &byte, 1)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0  // no SA_RESTART: a read blocked in the receiving thread returns EINTR
+            sigaction(number, &action, nil)
+        }
+    }
+
+    /// From now on a stop interrupts this pipeline's reader instead of the main thread.
+    static func attach(_ pipeline: Pipeline) {
+        target.withLock { $0 = .running(pipeline) }
+    }
+
+    /// Interrupts the current target's read; false when there is nothing left to interrupt.
+    private static func wake() -> Bool {
+        target.withLock { target in
+            switch target {
+            case .opening(let thread):
+                pthread_kill(thread, InputInterruption.wakeSignal)
+                return true
+            case .running(let pipeline):
+                return pipeline.interruptReader()
+            case nil:
+                return false
+            }
+        }
+    }
+}
+
+/// When stdout is a pipe and its reader goes away (`| head -c 1000`), the run is over at once:
+/// nobody will read what is still to come, and the writer might not notice for a window's time
+/// (it only learns of it from its next write). The kernel flags the pipe (POLLERR) the moment the
+/// last reader closes it; a watcher waiting for that exits quietly, as a closed pipe always does.
+enum ReaderWatch {
+    static func start() {
+        var status = stat()
+        guard fstat(STDOUT_FILENO, &status) == 0,
+              (status.st_mode & S_IFMT) == S_IFIFO || (status.st_mode & S_IFMT) == S_IFSOCK else { return }
+        let watcher = Thread {
+            var descriptor = pollfd(fd: STDOUT_FILENO, events: 0, revents: 0)
+            while true {
+                let ready = poll(&descriptor, 1, -1)
+                if ready < 0, errno == EINTR { continue }
+                if ready > 0, descriptor.revents & Int16(POLLERR | POLLHUP) != 0 { _exit(0) }
+                if ready < 0 { return }
+            }
+        }
+        watcher.start()
+    }
+}
+
+/// The run a signal stopped: its output is complete up to where reading stopped.
+struct Interrupted: Error, CustomStringConvertible {
+    var signal: Int32
+    var secondsWritten: Double?
+
+    var description: String {
+        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+        guard let secondsWritten else { return "stopped by \(name) before any audio arrived" }
+        return String(format: "stopped by %@: %.2f s written, the output ended validly", name, secondsWritten)
+    }
+}

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Tuning
+
+struct Tune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure throughput, memory, latency and boundary fidelity per chunk size, and recommend one.",
+        discussion: """
+            Each configuration runs in a fresh child process of this tool over the same audio (the \
+            --input file or a built-in test mixture); its output is compared with one pass over the \
+            whole input. Configurations on the throughput/memory Pareto front are marked.
+              audiosep-stream tune --engine dsp --max-memory 200M --max-latency 5s
+              audiosep-stream tune --model ~/models/audiosep --input song.flac --seconds 30 --json
+            """)
+
+    @Option(name: .long, help: "Engine: auto, audiosep, dsp or identity.")
+    var engine = "auto"
+    @OptionGroup var model: ModelOptions
+    @Option(name: .long, help: "The query to separate.")
+    var query = "vocals"
+    @Option(name: .long, help: "Take the audio from this file (anything libsndfile reads) instead of the built-in test mixture.")
+    var input: String?
+    @Option(name: .long, help: "Seconds of audio each configuration processes.")
+    var seconds: Double = 60
+    @Option(name: .long, help: "Built-in test mixture: channel count.")
+    var channels = 2
+    @Option(name: .long, help: "Chunk lengths to try, in seconds, comma-separated.")
+    var chunks = "1,2,4,8,16,32"
+    @Option(name: .long, help: "Overlap: a share of the chunk (0.1, 10%) or seconds (1, 0.5s); comma-separated to try several.")
+    var overlap = "0.1"
+    @Option(name: .long, help: "Recommend only configurations whose peak memory is at most this (1G, 512M, 800MB).")
+    var maxMemory: String?
+    @Option(name: .long, help: "Recommend only configurations that keep up with real time within this latency (5s, 500ms).")
+    var maxLatency: String?
+    @Option(name: .long, help: "Recommend only configurations whose boundary SNR is at least this many dB.")
+    var minBoundarySnr: Double?
+    @Flag(name: .long, help: "Print the results as JSON on stdout instead of the table.")
+    var json = false
+    @Option(name: .long, help: "Write an SVG chart of throughput and memory against chunk length to this file.")
+    var plot: String?
+    @Flag(name: [.customShort("q"), .long], help: "No progress line on stderr.")
+    var quiet = false
+
+    func run() throws {
+        do {
+            try tune()
+        } catch {
+            AudioSepStream.fail(error)
+        }
+    }
+
+    private func tune() throws {
+        let work = FileManager.default.temporaryDirectory.path + "/audiosep-tune-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var request = TuneRequest(
+            executable: ChildProcess.currentExecutable, engineArguments: ["--engine", engine] + model.arguments,
+            engineName: engine, query: query, threads: model.threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            workDirectory: work)
+        request.inputPath = input
+        request.seconds = seconds
+        guard (1...64).contains(channels) else { throw TuneError.invalidValue(name: "--channels", value: "\(channels)") }
+        request.syntheticChannels = channels
+        request.chunks = try Quantity.secondsList(chunks, name: "--chunks")
+        request.overlaps = try overlap.split(separator: ",").map { try OverlapSpec(parsing: String($0)) }
+        request.limits = TuneLimits(maxMemoryBytes: try maxMemory.map(Quantity.bytes),
+                                    maxLatencySeconds: try maxLatency.map { try Quantity.seconds($0, name: "--max-latency") },
+                                    minBoundarySNR: minBoundarySnr)
+        let tuner = try Tuner(request)
+
+        let started = Date()
+        let terminal = isatty(STDERR_FILENO) == 1
+        let report = try tuner.run { step in
+            guard !quiet else { return }
+            let line = String(format: "tune %5.1f s  %@", Date().timeIntervalSince(started), step)
+            Console.error((terminal ? "\r\u{1B}[K" + line : line + "\n"))
+        }
+        if !quiet, terminal { Console.error("\n") }
+        if let plot { try TuneChart.svg(report).write(toFile: plot, atomically: true, encoding: .utf8) }
+        Console.output(json ? try report.json() : report.table())
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import XCTest
+
+/// `audiosep-stream tune` through the real binary: every configuration in its own child process.
+final class TunerEndToEndTests: XCTestCase {
+    /// One identity-engine run shared by the tests that only read its results.
+    static let identityRun: Result<(json: [String: Any], stderr: String, svg: String), Error> = Result {
+        let plot = Harness.path("tune.svg")
+        let run = try Harness.shell("$BIN tune --engine identity --seconds 24 --chunks 1,4,16 --overlap 0.1 --json --plot \(plot)")
+        guard run.status == 0 else { throw NSError(domain: "tune", code: Int(run.status), userInfo: [NSLocalizedDescriptionKey: run.stderr]) }
+        let json = try JSONSerialization.jsonObject(with: run.stdout) as? [String: Any] ?? [:]
+        return (json, run.stderr, try String(contentsOfFile: plot, encoding: .utf8))
+    }
+
+    func configurations(_ json: [String: Any]) throws -> [[String: Any]] {
+        try XCTUnwrap(json["configurations"] as? [[String: Any]])
+    }
+
+    func testJSONShapeOneObjectPerConfigurationPlusRecommendation() throws {
+        let (json, stderr, _) = try Self.identityRun.get()
+        let rows = try configurations(json)
+        XCTAssertEqual(rows.map { $0["chunk_seconds"] as? Double }, [1, 4, 16])
+        for row in rows {
+            XCTAssertEqual(try XCTUnwrap(row["overlap_seconds"] as? Double), 0.1 * (row["chunk_seconds"] as? Double ?? 0), accuracy: 1e-4)
+            XCTAssertGreaterThan(try XCTUnwrap(row["realtime_factor"] as? Double), 0)
+            XCTAssertGreaterThan(try XCTUnwrap(row["peak_rss_bytes"] as? Int), 1_000_000)
+            XCTAssertGreaterThanOrEqual(try XCTUnwrap(row["latency_seconds"] as? Double), row["chunk_seconds"] as? Double ?? .infinity)
+            XCTAssertNotNil(row["boundary_snr_db"])
+            XCTAssertNotNil(row["pareto"] as? Bool)
+        }
+        XCTAssertTrue(rows.contains { $0["pareto"] as? Bool == true })
+        let recommendation = try XCTUnwrap(json["recommendation"] as? [String: Any])
+        XCTAssertNotNil(recommendation["chunk_seconds"] as? Double)
+        XCTAssertNotNil(recommendation["reason"] as? String)
+        XCTAssertEqual((json["input"] as? [String: Any])?["seconds"] as? Double, 24)
+        XCTAssertEqual(json["engine"] as? String, "identity")
+        // Progress went to stderr, one line per step when stderr is not a terminal.
+        XCTAssertTrue(stderr.contains("4/4: chunk 16 s"), stderr)
+    }
+
+    func testMemoryGrowsWithChunkSize() throws {
+        let rows = try configurations(try Self.identityRun.get().json)
+        let memory = rows.compactMap { $0["peak_rss_bytes"] as? Int }
+        XCTAssertEqual(memory.count, 3)
+        XCTAssertLessThanOrEqual(memory[0], memory[1] + 2_000_000, "\(memory)")
+        XCTAssertLessThan(memory[1], memory[2], "\(memory)")
+        XCTAssertGreaterThan(memory[2] - memory[0], 8_000_000, "16 s windows of 2 channels at 32 kHz and their copies: \(memory)")
+    }
+
+    func testIdentityEngineShowsBoundarySNRAbove80dB() throws {
+        let rows = try configurations(try Self.identityRun.get().json)
+        for row in rows {
+            // null means bit-identical to the one pass.
+            if let snr = row["boundary_snr_db"] as? Double { XCTAssertGreaterThan(snr, 80, "\(row)") }
+        }
+        XCTAssertTrue(rows.contains { $0["boundary_snr_db"] is Double }, "the chunked runs differ by rounding at most")
+    }
+
+    func testPlotIsAnSVGChart() throws {
+        let svg = try Self.identityRun.get().svg
+        XCTAssertTrue(svg.hasPrefix("<svg"))
+        XCTAssertTrue(svg.hasSuffix("</svg>\n"))
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
+    }
+
+    func testRecommendationRespectsTheLimitsGiven() throws {
+        let rows = try configurations(try Self.identityRun.get().json)
+        let memory = rows.compactMap { $0["peak_rss_bytes"] as? Int }
+        // A memory limit between the smallest and the largest configuration, and a latency limit
+        // that rules out 16 s chunks whatever their memory.
+        let limit = (memory.min()! + memory.max()!) / 2
+        let run = try Harness.shell("$BIN tune --engine identity --seconds 24 --chunks 1,4,16 --max-memory \(limit) --max-latency 6s --json -q")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
+        let limited = try configurations(json)
+        for row in limited {
+            let fits = (row["peak_rss_bytes"] as? Int ?? .max) <= limit && (row["latency_seconds"] as? Double ?? .infinity) <= 6
+                && (row["realtime_factor"] as? Double ?? 0) >= 1
+            XCTAssertEqual(row["meets_limits"] as? Bool, fits, "\(row)")
+        }
+        let recommendation = try XCTUnwrap(json["recommendation"] as? [String: Any])
+        let chunk = try XCTUnwrap(recommendation["chunk_seconds"] as? Double)
+        let chosen = try XCTUnwrap(limited.first { $0["chunk_seconds"] as? Double == chunk })
+        XCTAssertLessThanOrEqual(try XCTUnwrap(chosen["peak_rss_bytes"] as? Int), limit)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(chosen["latency_seconds"] as? Double), 6)
+        XCTAssertNotEqual(chunk, 16)
+    }
+
+    func testSaysClearlyWhenNothingMeetsTheLimits() throws {
+        let run = try Harness.shell("$BIN tune --engine identity --seconds 3 --chunks 1 --max-memory 1M -q")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let text = String(decoding: run.stdout, as: UTF8.self)
+        XCTAssertTrue(text.contains("recommended: none — no configuration meets --max-memory 1 MB"), text)
+        XCTAssertTrue(text.contains("the leanest peaks at"), text)
+    }
+
+    func testBadSettingsAreOneLineErrors() throws {
+        for (flags, expected) in [("--chunks 0", "invalid --chunks: 0"), ("--overlap 0.8", "invalid overlap"),
+                                  ("--max-memory lots", "invalid memory limit: lots"),
+                                  ("--input /nonexistent/song.wav", "/nonexistent/song.wav")] {
+            let run = try Harness.shell("$BIN tune --engine identity --seconds 2 \(flags)")
+            XCTAssertEqual(run.status, 1, flags)
+            let lines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("audiosep-stream:") }
+            XCTAssertEqual(lines.count, 1, run.stderr)
+            XCTAssertTrue(run.stderr.contains(expected), "\(flags): \(run.stderr)")
+        }
+    }
+
+    func testAChildFailureNamesTheConfiguration() throws {
+        let run = try Harness.shell("$BIN tune --engine nosuch --seconds 2 --chunks 1 -q")
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stderr.contains("the run with chunk"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("nosuch"), run.stderr)
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+@testable import Tuning
+
+final class SettingsTests: XCTestCase {
+    func testOverlapIsAShareBelowOneAndSecondsFromOne() throws {
+        XCTAssertEqual(try OverlapSpec(parsing: "0.1"), .fraction(0.1))
+        XCTAssertEqual(try OverlapSpec(parsing: "25%"), .fraction(0.25))
+        XCTAssertEqual(try OverlapSpec(parsing: "1"), .seconds(1))
+        XCTAssertEqual(try OverlapSpec(parsing: "0.5s"), .seconds(0.5))
+        XCTAssertEqual(try OverlapSpec(parsing: "250ms"), .seconds(0.25))
+        XCTAssertEqual(OverlapSpec.fraction(0.1).seconds(forChunk: 8), 0.8, accuracy: 1e-12)
+        XCTAssertEqual(OverlapSpec.seconds(3).seconds(forChunk: 4), 2, "never more than half the chunk")
+        for bad in ["", "x", "-1", "0.7", "60%", "nan"] {
+            XCTAssertThrowsError(try OverlapSpec(parsing: bad), bad)
+        }
+    }
+
+    func testMemoryAndTimeQuantities() throws {
+        XCTAssertEqual(try Quantity.bytes("1G"), 1 << 30)
+        XCTAssertEqual(try Quantity.bytes("512M"), 512 << 20)
+        XCTAssertEqual(try Quantity.bytes("800MB"), 800_000_000)
+        XCTAssertEqual(try Quantity.bytes("1.5GiB"), 3 << 29)
+        XCTAssertEqual(try Quantity.bytes("123456"), 123_456)
+        for bad in ["", "G", "-1M", "lots", "0"] { XCTAssertThrowsError(try Quantity.bytes(bad), bad) }
+        XCTAssertEqual(try Quantity.seconds("5s", name: "x"), 5)
+        XCTAssertEqual(try Quantity.seconds("500ms", name: "x"), 0.5)
+        XCTAssertEqual(try Quantity.seconds("2m", name: "x"), 120)
+        XCTAssertEqual(try Quantity.seconds("7", name: "x"), 7)
+        XCTAssertEqual(try Quantity.secondsList("1,2,4", name: "x"), [1, 2, 4])
+        XCTAssertThrowsError(try Quantity.secondsList("1,,0", name: "x"))
+        XCTAssertThrowsError(try Quantity.seconds("0", name: "x"))
+    }
+}
+
+final class AnalysisTests: XCTestCase {
+    func configuration(_ chunk: Double, speed: Double, megabytes: Double, snr: Double?) -> TunedConfiguration {
+        TunedConfiguration(requestedChunkSeconds: chunk, chunkSeconds: chunk, overlapSeconds: chunk / 10, snapped: false,
+                           realtimeFactor: speed, peakRSSBytes: Int(megabytes * 1e6), latencySeconds: chunk + 0.1 * chunk,
+                           boundarySNR: snr, loadSeconds: 0, windows: 1)
+    }
+
+    func testParetoFrontKeepsWhatNothingBeatsOnBothAxes() {
+        let points = [
+            configuration(1, speed: 5, megabytes: 100, snr: 30),
+            configuration(2, speed: 8, megabytes: 150, snr: 40),
+            configuration(4, speed: 7, megabytes: 200, snr: 50),  // slower and bigger than 2 s
+            configuration(8, speed: 9, megabytes: 300, snr: 60),
+            configuration(16, speed: 9, megabytes: 400, snr: 70),  // as fast as 8 s, bigger
+        ]
+        XCTAssertEqual(TuneAnalysis.paretoFront(points), [true, true, false, true, false])
+    }
+
+    func testLimitsAreRespectedAndQualityComesFirst() {
+        var points = [
+            configuration(1, speed: 5, megabytes: 100, snr: 25),
+            configuration(2, speed: 8, megabytes: 150, snr: 45),
+            configuration(4, speed: 8.2, megabytes: 200, snr: 55),
+            configuration(8, speed: 9, megabytes: 300, snr: 60),
+        ]
+        // No limits: among transparent (≥ 40 dB) ones, the leanest within 5% of the fastest (9x): 8 s.
+        var unlimited = points
+        XCTAssertEqual(TuneAnalysis.analyse(&unlimited, limits: TuneLimits()).index, 3)
+        // 250 MB: 8 s is out; 4 s (8.2x) and 2 s (8x, within 5%) remain; 2 s is leaner.
+        let memory = TuneLimits(maxMemoryBytes: 250_000_000)
+        let pick = TuneAnalysis.analyse(&points, limits: memory)
+        XCTAssertEqual(pick.index, 1)
+        XCTAssertEqual(pick.chunkSeconds, 2)
+        XCTAssertEqual(points.map(\.meetsLimits), [true, true, true, false])
+        XCTAssertTrue(pick.reason.contains("--max-memory"), pick.reason)
+        // Latency 1.5 s: only 1 s qualifies; not transparent, so the best SNR there is.
+        var latency = points
+        let quick = TuneAnalysis.analyse(&latency, limits: TuneLimits(maxLatencySeconds: 1.5))
+        XCTAssertEqual(quick.index, 0)
+        XCTAssertTrue(quick.reason.contains("no configuration reaches 40 dB"), quick.reason)
+        // A boundary-quality floor.
+        var floor = points
+        XCTAssertEqual(TuneAnalysis.analyse(&floor, limits: TuneLimits(maxMemoryBytes: 160_000_000, minBoundarySNR: 50)).index, nil)
+    }
+
+    func testALatencyLimitNeedsRealTime() {
+        var slow = [configuration(1, speed: 0.8, megabytes: 100, snr: 50)]
+        XCTAssertEqual(TuneAnalysis.analyse(&slow, limits: TuneLimits(maxLatencySeconds: 10)).index, nil)
+        XCTAssertFalse(slow[0].meetsLimits)
+        var offline = [configuration(1, speed: 0.8, megabytes: 100, snr: 50)]
+        let pick = TuneAnalysis.analyse(&offline, limits: TuneLimits())
+        XCTAssertEqual(pick.index, 0)
+        XCTAssertTrue(pick.reason.contains("fall behind"), pick.reason)
+    }
+
+    func testNoneMeetsSaysWhyAndWhatComesClosest() {
+        var points = [configuration(1, speed: 5, megabytes: 100, snr: 30), configuration(4, speed: 6, megabytes: 200, snr: 50)]
+        let verdict = TuneAnalysis.analyse(&points, limits: TuneLimits(maxMemoryBytes: 50_000_000, maxLatencySeconds: 0.5))
+        XCTAssertNil(verdict.index)
+        XCTAssertNil(verdict.chunkSeconds)
+        XCTAssertTrue(verdict.reason.hasPrefix("no configuration meets --max-memory"), verdict.reason)
+        XCTAssertTrue(verdict.reason.contains("the leanest peaks at 100 MB"), verdict.reason)
+        XCTAssertTrue(verdict.reason.contains("lowest latency"), verdict.reason)
+    }
+}
+
+final class ReportTests: XCTestCase {
+    func report() -> TuneReport {
+        var configurations = [
+            TunedConfiguration(requestedChunkSeconds: 1, chunkSeconds: 1.28, overlapSeconds: 0.1, snapped: true,
+                               realtimeFactor: 2, peakRSSBytes: 300_000_000, latencySeconds: 1.9, boundarySNR: 31.5,
+                               loadSeconds: 0.1, windows: 40),
+            TunedConfiguration(requestedChunkSeconds: 8, chunkSeconds: 8, overlapSeconds: 0.8, snapped: false,
+                               realtimeFactor: 2.5, peakRSSBytes: 700_000_000, latencySeconds: 11, boundarySNR: nil,
+                               loadSeconds: 0.1, windows: 1),
+        ]
+        let recommendation = TuneAnalysis.analyse(&configurations, limits: TuneLimits(maxMemoryBytes: 1 << 30))
+        return TuneReport(engine: "audiosep", query: "vocals & <drums>", threads: 2,
+                          input: .init(source: "synthetic", seconds: 8, sampleRate: 44_100, channels: 2),
+                          engineSampleRate: 32_000, snapNote: "* snapped", wholePass: .init(chunkSeconds: 9.6, realtimeFactor: 2.4, peakRSSBytes: 800_000_000),
+                          limits: TuneLimits(maxMemoryBytes: 1 << 30), configurations: configurations,
+                          recommendation: recommendation)
+    }
+
+    func testJSONHasTheDocumentedFieldsOnEveryConfiguration() throws {
+        let text = try report().json()
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let configurations = try XCTUnwrap(object["configurations"] as? [[String: Any]])
+        XCTAssertEqual(configurations.count, 2)
+        for configuration in configurations {
+            for key in ["chunk_seconds", "overlap_seconds", "realtime_factor", "peak_rss_bytes", "latency_seconds",
+                        "boundary_snr_db", "pareto", "meets_limits", "snapped", "requested_chunk_seconds"] {
+                XCTAssertNotNil(configuration[key], key)
+            }
+        }
+        XCTAssertTrue(configurations[1]["boundary_snr_db"] is NSNull, "identical to the whole pass is null")
+        let recommendation = try XCTUnwrap(object["recommendation"] as? [String: Any])
+        XCTAssertEqual(recommendation["chunk_seconds"] as? Double, 8)
+        XCTAssertNotNil(recommendation["reason"] as? String)
+        XCTAssertEqual((object["limits"] as? [String: Any])?["max_memory_bytes"] as? Int, 1 << 30)
+        XCTAssertEqual(object["engine_sample_rate"] as? Int, 32_000)
+    }
+
+    func testTableMarksTheFrontSnapsAndTheRecommendation() {
+        let table = report().table()
+        let lines = table.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.contains("1.28*") }, table)
+        XCTAssertTrue(lines.contains { $0.contains("31.5 dB") && $0.contains("front") }, table)
+        XCTAssertTrue(lines.contains { $0.contains("whole") && $0.contains("<- recommended") }, table)
+        XCTAssertTrue(lines.last!.hasPrefix("recommended: --chunk 8 --overlap 0.80"), table)
+    }
+
+    func testChartIsWellFormedSVGWithBothSeries() throws {
+        let svg = TuneChart.svg(report())
+        let parser = XMLParser(data: Data(svg.utf8))
+        XCTAssertTrue(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
+        XCTAssertTrue(svg.contains("vocals &amp; &lt;drums&gt;"), "the query is escaped")
+        XCTAssertTrue(svg.contains(">recommended<"))
+    }
+
+    func testAxesAreRoundNumbersAboveTheData() {
+        let axis = TuneChart.niceAxis(max: 73)
+        XCTAssertGreaterThanOrEqual(axis.top, 73)
+        XCTAssertEqual(axis.ticks.first, 0)
+        XCTAssertEqual(axis.ticks.last, axis.top)
+        XCTAssertTrue((4...8).contains(axis.ticks.count), "\(axis.ticks)")
+    }
+}
+
+final class AudioTests: XCTestCase {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tuning-tests-\(getpid())").path
+
+    override func setUpWithError() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    func testTestSignalIsDeterministicAudibleAndBounded() {
+        let a = TestSignal.make(seconds: 3, channels: 2), b = TestSignal.make(seconds: 3, channels: 2)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a.count, 2)
+        XCTAssertEqual(a[0].count, 3 * TestSignal.sampleRate)
+        XCTAssertNotEqual(a[0], a[1], "the sources are panned apart")
+        let peak = a.flatMap { $0 }.map(abs).max()!
+        XCTAssertGreaterThan(peak, 0.2)
+        let minute = TestSignal.make(seconds: 60, channels: 2).flatMap { $0 }.map(abs).max()!
+        XCTAssertLessThan(minute, 0.8, "no clipping anywhere in the default minute")
+    }
+
+    func testSNRReadsFilesAndSaysIdentical() throws {
+        let signal = TestSignal.make(seconds: 1, channels: 2)
+        let reference = directory + "/reference.wav", same = directory + "/same.wav", noisy = directory + "/noisy.wav"
+        try TuneAudio.writeWAV(signal, sampleRate: 44_100, to: reference)
+        try TuneAudio.writeWAV(signal, sampleRate: 44_100, to: same)
+        // 0.01 × the signal added: the error is exactly 40 dB below it.
+        try TuneAudio.writeWAV(signal.map { $0.map { $0 * 1.01 } }, sampleRate: 44_100, to: noisy)
+        let identical = try TuneAudio.snr(test: same, reference: reference)
+        XCTAssertNil(identical.snr)
+        XCTAssertEqual(identical.frames, 44_100)
+        XCTAssertEqual(identical.referenceFrames, 44_100)
+        XCTAssertEqual(try XCTUnwrap(TuneAudio.snr(test: noisy, reference: reference).snr), 40, accuracy: 0.01)
+    }
+
+    func testExcerptTakesAtMostTheSecondsAsked() throws {
+        let long = directory + "/long.wav", short = directory + "/short.wav"
+        try TuneAudio.writeWAV(TestSignal.make(seconds: 2, channels: 1), sampleRate: 44_100, to: long)
+        let description = try TuneAudio.excerpt(from: long, seconds: 0.5, to: short)
+        XCTAssertEqual(description.sampleRate, 44_100)
+        let check = try TuneAudio.snr(test: short, reference: short)
+        XCTAssertEqual(check.frames, 22_050)
+    }
+
+    func testRunStatsRoundTrip() throws {
+        let stats = RunStats(engine: "dsp", engineSampleRate: 44_100, chunkSeconds: 4, overlapSeconds: 0.4, snapped: false,
+                             inputFrames: 441_000, inputSampleRate: 44_100, outputFrames: 441_000, wallSeconds: 0.5,
+                             loadSeconds: 0.01, windows: 3, engineSeconds: 0.4, slowestWindowSeconds: 0.15,
+                             peakResidentBytes: 50_000_000)
+        let path = directory + "/stats.json"
+        try stats.write(to: path)
+        XCTAssertEqual(try RunStats.read(from: path), stats)
+        XCTAssertEqual(stats.inputSeconds, 10)
+    }
+}
