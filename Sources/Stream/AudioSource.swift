@@ -36,6 +36,12 @@ public final class SndfileSource: AudioSource {
     private var interleaved: [Float] = []
     /// Kept alive for libsndfile's callbacks while the handle is open.
     private let virtualInput: VirtualInput?
+    /// `virtualInput.readsAtEnd` once the header was parsed.
+    private let readsAtEndWhenOpened: Int
+    /// Set when the decoder was caught inventing audio past the end of the input: nothing more is read.
+    private var ranPastEnd = false
+    /// MPEG audio, decoded by libmpg123, which prints its own notes (see `QuietStderr`).
+    private let isMPEG: Bool
 
     public convenience init(_ location: InputLocation) throws {
         var info = SF_INFO()
@@ -48,8 +54,10 @@ public final class SndfileSource: AudioSource {
                 return
             }
             if status.st_size == 0 { throw StreamError.emptyInput }
-            guard let handle = sf_open_fd(fd, Int32(SFM_READ), &info, 0) else {
-                throw StreamError.unreadableHeader(reason: String(cString: sf_strerror(nil)))
+            // Read before opening: libsndfile 1.2.0 closes the descriptor when it fails.
+            let head = Self.firstBytes(fd, at: max(0, lseek(fd, 0, SEEK_CUR)))
+            guard let handle = QuietStderr.run({ sf_open_fd(fd, Int32(SFM_READ), &info, 0) }) else {
+                throw Self.diagnose(head, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
             }
             try self.init(handle: handle, info: info, isRegularFile: true, input: nil)
         case .path(let path):
@@ -58,8 +66,12 @@ public final class SndfileSource: AudioSource {
             }
             let isRegularFile = (status.st_mode & S_IFMT) == S_IFREG
             if isRegularFile, status.st_size == 0 { throw StreamError.emptyInput }
-            guard let handle = sf_open(path, Int32(SFM_READ), &info) else {
-                throw StreamError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
+            guard let handle = QuietStderr.run({ sf_open(path, Int32(SFM_READ), &info) }) else {
+                let failure = StreamError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
+                let fd = open(path, O_RDONLY)
+                guard fd >= 0 else { throw failure }
+                defer { close(fd) }
+                throw Self.diagnose(Self.firstBytes(fd, at: 0), otherwise: failure)
             }
             try self.init(handle: handle, info: info, isRegularFile: isRegularFile, input: nil)
         }
@@ -70,15 +82,34 @@ public final class SndfileSource: AudioSource {
         try self.init(virtual: VirtualInput(data: bytes))
     }
 
-    private convenience init(virtual input: VirtualInput) throws {
+    /// Decodes through `input` (internal, so the fuzz targets can give a pipe a small prefix).
+    convenience init(virtual input: VirtualInput) throws {
         var info = SF_INFO()
         var callbacks = VirtualInput.callbacks
-        guard let handle = sf_open_virtual(&callbacks, Int32(SFM_READ), &info, Unmanaged.passUnretained(input).toOpaque()) else {
+        let user = Unmanaged.passUnretained(input).toOpaque()
+        guard let handle = QuietStderr.run({ sf_open_virtual(&callbacks, Int32(SFM_READ), &info, user) }) else {
             if input.bytesArrived == 0 { throw StreamError.emptyInput }
-            throw StreamError.unreadableHeader(reason: String(cString: sf_strerror(nil)))
+            throw Self.diagnose(input.prefix, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
         }
         try self.init(handle: handle, info: info, isRegularFile: false, input: input)
     }
+
+    /// The error for a header libsndfile refused: one naming the value at fault when the bytes
+    /// are a WAV header whose fmt chunk says something impossible, else `failure`.
+    static func diagnose(_ prefix: [UInt8], otherwise failure: StreamError) -> StreamError {
+        WAVFormatChunk(prefix: prefix)?.error ?? failure
+    }
+
+    /// Up to 64 KB from `offset` of a regular file, without moving its position (pread).
+    static func firstBytes(_ fd: Int32, at offset: off_t) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 65_536)
+        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+        return Array(bytes.prefix(max(0, got)))
+    }
+
+    /// Frames read at a time once a pipe has ended, so that a decoder inventing audio past the
+    /// end is caught within one of its blocks (a GSM block is 320 frames).
+    static let tailStepFrames = 64
 
     /// Takes ownership of an open handle; validates what the header says (closing it on failure).
     private init(handle: OpaquePointer, info: SF_INFO, isRegularFile: Bool, input: VirtualInput?) throws {
@@ -94,6 +125,8 @@ public final class SndfileSource: AudioSource {
         let known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
         self.handle = handle
         self.virtualInput = input
+        self.readsAtEndWhenOpened = input?.readsAtEnd ?? 0
+        self.isMPEG = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_MPEG)
         self.description = InputDescription(
             sampleRate: Int(info.samplerate), channelCount: Int(info.channels),
             sampleFormat: Self.storedFormat(info.format), knownFrames: known)
@@ -104,13 +137,40 @@ public final class SndfileSource: AudioSource {
     public func read(maxFrames: Int) throws -> [[Float]] {
         let channels = description.channelCount
         if interleaved.count < maxFrames * channels { interleaved = [Float](repeating: 0, count: maxFrames * channels) }
-        let got = interleaved.withUnsafeMutableBufferPointer { sf_readf_float(handle, $0.baseAddress, sf_count_t(maxFrames)) }
-        if got <= 0 {
-            let code = sf_error(handle)
-            if code != 0 { throw StreamError.readFailed(reason: String(cString: sf_strerror(handle))) }
+        if ranPastEnd { return [] }
+        var got = 0
+        var failed = false
+        interleaved.withUnsafeMutableBufferPointer { buffer in
+            while got < maxFrames {
+                // Once a pipe has delivered its last byte, read in small steps, so that a decoder
+                // running past the end (below) is stopped within a few frames of it.
+                let ended = virtualInput?.descriptorEnded ?? false
+                let step = ended ? min(Self.tailStepFrames, maxFrames - got) : maxFrames - got
+                let endsBefore = virtualInput?.readsAtEnd ?? 0
+                let target = buffer.baseAddress! + got * channels
+                let count = isMPEG ? QuietStderr.run { Int(sf_readf_float(handle, target, sf_count_t(step))) }
+                                   : Int(sf_readf_float(handle, target, sf_count_t(step)))
+                // The input had already ended while reading audio and the decoder went back to it
+                // for more: what it returns now is invented (a header claiming more data than a
+                // pipe delivered), so the audio ends here. (Ends met while the header was parsed
+                // do not count: libsndfile then seeks back into the prefix for the audio.)
+                if let input = virtualInput, endsBefore > readsAtEndWhenOpened, input.readsAtEnd > endsBefore {
+                    ranPastEnd = true
+                    break
+                }
+                if count <= 0 {
+                    failed = sf_error(handle) != 0
+                    break
+                }
+                got += count
+                if !ended { break }
+            }
+        }
+        if got == 0 {
+            if failed { throw StreamError.readFailed(reason: String(cString: sf_strerror(handle))) }
             return []
         }
-        let frames = Int(got)
+        let frames = got
         var planar = [[Float]](repeating: [Float](repeating: 0, count: frames), count: channels)
         interleaved.withUnsafeBufferPointer { source in
             for channel in 0..<channels {

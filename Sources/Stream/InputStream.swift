@@ -15,6 +15,12 @@ final class VirtualInput {
     private(set) var bytesArrived: Int64
     /// The logical read position.
     private var position: Int64 = 0
+    /// Reads that found the input already at its end and returned nothing. A decoder that asks
+    /// again after one of those and still returns audio is making it up (libsndfile's GSM and
+    /// ADPCM decoders fill blocks past the end of a pipe whose header overstates its data).
+    private(set) var readsAtEnd = 0
+    /// True once every byte of the input has arrived (the descriptor said end of file).
+    private(set) var descriptorEnded = false
     private let inMemory: Bool
 
     init(fd: Int32, recordLimit: Int = 1 << 20) {
@@ -32,6 +38,7 @@ final class VirtualInput {
         self.recordLimit = data.count
         self.bytesArrived = Int64(data.count)
         self.inMemory = true
+        self.descriptorEnded = true
     }
 
     /// Reads up to `count` bytes at the logical position.
@@ -51,7 +58,7 @@ final class VirtualInput {
                 if errno == EINTR, !InputInterruption.isRequested { continue }
                 break
             }
-            if got == 0 { break }
+            if got == 0 { descriptorEnded = true; break }
             if recorded.count == Int(bytesArrived), recorded.count + got <= recordLimit {
                 recorded.append(contentsOf: UnsafeRawBufferPointer(start: target + done, count: got))
             }
@@ -59,6 +66,7 @@ final class VirtualInput {
             position += Int64(got)
             done += got
         }
+        if done == 0, count > 0 { readsAtEnd += 1 }
         return done
     }
 
@@ -89,7 +97,23 @@ final class VirtualInput {
         return -1
     }
 
-    var tell: Int64 { position }
+    /// The position, as libsndfile asks for it. Its header parsers stop at the end of the file,
+    /// which a pipe's does not have: a W64 chunk shorter than its own header makes libsndfile's
+    /// parser jump back and re-read the same cached bytes for ever. Once the input has ended, a
+    /// parser that keeps asking where it is without moving is told it is at the end.
+    func tell() -> Int64 {
+        if position == lastTold { tellsInPlace += 1 } else { lastTold = position; tellsInPlace = 0 }
+        if readsAtEnd > 0, tellsInPlace > Self.tellsBeforeEnd { return length }
+        return position
+    }
+
+    private var lastTold: Int64 = -1
+    private var tellsInPlace = 0
+    /// Far more than any real header asks at one position (a handful), far fewer than a loop makes.
+    static let tellsBeforeEnd = 10_000
+
+    /// The first bytes that arrived (up to `recordLimit`), for a diagnosis after a failed open.
+    var prefix: [UInt8] { recorded }
 
     /// A length no real stream exceeds: libsndfile's own value for pipes.
     var length: Int64 { inMemory ? bytesArrived : Int64.max / 2 }
@@ -103,7 +127,7 @@ final class VirtualInput {
             return sf_count_t(context(user).read(into: pointer, count: Int(count)))
         },
         write: { _, _, _ in -1 },
-        tell: { user in context(user).tell })
+        tell: { user in context(user).tell() })
 
     private static func context(_ user: UnsafeMutableRawPointer?) -> VirtualInput {
         Unmanaged<VirtualInput>.fromOpaque(user!).takeUnretainedValue()

@@ -34,7 +34,8 @@ public final class Resampler {
         guard inputRate != outputRate else { return }
         // libsamplerate accepts ratios in [1/256, 256].
         guard ratio >= 1.0 / 256, ratio <= 256 else {
-            throw StreamError.resamplerFailed(reason: "ratio \(outputRate)/\(inputRate) is outside libsamplerate's 1/256…256")
+            throw StreamError.resamplerFailed(
+                reason: "cannot convert \(inputRate) hz to \(outputRate) hz; libsamplerate converts between rates at most 256 times apart")
         }
         for _ in 0..<channelCount {
             var code: Int32 = 0

@@ -97,6 +97,10 @@ public struct SampleCodec: Sendable {
         let big = format.endian == .big
         let fullScale = Double(1 << (format.bits - 1))
         let low = -fullScale, high = fullScale - 1
+        // Float32 cannot tell 2³¹−1 from 2³¹, so 32-bit full scale decodes to exactly 1.0; a
+        // sample counts as clamped only when it lies beyond full scale by more than a float32
+        // step there (for 8 to 24 bits, by any whole step).
+        let slack = fullScale * Double(Float.ulpOfOne) / 2
         bytes.withUnsafeMutableBytes { out in
             for channel in 0..<channelCount {
                 let samples = planar[channel]
@@ -107,7 +111,13 @@ public struct SampleCodec: Sendable {
                     switch format.encoding {
                     case .signedInteger, .unsignedInteger:
                         var value = sample.isNaN ? 0 : (Double(sample) * fullScale).rounded()
-                        if value < low { value = low; clamped += 1 } else if value > high { value = high; clamped += 1 }
+                        if value < low {
+                            if value < low - slack { clamped += 1 }
+                            value = low
+                        } else if value > high {
+                            if value > high + slack { clamped += 1 }
+                            value = high
+                        }
                         let integer = Int64(value) + (format.encoding == .unsignedInteger ? Int64(fullScale) : 0)
                         raw = UInt64(bitPattern: integer)
                     case .floatingPoint:

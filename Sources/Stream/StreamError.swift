@@ -32,7 +32,7 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
         case .invalidRate(let hz):
             return "invalid sample rate \(hz) hz"
         case .invalidChannels(let count):
-            return "invalid channel count \(count)"
+            return "invalid channel count \(count) (1 to 1024)"
         case .readFailed(let reason):
             return "reading input failed: \(reason)"
         case .writeFailed(let reason):

@@ -137,6 +137,9 @@ public final class ResUNet30 {
     static let timeMultiple = 32
     static let pools = [(2, 2), (2, 2), (2, 2), (2, 2), (2, 2), (1, 2)]
 
+    /// The widest layer accepted: upstream's widest is 384 channels.
+    public static let maximumWidth = 2048
+
     /// Channel widths found in the checkpoint: encoder blocks 1–6 and the centre.
     public let encoderWidths: [Int]
     public let centreWidth: Int
@@ -153,7 +156,16 @@ public final class ResUNet30 {
         let condition = Self.conditionSize
         bn0 = try FoldedBatchNorm(weights, base + "bn0", channels: Self.frequencyBins)
         // Widths come from the shapes, so narrow test models load through the same code.
-        let first = try weights.requireShape(base + "pre_conv.weight", rank: 4)[0]
+        // A width sizes every map of the forward pass (width × frames × bins floats): one
+        // that no AudioSep model comes near is a corrupt checkpoint, refused before it is used.
+        func width(_ key: String) throws -> Int {
+            let width = try weights.requireShape(key, rank: 4)[0]
+            guard width >= 1, width <= Self.maximumWidth else {
+                throw ModelError.implausibleWidth(file: weights.origin, key: key, width: width, maximum: Self.maximumWidth)
+            }
+            return width
+        }
+        let first = try width(base + "pre_conv.weight")
         preConv = (try weights.require(base + "pre_conv.weight", shape: [first, 1, 1, 1]),
                    try weights.require(base + "pre_conv.bias", shape: [first]))
         var widths: [Int] = []
@@ -161,13 +173,13 @@ public final class ResUNet30 {
         var inWidth = first
         for index in 1...6 {
             let key = "encoder_block\(index).conv_block1"
-            let width = try weights.requireShape(base + key + ".conv1.weight", rank: 4)[0]
+            let width = try width(base + key + ".conv1.weight")
             encoders.append(try ResidualBlock(weights, base: base + key, film: film + "encoder_block\(index)->conv_block1",
                                               inChannels: inWidth, outChannels: width, conditionSize: condition))
             widths.append(width)
             inWidth = width
         }
-        let centreWidth = try weights.requireShape(base + "conv_block7a.conv_block1.conv1.weight", rank: 4)[0]
+        let centreWidth = try width(base + "conv_block7a.conv_block1.conv1.weight")
         centre = try ResidualBlock(weights, base: base + "conv_block7a.conv_block1", film: film + "conv_block7a->conv_block1",
                                    inChannels: inWidth, outChannels: centreWidth, conditionSize: condition)
         var decoders: [DecoderBlock] = []

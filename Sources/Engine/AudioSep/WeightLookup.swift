@@ -57,6 +57,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case noModel(searched: [String])
     case badTokens(reason: String)
     case missingTokenizer(searched: String)
+    /// A layer width read from a tensor's shape is outside 1…maximum.
+    case implausibleWidth(file: String, key: String, width: Int, maximum: Int)
+    /// The attention head count (from config.json or a converted file's metadata) cannot split the width.
+    case invalidAttentionHeads(file: String, heads: Int, hidden: Int)
 
     public var description: String {
         switch self {
@@ -71,6 +75,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "no tokenizer files (vocab.json, merges.txt) for text queries in \(searched): give --roberta-dir, or --embedding FILE"
         case .badTokens(let reason):
             return "cannot encode the query: \(reason)"
+        case .implausibleWidth(let file, let key, let width, let maximum):
+            return "\(file): tensor '\(key)' makes a layer \(width) channels wide; the network takes 1 to \(maximum)"
+        case .invalidAttentionHeads(let file, let heads, let hidden):
+            return "\(file): \(heads) attention heads cannot split the text encoder's width of \(hidden)"
         case .noModel(let searched):
             return "no AudioSep model found (looked in \(searched.joined(separator: ", ")))"
         }

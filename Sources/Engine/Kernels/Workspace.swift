@@ -7,18 +7,25 @@ import Foundation
 /// alike (OpenBLAS's own threads would leave the im2col copies on one core).
 public final class Workspace: @unchecked Sendable {
     public let threads: Int
-    private var buffers: [[FloatStorage?]]
+    /// One object per worker, so that threads growing their own buffers at the same time never
+    /// write to a shared variable (an array of arrays here was a data race ThreadSanitizer found).
+    private let workerBuffers: [WorkerBuffers]
+
+    private final class WorkerBuffers {
+        var slots: [FloatStorage?] = [nil, nil]
+    }
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.threads = max(1, threads)
-        buffers = Array(repeating: [nil, nil], count: self.threads)
+        workerBuffers = (0..<self.threads).map { _ in WorkerBuffers() }
         openblas_set_num_threads(1)
     }
 
     /// Thread `worker`'s buffer number `slot` (0 or 1) of at least `floats` floats (contents undefined).
     func buffer(_ worker: Int, floats: Int, slot: Int = 0) -> UnsafeMutablePointer<Float> {
-        if (buffers[worker][slot]?.capacity ?? 0) < floats { buffers[worker][slot] = FloatStorage(capacity: floats) }
-        return buffers[worker][slot]!.pointer
+        let own = workerBuffers[worker]
+        if (own.slots[slot]?.capacity ?? 0) < floats { own.slots[slot] = FloatStorage(capacity: floats) }
+        return own.slots[slot]!.pointer
     }
 
     /// Feature-map slots planned once per window length and reused: the network lays its

@@ -85,6 +85,10 @@ public final class TextEncoder {
         vocabularySize = words[0]
         hidden = words[1]
         self.heads = heads ?? max(1, hidden / 64)
+        // The head count comes from a config or a converted file's metadata: it must split the width.
+        guard self.heads > 0, self.heads <= hidden else {
+            throw ModelError.invalidAttentionHeads(file: weights.origin, heads: self.heads, hidden: hidden)
+        }
         guard hidden % self.heads == 0 else {
             throw ModelError.wrongShape(file: weights.origin, key: branch + "embeddings.word_embeddings.weight",
                                         got: words, expected: [words[0], (hidden / self.heads) * self.heads])

@@ -11,7 +11,15 @@
 ///
 /// Every length is checked against the bytes left before anything is allocated, so a
 /// truncated or malicious pickle throws a `WeightsError`; it cannot crash or exhaust memory.
+/// Opcodes that copy an existing container instead of consuming the stack (a memoised list
+/// given to `OrderedDict` again and again, a memoised size tuple given to every tensor) share
+/// one budget proportional to the pickle's length, so a small pickle cannot build a huge graph.
 public struct Pickle: Sendable {
+    /// The container members the interpreted calls may copy in all, for a pickle of `bytes`
+    /// bytes: a few per byte, which no pickle torch writes comes near (each of its size tuples
+    /// and dict pairs is written out, at least a byte per member).
+    static func maximumCopiedMembers(forBytes bytes: Int) -> Int { 4 * bytes + 65_536 }
+
     /// One value of the graph. Containers hold node indices.
     public enum Node: Sendable, Equatable {
         case none
@@ -158,10 +166,21 @@ private struct Machine {
     var stack: [Int] = []
     var marks: [Int] = []
     var memo: [Int: Int] = [:]
+    /// Members the interpreted calls may still copy (see `Pickle.maximumCopiedMembers`).
+    var copyBudget: Int
 
     init(bytes: UnsafeRawBufferPointer, file: String) {
         self.bytes = bytes
         self.file = file
+        self.copyBudget = Pickle.maximumCopiedMembers(forBytes: bytes.count)
+    }
+
+    /// Takes `count` members from the copy budget, or throws.
+    mutating func charge(_ count: Int, for what: String) throws {
+        guard count <= copyBudget else {
+            throw malformed("\(what) copies more members than a pickle of \(bytes.count) bytes can hold")
+        }
+        copyBudget -= count
     }
 
     var remaining: Int { bytes.count - position }
@@ -546,6 +565,7 @@ private struct Machine {
             guard case .int(let offset) = graph.node(args[1]) else { throw malformed("\(name) with a non-integer offset") }
             let shape = try integers(args[2], graph, what: "size")
             let strides = try integers(args[3], graph, what: "stride")
+            try charge(shape.count + strides.count, for: name)
             return graph.addTensor(Pickle.Tensor(storage: storage, storageOffset: offset, shape: shape, strides: strides))
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             guard let data = args.first else { throw malformed("\(name) without data") }
@@ -564,6 +584,7 @@ private struct Machine {
                 case .tuple(let items): pairs = items
                 default: break
                 }
+                try charge(pairs.count, for: "\(module).\(name)")
                 for pair in pairs {
                     if case .tuple(let keyValue) = graph.node(pair), keyValue.count == 2 {
                         dict.keys.append(keyValue[0])

@@ -82,9 +82,15 @@ public struct TensorView: @unchecked Sendable {
     /// The number of elements (the product of `shape`; 1 for a scalar).
     public let elementCount: Int
 
+    /// More dimensions than any network uses; a longer shape is a corrupt record (and would make
+    /// every view of it cost time in proportion).
+    public static let maximumRank = 64
+
     /// Checks the layout against the storage and file. Throws `invalidLayout` for negative or
-    /// mismatched shape and strides, `storageOutOfRange` when an element lies past the
-    /// storage's end, and `readOutOfRange` when the storage is not inside the file.
+    /// mismatched shape and strides or more than `maximumRank` dimensions, `storageOutOfRange`
+    /// when an element lies past the storage's end, `tensorLargerThanFile` for a broadcast view
+    /// with more values than the file has bytes, and `readOutOfRange` when the storage is not
+    /// inside the file.
     public init(name: String, dtype: DType, shape: [Int], strides: [Int], storageOffset: Int,
                 file: MappedFile, storageByteOffset: Int, storageByteCount: Int) throws {
         try file.checkRange(offset: storageByteOffset, byteCount: storageByteCount)
@@ -93,7 +99,7 @@ public struct TensorView: @unchecked Sendable {
                                               byteCount: max(1, storageByteCount), fileBytes: 0)
         }
         let invalid = WeightsError.invalidLayout(file: file.path, tensor: name, shape: shape, strides: strides)
-        guard shape.count == strides.count, storageOffset >= 0,
+        guard shape.count == strides.count, shape.count <= Self.maximumRank, storageOffset >= 0,
               shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }) else { throw invalid }
         var count = 1
         for extent in shape {
@@ -116,6 +122,12 @@ public struct TensorView: @unchecked Sendable {
             guard needed <= storageByteCount else {
                 throw WeightsError.storageOutOfRange(file: file.path, tensor: name,
                                                      neededBytes: needed, storageBytes: storageByteCount)
+            }
+            // Zero strides let a few stored bytes stand for any number of values; `floats()`
+            // would allocate them all. Bounded by the file, a view costs at most a few times it.
+            guard count <= file.byteCount else {
+                throw WeightsError.tensorLargerThanFile(file: file.path, tensor: name, shape: shape,
+                                                        elementCount: count, fileBytes: file.byteCount)
             }
         }
         self.name = name

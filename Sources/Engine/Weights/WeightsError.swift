@@ -51,6 +51,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case storageOutOfRange(file: String, tensor: String, neededBytes: Int, storageBytes: Int)
     /// The tensor has an invalid shape or strides (negative, rank mismatch, overflow).
     case invalidLayout(file: String, tensor: String, shape: [Int], strides: [Int])
+    /// The tensor's shape holds `elementCount` values, more than the whole file has bytes (only
+    /// a broadcast view, with zero strides, can; one that large would exhaust memory when read).
+    case tensorLargerThanFile(file: String, tensor: String, shape: [Int], elementCount: Int, fileBytes: Int)
     /// No tensor of that name.
     case missingTensor(file: String, tensor: String)
 
@@ -114,6 +117,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): tensor '\(tensor)' needs \(neededBytes) bytes of a storage of \(storageBytes)"
         case .invalidLayout(let file, let tensor, let shape, let strides):
             return "\(file): tensor '\(tensor)' has an invalid layout: shape \(shape), strides \(strides)"
+        case .tensorLargerThanFile(let file, let tensor, let shape, let elementCount, let fileBytes):
+            return "\(file): tensor '\(tensor)' of shape \(shape) holds \(elementCount) values, more than the file's \(fileBytes) bytes"
         case .missingTensor(let file, let tensor):
             return "\(file): no tensor '\(tensor)'"
         case .headerTooLarge(let file, let headerBytes, let fileBytes):
