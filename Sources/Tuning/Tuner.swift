@@ -7,7 +7,6 @@ public struct TuneRequest: Sendable {
     public var executable: String
     /// Engine flags forwarded to every run: `--engine dsp`, `--model PATH`, `--threads 2`…
     public var engineArguments: [String]
-    public var engineName: String
     public var query: String?
     public var threads: Int
     /// A file to take the audio from; nil for the built-in test mixture.
@@ -21,11 +20,10 @@ public struct TuneRequest: Sendable {
     /// Where inputs, outputs and measurements go while tuning (removed afterwards).
     public var workDirectory: String
 
-    public init(executable: String, engineArguments: [String], engineName: String, query: String?, threads: Int,
+    public init(executable: String, engineArguments: [String], query: String?, threads: Int,
                 workDirectory: String) {
         self.executable = executable
         self.engineArguments = engineArguments
-        self.engineName = engineName
         self.query = query
         self.threads = threads
         self.workDirectory = workDirectory
@@ -82,8 +80,8 @@ public final class Tuner {
         progress("1/\(steps): the whole input in one pass")
         let wholeChunk = input.seconds * 1.05 + 1
         let whole = try measure(chunk: wholeChunk, overlap: 0, input: inputPath, output: work + "/whole.wav", tag: "whole")
-        guard whole.stats.windows == 1 else {
-            throw TuneError.invalidValue(name: "one-pass reference (windows)", value: "\(whole.stats.windows)")
+        guard whole.windows == 1 else {
+            throw TuneError.invalidValue(name: "one-pass reference (windows)", value: "\(whole.windows)")
         }
 
         var configurations: [TunedConfiguration] = []
@@ -92,42 +90,36 @@ public final class Tuner {
             let label = String(format: "chunk %g s, overlap %g s", point.chunk, point.overlap)
             progress("\(step + 2)/\(steps): \(label)")
             let output = work + "/out-\(step).wav"
-            let run = try measure(chunk: point.chunk, overlap: point.overlap, input: inputPath, output: output, tag: "\(step)")
+            let stats = try measure(chunk: point.chunk, overlap: point.overlap, input: inputPath, output: output, tag: "\(step)")
             let comparison = try TuneAudio.snr(test: output, reference: work + "/whole.wav")
             guard comparison.frames == comparison.referenceFrames else {
                 throw TuneError.wrongLength(configuration: label, got: comparison.frames, expected: comparison.referenceFrames)
             }
-            let stats = run.stats
             if stats.snapped {
                 snaps.append(String(format: "%g/%g → %.3f/%.3f", point.chunk, point.overlap, stats.chunkSeconds, stats.overlapSeconds))
             }
             configurations.append(TunedConfiguration(
                 requestedChunkSeconds: point.chunk, chunkSeconds: stats.chunkSeconds, overlapSeconds: stats.overlapSeconds,
                 snapped: stats.snapped, realtimeFactor: stats.inputSeconds / max(stats.wallSeconds, 1e-9),
-                peakRSSBytes: run.peakResidentBytes, latencySeconds: stats.chunkSeconds + stats.slowestWindowSeconds,
+                peakRSSBytes: stats.peakResidentBytes, latencySeconds: stats.chunkSeconds + stats.slowestWindowSeconds,
                 boundarySNR: comparison.snr, loadSeconds: stats.loadSeconds, windows: stats.windows))
             try? FileManager.default.removeItem(atPath: output)
         }
         let recommendation = TuneAnalysis.analyse(&configurations, limits: request.limits)
         let snapNote = snaps.isEmpty ? nil
-            : "* the \(whole.stats.engine) engine snapped chunk/overlap to lengths it wastes nothing on, with windows on the grid of one pass (s): "
+            : "* the \(whole.engine) engine snapped chunk/overlap to lengths it wastes nothing on, with windows on the grid of one pass (s): "
                 + snaps.joined(separator: ", ")
         return TuneReport(
-            engine: whole.stats.engine, query: request.query, threads: request.threads, input: input,
-            engineSampleRate: whole.stats.engineSampleRate, snapNote: snapNote,
-            wholePass: .init(chunkSeconds: whole.stats.chunkSeconds,
-                             realtimeFactor: whole.stats.inputSeconds / max(whole.stats.wallSeconds, 1e-9),
+            engine: whole.engine, query: request.query, threads: request.threads, input: input,
+            engineSampleRate: whole.engineSampleRate, snapNote: snapNote,
+            wholePass: .init(chunkSeconds: whole.chunkSeconds,
+                             realtimeFactor: whole.inputSeconds / max(whole.wallSeconds, 1e-9),
                              peakRSSBytes: whole.peakResidentBytes),
             limits: request.limits, configurations: configurations, recommendation: recommendation)
     }
 
-    private struct Run {
-        var stats: RunStats
-        var peakResidentBytes: Int
-    }
-
     /// One configuration in a fresh child process: float WAV out, measurements in a side file.
-    private func measure(chunk: Double, overlap: Double, input: String, output: String, tag: String) throws -> Run {
+    private func measure(chunk: Double, overlap: Double, input: String, output: String, tag: String) throws -> RunStats {
         let statsPath = request.workDirectory + "/stats-\(tag).json"
         try? FileManager.default.removeItem(atPath: statsPath)
         var arguments = request.engineArguments
@@ -141,6 +133,6 @@ public final class Tuner {
             throw TuneError.childFailed(configuration: label, status: outcome.status, message: message)
         }
         guard let stats = try? RunStats.read(from: statsPath) else { throw TuneError.missingStats(configuration: label) }
-        return Run(stats: stats, peakResidentBytes: stats.peakResidentBytes)
+        return stats
     }
 }

@@ -54,7 +54,7 @@ struct Tune: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: work) }
         var request = TuneRequest(
             executable: ChildProcess.currentExecutable, engineArguments: ["--engine", engine] + model.arguments,
-            engineName: engine, query: query, threads: model.threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            query: query, threads: model.threads ?? ProcessInfo.processInfo.activeProcessorCount,
             workDirectory: work)
         request.inputPath = input
         request.seconds = seconds
