@@ -1,29 +1,20 @@
 import Foundation
+import Stream
 
-/// Text for the user on stderr. Written with write(2) and failures ignored: when whoever reads
-/// stderr goes away (`2>&1 | head`), the run must go on and its output stay whole;
-/// FileHandle.write would trap on EPIPE instead.
+/// Text for the user on stderr and results on stdout, through the same `OutputFile` the audio
+/// goes through (write(2) until done), failures ignored: when whoever reads stderr goes away
+/// (`2>&1 | head`), the run must go on and its output stay whole; FileHandle.write would trap
+/// on EPIPE instead.
 enum Console {
-    static func error(_ text: String) { send(Array(text.utf8), to: STDERR_FILENO) }
+    private static let standardError = OutputFile(fd: STDERR_FILENO)
+    private static let standardOutput = OutputFile(fd: STDOUT_FILENO)
+
+    static func error(_ text: String) { try? standardError.write(Array(text.utf8)) }
 
     /// Results on stdout; a reader that closed the pipe early just gets less.
-    static func output(_ text: String) { send(Array(text.utf8), to: STDOUT_FILENO) }
-    static func output(_ bytes: [UInt8]) { send(bytes, to: STDOUT_FILENO) }
+    static func output(_ text: String) { try? standardOutput.write(Array(text.utf8)) }
+    static func output(_ bytes: [UInt8]) { try? standardOutput.write(bytes) }
 
-    /// write(2) until done; false (errno set) when the descriptor refuses.
-    @discardableResult
-    static func send(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written > 0 {
-                offset += written
-            } else if written < 0, errno == EINTR {
-                continue
-            } else {
-                return false
-            }
-        }
-        return true
-    }
+    /// A line a host waits for: throws `StreamError.outputClosed` when the host has gone.
+    static func answer(_ line: String) throws { try standardOutput.write(Array((line + "\n").utf8)) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Stream
 import Worker
 
 struct WorkerMode: ParsableCommand {
@@ -56,6 +57,12 @@ struct WorkerMode: ParsableCommand {
     /// Writes one answer line straight to stdout (no buffer to flush, so an answer written is
     /// never lost); a host that closed our stdout ends the worker quietly.
     private func send(_ line: String) {
-        guard Console.send(Array((line + "\n").utf8), to: STDOUT_FILENO) else { Foundation.exit(errno == EPIPE ? 0 : 1) }
+        do {
+            try Console.answer(line)
+        } catch StreamError.outputClosed {
+            Foundation.exit(0)
+        } catch {
+            Foundation.exit(1)
+        }
     }
 }
