@@ -21,12 +21,12 @@ public final class LoadedModel {
     /// Opens the files and binds the network and, when the files have them, the tokenizer and
     /// the text encoder (all zero-copy over the memory maps).
     /// - Throws: the Engine module's errors naming the file and tensor.
-    public init(files: ModelFiles) throws {
+    public init(files: ModelFiles, compute: ComputeOptions = .standard) throws {
         let started = Date()
         self.files = files
         key = Self.key(for: files)
         let weights = try AudioSepLoader.weights(files)
-        network = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix)
+        network = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix, options: compute)
         text = Result { (try QueryEncoder.tokenizer(files), try AudioSepLoader.textEncoder(files, weights: weights)) }
         loadSeconds = Date().timeIntervalSince(started)
     }

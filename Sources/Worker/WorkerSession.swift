@@ -12,6 +12,8 @@ public struct WorkerOptions: Sendable {
     public var embeddingCache: EmbeddingCache? = EmbeddingCache()
     /// `"use_chunk": false` on an input longer than this is chunked anyway, and the answer says so.
     public var maxPassSeconds = 60.0
+    /// How loaded models compute (`--convolution`, `--precision`).
+    public var compute = ComputeOptions.standard
     /// Folder that relative paths in commands are taken from.
     public var directory = FileManager.default.currentDirectoryPath
     /// Where `load_model` without files looks (`AUDIOSEP_MODEL`, then the cache folder).
@@ -111,7 +113,7 @@ public final class WorkerSession {
             log("model already loaded: \(Self.describe(files))")
         } else {
             do {
-                model = try LoadedModel(files: files)
+                model = try LoadedModel(files: files, compute: options.compute)
             } catch {
                 throw WorkerError.loadFailed(reason: "\(error)")
             }

@@ -197,19 +197,8 @@ struct Separate: ParsableCommand {
                          peakResidentBytes: summary.peakResidentBytes).write(to: stats)
         }
         if let stages = profiled?.profile {
-            let total = stages.reduce(0) { $0 + $1.seconds }
-            func row(_ name: String, _ seconds: String, _ share: String) -> String {
-                name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(repeating: " ", count: max(0, 10 - seconds.count))
-                    + seconds + String(repeating: " ", count: max(0, 8 - share.count)) + share + "\n"
-            }
-            var table = row("stage", "seconds", "share")
-            for (stage, seconds) in stages where seconds >= 0.0005 {
-                table += row(stage, String(format: "%.3f", seconds), String(format: "%.1f%%", 100 * seconds / max(total, 1e-9)))
-            }
-            table += row("engine total", String(format: "%.3f", total), "")
-            table += row("model load", String(format: "%.3f", loadSeconds), "")
-            table += row("audio", String(format: "%.3f", Double(summary.inputFrames) / Double(input.sampleRate)), "")
-            Console.error(table)
+            Console.error(AudioSepEngine.profileTable(stages, loadSeconds: loadSeconds,
+                                                      audioSeconds: Double(summary.inputFrames) / Double(input.sampleRate)))
         }
         if let signal = StopSignals.signal {
             // Everything in flight was written and the output ended validly; say so and exit as

@@ -16,6 +16,7 @@ struct ModelOptions: ParsableArguments {
     var embedding: String?
     @Option(name: .long, help: "Threads for the engine (default: all cores).")
     var threads: Int?
+    @OptionGroup var compute: ComputeFlags
     @Flag(name: .long, help: "Neither read nor write the query-embedding cache (~/.cache/audiosep-stream/embeddings).")
     var noCache = false
 
@@ -27,6 +28,7 @@ struct ModelOptions: ParsableArguments {
             if let value { flags += [flag, value] }
         }
         if let threads { flags += ["--threads", String(threads)] }
+        flags += compute.arguments
         if noCache { flags.append("--no-cache") }
         return flags
     }
@@ -42,8 +44,10 @@ struct ModelOptions: ParsableArguments {
             guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         }
         let files = try locate()
+        let compute = try self.compute.options()
         let embeddingValues = try embedding.map(QueryEmbedding.load)
         return try EngineFactory.make(name: name, query: query, model: files, embedding: embeddingValues,
-                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, cache: cache)
+                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, cache: cache,
+                                      compute: compute)
     }
 }

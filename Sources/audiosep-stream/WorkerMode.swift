@@ -20,6 +20,7 @@ struct WorkerMode: ParsableCommand {
     var threads: Int?
     @Option(name: .long, help: "\"use_chunk\": false on a longer input is chunked anyway, in seconds (a single window holds the whole input).")
     var maxPassSeconds: Double = 60
+    @OptionGroup var compute: ComputeFlags
     @Flag(name: .long, help: "Keep query embeddings in memory only, not in ~/.cache/audiosep-stream/embeddings.")
     var noCache = false
     @Flag(name: [.customShort("q"), .long], help: "Log nothing on stderr.")
@@ -36,6 +37,7 @@ struct WorkerMode: ParsableCommand {
                 guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
                 options.threads = threads
             }
+            options.compute = try compute.options()
             guard maxPassSeconds > 0 else { throw ValidationError("--max-pass-seconds must be above 0, got \(maxPassSeconds)") }
         } catch {
             AudioSepStream.fail(error)

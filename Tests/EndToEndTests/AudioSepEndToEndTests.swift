@@ -20,6 +20,30 @@ final class AudioSepEndToEndTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Harness.snr(expected, actual), 60)
     }
 
+    /// Both convolution algorithms equal the reference; `--profile` prints every layer with its
+    /// GFLOP and GFLOP/s; an unknown algorithm is one line.
+    func testConvolutionAlgorithmsAndTheLayerProfile() throws {
+        let expected = try Harness.readRaw("\(Self.fixtures)/output.f32", channels: 1, format: float32)[0]
+        for algorithm in ["winograd", "im2col"] {
+            let output = Harness.path("tiny-\(algorithm).f32")
+            let run = try Harness.shell("$BIN \(model) \(rawMono) --convolution \(algorithm) --profile < \(Self.fixtures)/input.f32 > \(output)")
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let actual = try Harness.readRaw(output, channels: 1, format: float32)[0]
+            XCTAssertGreaterThanOrEqual(Harness.snr(expected, actual), 60, algorithm)
+            let rows = run.stderr.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            XCTAssertEqual(rows.first, ["stage", "seconds", "GFLOP", "GFLOP/s", "share"], run.stderr)
+            for stage in ["encoder_block1/conv1", "decoder_block6/conv2", "decoder_block3/upsample", "engine"] {
+                let row = try XCTUnwrap(rows.first { $0.first == stage }, "\(stage) missing:\n\(run.stderr)")
+                let numbers = row.dropFirst(stage == "engine" ? 2 : 1).prefix(3).compactMap(Double.init)
+                XCTAssertEqual(numbers.count, 3, "seconds, GFLOP, GFLOP/s in \(row)")
+                XCTAssertGreaterThan(numbers[1], 0, "\(stage) does arithmetic")
+            }
+        }
+        let bad = try Harness.shell("$BIN \(model) \(rawMono) --convolution fft < \(Self.fixtures)/input.f32 > /dev/null")
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--convolution must be winograd or im2col, got fft"), bad.stderr)
+    }
+
     func testSafetensorsModelAndStereoSeparateEachChannel() throws {
         // Stereo WAV at 44.1 kHz: each channel is resampled, separated on its own, resampled back.
         let stereo = Harness.path("tiny-stereo.wav"), left = Harness.path("tiny-left.wav")

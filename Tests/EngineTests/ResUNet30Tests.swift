@@ -16,8 +16,6 @@ final class ResUNet30Tests: XCTestCase {
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    func maxError(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
-
     func snr(_ reference: [Float], _ estimate: [Float]) -> Double {
         var signal = 0.0, noise = 0.0
         for (r, e) in zip(reference, estimate) {
@@ -25,6 +23,26 @@ final class ResUNet30Tests: XCTestCase {
             noise += Double(r - e) * Double(r - e)
         }
         return 10 * log10(signal / max(noise, 1e-30))
+    }
+
+    /// The profiler's operation counts: one stage per traced layer, convolutions by their formula.
+    func testOperationCountsCoverEveryTracedLayer() throws {
+        let network = try AudioSepLoader.network(ModelFiles(checkpoint: Self.path("tiny.ckpt")))
+        let counts = Dictionary(network.operations(frames: 25).map { ($0.stage, $0.operations) }, uniquingKeysWith: +)
+        // 25 frames are padded to 32; 1024 bins; encoder 1 is 2 → 2 channels: 2·9·2·2 per pixel + the activation.
+        XCTAssertEqual(counts["encoder_block1/conv1"], Double(2 * 9 * 2 * 2 * 32 * 1024 + 3 * 2 * 32 * 1024))
+        var traced: [String] = []
+        _ = network.separate(try Self.floats("input.f32"), conditioning: network.condition(on: try QueryEmbedding.load(path: Self.path("embedding.f32"))),
+                             stft: STFT(), workspace: Workspace(threads: 1)) { name, _ in traced.append(name) }
+        // Spectra, skips and whole blocks (traced once their last layer is done) take no time of their own.
+        let spectral: Set = ["stft_real", "stft_imag", "mag", "sep_real", "sep_imag", "conv_block7a"]
+        let layers = traced.filter { name in
+            !spectral.contains(name) && !name.hasSuffix("/skip") && (name.contains("/") || !name.hasPrefix("decoder_block"))
+        }
+        for name in layers {
+            XCTAssertNotNil(counts[name], "no operation count for traced stage \(name)")
+        }
+        XCTAssertTrue(layers.contains("decoder_block6/conv2") && layers.contains("encoder_block6/pool"))
     }
 
     func testCheckpointAndSafetensorsLoadTheSameNetwork() throws {

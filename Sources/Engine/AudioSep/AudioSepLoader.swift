@@ -69,8 +69,8 @@ public enum AudioSepLoader {
         return weights
     }
 
-    public static func network(_ files: ModelFiles) throws -> ResUNet30 {
-        try ResUNet30(try weights(files), prefix: networkPrefix)
+    public static func network(_ files: ModelFiles, options: ComputeOptions = .standard) throws -> ResUNet30 {
+        try ResUNet30(try weights(files), prefix: networkPrefix, options: options)
     }
 
     /// Attention heads of the text encoder: roberta-base's config.json, or a converted file's metadata.

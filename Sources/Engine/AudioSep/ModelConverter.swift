@@ -27,7 +27,7 @@ public enum ModelConverter {
     public static func convert(_ files: ModelFiles, to path: String, precision: Precision = .f32) throws -> Summary {
         let weights = try AudioSepLoader.weights(files)
         // Bind the network first: a checkpoint that does not make a whole model is refused here.
-        _ = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix)
+        _ = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix, options: .init(convolution: .im2col))
         var metadata = ["format": "audiosep-stream/1", "precision": precision.rawValue]
         if let roberta = files.robertaDirectory {
             for name in ["vocab.json", "merges.txt"] {

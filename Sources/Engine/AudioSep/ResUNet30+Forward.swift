@@ -51,19 +51,20 @@ extension ResUNet30 {
             let skip = block.forward([x], offsets: conditioning.encoders[index],
                                      hidden: slot(hiddenSlot, block.outChannels, x.frames, x.bins),
                                      output: workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins),
-                                     workspace: workspace)
+                                     workspace: workspace, name: "encoder_block\(index + 1)", trace: trace)
+            record("encoder_block\(index + 1)/skip", skip)
             let pool = Self.pools[index]
             // The block has read x for the last time: its pooled output can take x's slot.
             x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1,
                                         into: slot(current, skip.channels, skip.frames / pool.0, skip.bins / pool.1),
                                         workspace: workspace)
-            record("encoder_block\(index + 1)/skip", skip)
             record("encoder_block\(index + 1)/pool", x)
             skips.append(skip)
         }
         let centreOut = (current + 2) % 3
         x = centre.forward([x], offsets: conditioning.centre, hidden: slot((current + 1) % 3, centre.outChannels, x.frames, x.bins),
-                           output: slot(centreOut, centre.outChannels, x.frames, x.bins), workspace: workspace)
+                           output: slot(centreOut, centre.outChannels, x.frames, x.bins), workspace: workspace,
+                           name: "conv_block7a", trace: trace)
         current = centreOut
         record("conv_block7a", x)
 
@@ -79,15 +80,47 @@ extension ResUNet30 {
             Convolution.convTransposeStrided(activated, weights: decoder.upsample, outChannels: decoder.outChannels,
                                              kernelFrames: decoder.stride.frames, kernelBins: decoder.stride.bins,
                                              into: up, channelOffset: 0, products: products, workspace: workspace)
+            record("decoder_block\(index + 1)/upsample", up)
             x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
                                       hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),
-                                      output: slot(b, decoder.outChannels, skip.frames, skip.bins), workspace: workspace)
+                                      output: slot(b, decoder.outChannels, skip.frames, skip.bins), workspace: workspace,
+                                      name: "decoder_block\(index + 1)", trace: trace)
             current = b
             record("decoder_block\(index + 1)", x)
         }
         let logits = Convolution.conv1x1(x, weights: afterConv.weight, bias: afterConv.bias, outChannels: 3, workspace: workspace)
         record("after_conv", logits)
         return logits
+    }
+
+    /// Floating-point operations of each traced stage of the U-Net for a window of `frames` STFT
+    /// frames, in trace order (multiply and add count two; BatchNorm, FiLM and leaky ReLU three
+    /// per value). For the profiler's GFLOP/s column.
+    public func operations(frames: Int) -> [(stage: String, operations: Double)] {
+        var levelFrames = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
+        var levelBins = Self.frequencyBins - 1
+        let first = Double(encoderWidths[0] * levelFrames * levelBins)
+        var result: [(String, Double)] = [("bn0_out", first / Double(encoderWidths[0]) * 2), ("pre_conv", 2 * first)]
+        var pixels: [Int] = []
+        for (index, block) in encoders.enumerated() {
+            let name = "encoder_block\(index + 1)"
+            pixels.append(levelFrames * levelBins)
+            result += block.operations(pixels: levelFrames * levelBins, name: name)
+            levelFrames /= Self.pools[index].0
+            levelBins /= Self.pools[index].1
+            result.append((name + "/pool", Double(block.outChannels * levelFrames * levelBins * 4)))
+        }
+        result += centre.operations(pixels: levelFrames * levelBins, name: "conv_block7a")
+        var inPixels = levelFrames * levelBins
+        for (index, decoder) in decoders.enumerated() {
+            let name = "decoder_block\(index + 1)"
+            let patch = Double(decoder.stride.frames * decoder.stride.bins)
+            result.append((name + "/upsample", Double(inPixels * decoder.inChannels) * (3 + 2 * Double(decoder.outChannels) * patch)))
+            inPixels = pixels.removeLast()
+            result += decoder.block.operations(pixels: inPixels, name: name)
+        }
+        result.append(("after_conv", 2 * 3 * first))
+        return result
     }
 
     /// Separates one mono window at 32 kHz: STFT, U-Net, mask, inverse STFT.
@@ -194,28 +227,70 @@ public final class AudioSepEngine: Separator {
         return chunkFrames - hop * block
     }
 
-    /// Seconds spent per stage, summed over every window, when profiling is on (`--profile`).
-    public private(set) var profile: [(stage: String, seconds: Double)]?
+    /// One row of the profile: a stage's seconds and floating-point operations, summed over
+    /// every window (operations are nil for the spectral stages).
+    public struct Stage {
+        public let name: String
+        public var seconds: Double
+        public var operations: Double?
+    }
+
+    /// Per-stage totals when profiling is on (`--profile`), in the order the stages run.
+    public private(set) var profile: [Stage]?
 
     public func enableProfiling() { profile = [] }
 
     public func separate(_ samples: [Float]) throws -> [Float] {
         guard profile != nil else { return network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) }
+        let frames = stft.frameCount(samples: max(samples.count, stft.minimumSamples))
+        let operations = Dictionary(network.operations(frames: frames).map { ($0.stage, $0.operations) }, uniquingKeysWith: +)
         var last = DispatchTime.now().uptimeNanoseconds
         var stages: [(String, Double)] = []
         let output = network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) { name, _ in
             let now = DispatchTime.now().uptimeNanoseconds
-            stages.append((name, Double(now - last) / 1e9))
+            // The STFT's three traces arrive together; its time is the first one's.
+            stages.append((name == "stft_real" ? "stft" : name, Double(now - last) / 1e9))
             last = now
         }
         stages.append(("mask + istft", Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9))
-        for (stage, seconds) in stages {
-            if let index = profile!.firstIndex(where: { $0.stage == stage }) {
+        for (name, seconds) in stages where !["stft_imag", "mag", "sep_real", "sep_imag"].contains(name) || seconds > 0.001 {
+            if let index = profile!.firstIndex(where: { $0.name == name }) {
                 profile![index].seconds += seconds
+                if let count = operations[name] { profile![index].operations = (profile![index].operations ?? 0) + count }
             } else {
-                profile!.append((stage, seconds))
+                profile!.append(Stage(name: name, seconds: seconds, operations: operations[name]))
             }
         }
         return output
+    }
+}
+
+extension AudioSepEngine {
+    /// The `--profile` table: every stage's time, GFLOP, GFLOP/s and share of the engine's time,
+    /// then the totals. Stages that do no arithmetic of their own (the skips, the ends of
+    /// blocks) are left out when they took under half a millisecond.
+    public static func profileTable(_ stages: [Stage], loadSeconds: Double, audioSeconds: Double) -> String {
+        let total = stages.reduce(0) { $0 + $1.seconds }
+        let operations = stages.reduce(0) { $0 + ($1.operations ?? 0) }
+        func row(_ cells: [String]) -> String {
+            cells[0].padding(toLength: 30, withPad: " ", startingAt: 0)
+                + zip(cells.dropFirst(), [9, 9, 9, 8]).map { String(repeating: " ", count: max(1, $1 - $0.count)) + $0 }.joined() + "\n"
+        }
+        func rate(_ operations: Double?, _ seconds: Double) -> String {
+            guard let operations, seconds > 0 else { return "-" }
+            return String(format: "%.1f", operations / seconds / 1e9)
+        }
+        var table = row(["stage", "seconds", "GFLOP", "GFLOP/s", "share"])
+        for stage in stages where stage.operations != nil || stage.seconds >= 0.0005 {
+            table += row([stage.name, String(format: "%.3f", stage.seconds),
+                          stage.operations.map { String(format: "%.3g", $0 / 1e9) } ?? "-", rate(stage.operations, stage.seconds),
+                          String(format: "%.1f%%", 100 * stage.seconds / max(total, 1e-9))])
+        }
+        table += row(["engine total", String(format: "%.3f", total), String(format: "%.3g", operations / 1e9),
+                      rate(operations, total), ""])
+        table += row(["model load", String(format: "%.3f", loadSeconds), "", "", ""])
+        table += row(["audio", String(format: "%.3f", audioSeconds), "", "", ""])
+        table += row(["real time", String(format: "%.2fx", audioSeconds / max(total, 1e-9)), "", "", ""])
+        return table
     }
 }

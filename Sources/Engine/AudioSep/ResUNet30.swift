@@ -55,18 +55,22 @@ struct FiLMLinear {
 struct ResidualBlock {
     let inChannels: Int, outChannels: Int
     let bn1: FoldedBatchNorm, bn2: FoldedBatchNorm
-    let conv1: [Float], conv2: [Float]
+    let conv1: Conv3x3Layer, conv2: Conv3x3Layer
     let shortcut: (weight: [Float], bias: [Float])?
     let beta1: FiLMLinear, beta2: FiLMLinear
 
     /// - Parameters: `base` is the block's key (`…base.encoder_block1.conv_block1`), `film` its FiLM path.
-    init(_ weights: WeightLookup, base: String, film: String, inChannels: Int, outChannels: Int, conditionSize: Int) throws {
+    /// `level` is the U-Net level the block works at (0: full resolution; the centre is 6).
+    init(_ weights: WeightLookup, base: String, film: String, inChannels: Int, outChannels: Int, conditionSize: Int,
+         level: Int, options: ComputeOptions) throws {
         self.inChannels = inChannels
         self.outChannels = outChannels
         bn1 = try FoldedBatchNorm(weights, base + ".bn1", channels: inChannels)
         bn2 = try FoldedBatchNorm(weights, base + ".bn2", channels: outChannels)
-        conv1 = try weights.require(base + ".conv1.weight", shape: [outChannels, inChannels, 3, 3])
-        conv2 = try weights.require(base + ".conv2.weight", shape: [outChannels, outChannels, 3, 3])
+        conv1 = Conv3x3Layer(weights: try weights.require(base + ".conv1.weight", shape: [outChannels, inChannels, 3, 3]),
+                             inChannels: inChannels, outChannels: outChannels, winograd: options.winograd(level: level))
+        conv2 = Conv3x3Layer(weights: try weights.require(base + ".conv2.weight", shape: [outChannels, outChannels, 3, 3]),
+                             inChannels: outChannels, outChannels: outChannels, winograd: options.winograd(level: level))
         if inChannels != outChannels {
             shortcut = (try weights.require(base + ".shortcut.weight", shape: [outChannels, inChannels, 1, 1]),
                         try weights.require(base + ".shortcut.bias", shape: [outChannels]))
@@ -86,20 +90,30 @@ struct ResidualBlock {
     /// Both activations are fused into the convolutions' gathering; the shortcut adds into the output.
     /// `hidden` and `output`, when given, are where the intermediate and the result go (workspace
     /// slots); `output` must not overlap the inputs or `hidden`.
+    /// `trace`, when given, hears `<name>/conv1`, `<name>/conv2` and `<name>/shortcut` (or `/residual`).
     func forward(_ inputs: [FeatureMap], offsets: ([Float], [Float]), hidden: FeatureMap? = nil, output: FeatureMap? = nil,
-                 workspace: Workspace) -> FeatureMap {
-        let h = Convolution.conv3x3(inputs, activation: .init(scale: bn1.scale, offset: offsets.0), weights: conv1,
-                                    outChannels: outChannels, into: hidden, workspace: workspace)
-        let out = Convolution.conv3x3([h], activation: .init(scale: bn2.scale, offset: offsets.1), weights: conv2,
-                                      outChannels: outChannels, into: output, workspace: workspace)
+                 workspace: Workspace, name: String = "", trace: ResUNet30.Trace? = nil) -> FeatureMap {
+        let h = conv1(inputs, activation: .init(scale: bn1.scale, offset: offsets.0), into: hidden, workspace: workspace)
+        trace?(name + "/conv1", h)
+        let out = conv2([h], activation: .init(scale: bn2.scale, offset: offsets.1), into: output, workspace: workspace)
+        trace?(name + "/conv2", out)
         if let shortcut {
             Convolution.conv1x1(inputs, weights: shortcut.weight, bias: shortcut.bias, outChannels: outChannels,
                                 accumulatingInto: out, workspace: workspace)
+            trace?(name + "/shortcut", out)
         } else {
             precondition(inputs.count == 1)
             Convolution.add(inputs[0], to: out, workspace: workspace)
+            trace?(name + "/residual", out)
         }
         return out
+    }
+
+    /// Floating-point operations of `forward` on maps of `pixels` pixels, by the names it traces.
+    func operations(pixels: Int, name: String) -> [(String, Double)] {
+        let p = Double(pixels), i = Double(inChannels), o = Double(outChannels)
+        return [(name + "/conv1", 2 * 9 * i * o * p + 3 * i * p), (name + "/conv2", 2 * 9 * o * o * p + 3 * o * p),
+                shortcut == nil ? (name + "/residual", o * p) : (name + "/shortcut", 2 * i * o * p + 2 * o * p)]
     }
 }
 
@@ -113,7 +127,7 @@ struct DecoderBlock {
     let block: ResidualBlock
 
     init(_ weights: WeightLookup, base: String, film: String, inChannels: Int, outChannels: Int,
-         stride: (Int, Int), conditionSize: Int) throws {
+         stride: (Int, Int), conditionSize: Int, level: Int, options: ComputeOptions) throws {
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.stride = stride
@@ -121,7 +135,8 @@ struct DecoderBlock {
         beta1 = try FiLMLinear(weights, film + "->beta1", channels: inChannels, conditionSize: conditionSize)
         upsample = try weights.require(base + ".conv1.weight", shape: [inChannels, outChannels, stride.0, stride.1])
         block = try ResidualBlock(weights, base: base + ".conv_block2", film: film + "->conv_block2",
-                                  inChannels: 2 * outChannels, outChannels: outChannels, conditionSize: conditionSize)
+                                  inChannels: 2 * outChannels, outChannels: outChannels, conditionSize: conditionSize,
+                                  level: level, options: options)
         // bn2 and β2 exist in every checkpoint but the forward pass never reads them: check they are there.
         _ = try weights.requireShape(base + ".bn2.weight", rank: 1)
         _ = try weights.requireShape(film + "->beta2.weight", rank: 2)
@@ -150,8 +165,13 @@ public final class ResUNet30 {
     let decoders: [DecoderBlock]
     let afterConv: (weight: [Float], bias: [Float])
 
-    /// Binds every tensor under `prefix` (`ss_model.` in AudioSep's checkpoint, empty in ours).
-    public init(_ weights: WeightLookup, prefix: String = "ss_model.") throws {
+    /// How the convolutions compute, fixed at load.
+    public let options: ComputeOptions
+
+    /// Binds every tensor under `prefix` (`ss_model.` in AudioSep's checkpoint, empty in ours)
+    /// and prepares the weights for `options`.
+    public init(_ weights: WeightLookup, prefix: String = "ss_model.", options: ComputeOptions = .standard) throws {
+        self.options = options
         let base = prefix + "base.", film = prefix + "film."
         let condition = Self.conditionSize
         bn0 = try FoldedBatchNorm(weights, base + "bn0", channels: Self.frequencyBins)
@@ -175,20 +195,22 @@ public final class ResUNet30 {
             let key = "encoder_block\(index).conv_block1"
             let width = try width(base + key + ".conv1.weight")
             encoders.append(try ResidualBlock(weights, base: base + key, film: film + "encoder_block\(index)->conv_block1",
-                                              inChannels: inWidth, outChannels: width, conditionSize: condition))
+                                              inChannels: inWidth, outChannels: width, conditionSize: condition,
+                                              level: index - 1, options: options))
             widths.append(width)
             inWidth = width
         }
         let centreWidth = try width(base + "conv_block7a.conv_block1.conv1.weight")
         centre = try ResidualBlock(weights, base: base + "conv_block7a.conv_block1", film: film + "conv_block7a->conv_block1",
-                                   inChannels: inWidth, outChannels: centreWidth, conditionSize: condition)
+                                   inChannels: inWidth, outChannels: centreWidth, conditionSize: condition,
+                                   level: Self.pools.count, options: options)
         var decoders: [DecoderBlock] = []
         var decoderIn = centreWidth
         for index in 1...6 {
             let out = widths[6 - index]
             decoders.append(try DecoderBlock(weights, base: base + "decoder_block\(index)", film: film + "decoder_block\(index)",
                                              inChannels: decoderIn, outChannels: out, stride: Self.pools[6 - index],
-                                             conditionSize: condition))
+                                             conditionSize: condition, level: 6 - index, options: options))
             decoderIn = out
         }
         afterConv = (try weights.require(base + "after_conv.weight", shape: [3, first, 1, 1]),

@@ -15,6 +15,7 @@ public enum Convolution {
         public let offset: [Float]
         public let slope: Float
         public init(scale: [Float], offset: [Float], slope: Float = 0.01) {
+            precondition(slope >= 0 && slope <= 1, "leaky ReLU slope \(slope) outside [0, 1]")
             self.scale = scale
             self.offset = offset
             self.slope = slope
@@ -80,7 +81,7 @@ public enum Convolution {
                     let from = plane + frame * bins, to = stage + (frame - low) * bins
                     for bin in 0..<bins {
                         let v = a * from[bin] + b
-                        to[bin] = v >= 0 ? v : v * slope
+                        to[bin] = max(v, v * slope)   // leaky ReLU for 0 ≤ slope ≤ 1, without a branch
                     }
                 }
                 source = UnsafePointer(stage - low * bins)
@@ -238,7 +239,7 @@ public enum Convolution {
                     let source = xBase + channel * plane, target = yBase + channel * plane
                     for index in 0..<plane {
                         let v = a * source[index] + b
-                        target[index] = v >= 0 ? v : v * slope
+                        target[index] = max(v, v * slope)
                     }
                 }
             }

@@ -12,7 +12,7 @@ public final class Workspace: @unchecked Sendable {
     private let workerBuffers: [WorkerBuffers]
 
     private final class WorkerBuffers {
-        var slots: [FloatStorage?] = [nil, nil]
+        var slots: [FloatStorage?] = [nil, nil, nil]
     }
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -21,7 +21,7 @@ public final class Workspace: @unchecked Sendable {
         openblas_set_num_threads(1)
     }
 
-    /// Thread `worker`'s buffer number `slot` (0 or 1) of at least `floats` floats (contents undefined).
+    /// Thread `worker`'s buffer number `slot` (0, 1 or 2) of at least `floats` floats (contents undefined).
     func buffer(_ worker: Int, floats: Int, slot: Int = 0) -> UnsafeMutablePointer<Float> {
         let own = workerBuffers[worker]
         if (own.slots[slot]?.capacity ?? 0) < floats { own.slots[slot] = FloatStorage(capacity: floats) }
@@ -34,9 +34,10 @@ public final class Workspace: @unchecked Sendable {
     private var slots: [FloatStorage] = []
     private var skipBuffers: [FloatStorage] = []
 
-    /// Makes sure there are `count` slots of exactly `floats` floats (reallocated when the size changes).
+    /// Makes sure there are `count` slots of at least `floats` floats. They only grow: a shorter
+    /// window (the last of a stream) reuses them rather than faulting in fresh pages.
     func prepareSlots(_ count: Int, floats: Int) {
-        if slots.count != count || slots.first?.capacity != floats {
+        if slots.count != count || slots.first!.capacity < floats {
             slots = (0..<count).map { _ in FloatStorage(capacity: floats) }
         }
     }
@@ -46,11 +47,11 @@ public final class Workspace: @unchecked Sendable {
         FeatureMap(view: slots[index], channels: channels, frames: frames, bins: bins)
     }
 
-    /// A map over skip buffer `level`, kept across windows of one length.
+    /// A map over skip buffer `level`, kept across windows (grown, never shrunk).
     func skip(_ level: Int, channels: Int, frames: Int, bins: Int) -> FeatureMap {
         let floats = channels * frames * bins
         while skipBuffers.count <= level { skipBuffers.append(FloatStorage(capacity: 0)) }
-        if skipBuffers[level].capacity != floats { skipBuffers[level] = FloatStorage(capacity: floats) }
+        if skipBuffers[level].capacity < floats { skipBuffers[level] = FloatStorage(capacity: floats) }
         return FeatureMap(view: skipBuffers[level], channels: channels, frames: frames, bins: bins)
     }
 
