@@ -16,11 +16,13 @@ let package = Package(
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        // Our own C: kernels compiled for a CPU feature chosen at run time (AVX-512 BF16).
+        .target(name: "CKernels"),
 
         // Chunking and cross-fade: pure Swift, no C.
         .target(name: "Overlap"),
         // Separators: the protocol and its engines.
-        .target(name: "Engine", dependencies: ["CFFTW", "COpenBLAS"]),
+        .target(name: "Engine", dependencies: ["CFFTW", "COpenBLAS", "CKernels"]),
         // I/O, resampling and the threaded pipeline.
         .target(name: "Stream", dependencies: ["Overlap", "Engine", "CSndfile", "CSamplerate"]),
         // The chunk-size tuner: runs configurations in child processes and weighs them.

@@ -1,0 +1,48 @@
+// Hand-written C kernels that Swift cannot express: code compiled for a CPU feature (AVX-512
+// BF16) that is chosen at run time. The Swift-facing API is Engine's BFloat16GEMM.swift; these
+// functions are its internals.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// The microkernels `ck_bf16_gemm` can run.
+typedef enum {
+    CK_BF16_PORTABLE = 0,    // plain C, any CPU: same bf16 quantisation, fp32 accumulation
+    CK_BF16_AVX512 = 1,      // vdpbf16ps; only where ck_cpu_has_avx512bf16() returns 1
+} ck_bf16_kernel;
+
+/// 1 when the CPU has AVX512F, AVX512BW, AVX512VL and AVX512_BF16 and the OS saves the
+/// AVX-512 registers (XCR0), else 0. Reads cpuid each call: cache the answer.
+int ck_cpu_has_avx512bf16(void);
+
+/// fp32 → bf16 bits: round to nearest even, NaN stays NaN (made quiet), ±inf stays, and
+/// subnormals become signed zero, exactly as vcvtne2ps2bf16 converts.
+uint16_t ck_bf16_from_float(float value);
+/// bf16 bits → fp32 (exact).
+float ck_float_from_bf16(uint16_t bits);
+/// `count` values through `kernel`'s converter (the AVX-512 one is the instruction itself).
+void ck_bf16_convert(ck_bf16_kernel kernel, const float *source, uint16_t *destination, size_t count);
+
+/// Rows of C one microkernel call computes; packed weights are zero-padded to a multiple of it.
+size_t ck_bf16_tile_rows(void);
+/// Length, in 32-bit pairs, of the packed form of a rows × depth matrix.
+size_t ck_bf16_packed_pairs(size_t rows, size_t depth);
+/// Rounds the row-major fp32 matrix `a` (rows × depth, row stride `lda`) to bf16 and packs it
+/// into `packed` (ck_bf16_packed_pairs long): tile after tile of ck_bf16_tile_rows rows, inside a
+/// tile k-pair after k-pair, inside a pair one 32-bit word per row holding (a[r][k], a[r][k+1]).
+void ck_bf16_pack_weights(const float *a, size_t lda, size_t rows, size_t depth, uint32_t *packed);
+
+/// Bytes of scratch `ck_bf16_gemm` needs, for either kernel; it must be 64-byte aligned.
+size_t ck_bf16_scratch_bytes(size_t depth);
+
+/// C[rows × columns] = A·B (+ C when `accumulate`), A packed by ck_bf16_pack_weights, B fp32
+/// row-major depth × columns (row stride `ldb`), rounded to bf16 as it is packed into `scratch`;
+/// products accumulate in fp32. Single-threaded; calls on disjoint C with their own scratch may
+/// run at the same time.
+void ck_bf16_gemm(ck_bf16_kernel kernel, const uint32_t *packed, size_t rows, size_t depth,
+                  const float *b, size_t ldb, size_t columns, float *c, size_t ldc, int accumulate,
+                  void *scratch);
+
+#endif
