@@ -44,6 +44,27 @@ final class AudioSepEndToEndTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--convolution must be winograd or im2col, got fft"), bad.stderr)
     }
 
+    /// bf16 computes something close to fp32 but not equal (on this tiny random model the mask's
+    /// phase amplifies bf16's rounding: see README, "Performance"); where the CPU lacks AVX-512
+    /// BF16, or it is turned off, the run says so and computes fp32.
+    func testBFloat16PrecisionAndItsFallback() throws {
+        let fp32 = Harness.path("tiny-fp32.f32"), bf16 = Harness.path("tiny-bf16.f32"), fallback = Harness.path("tiny-fallback.f32")
+        try Harness.shell("$BIN \(model) \(rawMono) < \(Self.fixtures)/input.f32 > \(fp32)")
+        for (algorithm, least) in [("im2col", 20.0), ("winograd", 15.0)] {
+            let run = try Harness.shell("$BIN \(model) \(rawMono) --convolution \(algorithm) --precision bf16 < \(Self.fixtures)/input.f32 > \(bf16)")
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let reference = try Harness.readRaw(fp32, channels: 1, format: float32)[0]
+            let reduced = try Harness.readRaw(bf16, channels: 1, format: float32)[0]
+            let snr = Harness.snr(reference, reduced)
+            XCTAssertGreaterThan(snr, least, "\(algorithm) bf16 against fp32")
+            XCTAssertLessThan(snr, 90, "\(algorithm) bf16 must actually round")
+        }
+        let off = try Harness.shell("AUDIOSEP_NO_AVX512BF16=1 $BIN \(model) \(rawMono) --precision bf16 < \(Self.fixtures)/input.f32 > \(fallback)")
+        XCTAssertEqual(off.status, 0, off.stderr)
+        XCTAssertTrue(off.stderr.contains("--precision bf16 needs AVX-512 BF16"), off.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: fallback)), try Data(contentsOf: URL(fileURLWithPath: fp32)))
+    }
+
     func testSafetensorsModelAndStereoSeparateEachChannel() throws {
         // Stereo WAV at 44.1 kHz: each channel is resampled, separated on its own, resampled back.
         let stereo = Harness.path("tiny-stereo.wav"), left = Harness.path("tiny-left.wav")

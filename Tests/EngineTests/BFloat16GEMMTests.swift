@@ -9,15 +9,6 @@ import XCTest
 final class BFloat16GEMMTests: XCTestCase {
     // MARK: Helpers
 
-    /// Uniform in [-1, 1): zero-mean, so sums cancel as activations' do.
-    func random(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Float(state >> 40) / Float(1 << 23) - 1
-        }
-    }
-
     /// The kernels this machine can run: the portable one always, AVX-512 BF16 where present.
     var kernels: [BFloat16GEMM.Kernel] { CPUFeatures.hasAVX512BF16 ? [.avx512BF16, .portable] : [.portable] }
 
@@ -34,10 +25,10 @@ final class BFloat16GEMMTests: XCTestCase {
         -> (c: [Float], reference: [Double], scale: [Double], ldc: Int, sentinel: Float) {
         let (m, k, n) = (shape.rows, shape.depth, shape.columns)
         let ldb = n + shape.ldbExtra, ldc = n + shape.ldcExtra
-        let a = random(m * k, seed: seed)
-        let b = random(k * ldb, seed: seed + 1)
+        let a = signed(m * k, seed: seed)
+        let b = signed(k * ldb, seed: seed + 1)
         let sentinel: Float = 12345
-        var c = random((m + 1) * ldc, seed: seed + 2)
+        var c = signed((m + 1) * ldc, seed: seed + 2)
         for index in c.indices where index % ldc >= n || index >= m * ldc { c[index] = sentinel }
         let initial = c
         let weights = BFloat16Weights(rows: m, depth: k, values: a)
@@ -181,7 +172,7 @@ final class BFloat16GEMMTests: XCTestCase {
     }
 
     func testWeightsKeepTheRoundedValues() {
-        let values = random(11 * 9, seed: 3)
+        let values = signed(11 * 9, seed: 3)
         let weights = BFloat16Weights(rows: 11, depth: 9, values: values)
         for r in 0..<11 { for k in 0..<9 { XCTAssertEqual(weights[r, k], BFloat16.rounded(values[r * 9 + k])) } }
     }
@@ -210,8 +201,8 @@ final class BFloat16GEMMTests: XCTestCase {
     /// Two threads, each with its own scratch, on the two halves of the columns: the same C as one call.
     func testConcurrentCallsOnDisjointColumns() {
         let m = 24, k = 300, n = 200
-        let weights = BFloat16Weights(rows: m, depth: k, values: random(m * k, seed: 61))
-        let b = random(k * n, seed: 62)
+        let weights = BFloat16Weights(rows: m, depth: k, values: signed(m * k, seed: 61))
+        let b = signed(k * n, seed: 62)
         for kernel in kernels {
             var whole = [Float](repeating: 0, count: m * n), split = whole
             BFloat16GEMM.gemm(weights: weights, b: b, ldb: n, columns: n, c: &whole, ldc: n, accumulate: false,
@@ -234,7 +225,7 @@ final class BFloat16GEMMTests: XCTestCase {
     /// bf16's 8-bit significand costs accuracy against fp32: about 50–55 dB of SNR at depth 288.
     func testSignalToNoiseAgainstFP32SGEMM() {
         let m = 64, k = 288, n = 512
-        let a = random(m * k, seed: 41), b = random(k * n, seed: 42)
+        let a = signed(m * k, seed: 41), b = signed(k * n, seed: 42)
         var exact = [Float](repeating: 0, count: m * n)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, &exact, Int32(n))
         let weights = BFloat16Weights(rows: m, depth: k, values: a)

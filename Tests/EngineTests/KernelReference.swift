@@ -11,6 +11,9 @@ extension XCTestCase {
         }
     }
 
+    /// Uniform in [−1, 1): zero-mean, so sums cancel as activations' do (and Winograd's transforms).
+    func signed(_ count: Int, seed: UInt64) -> [Float] { random(count, seed: seed).map { 2 * $0 - 1 } }
+
     func maxError(_ a: [Float], _ b: [Float]) -> Float {
         zip(a, b).map { abs($0 - $1) }.max() ?? 0
     }

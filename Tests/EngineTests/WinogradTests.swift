@@ -4,9 +4,6 @@ import XCTest
 
 /// Winograd F(4×4, 3×3) against the direct definition and against im2col, edges included.
 final class WinogradTests: XCTestCase {
-    /// Values in [−1, 1): the signs matter for how much the transforms cancel.
-    func signed(_ count: Int, seed: UInt64) -> [Float] { random(count, seed: seed).map { 2 * $0 - 1 } }
-
     func relativeError(_ actual: [Float], _ expected: [Float]) -> Float {
         let scale = expected.map(abs).max() ?? 1
         return maxError(actual, expected) / max(scale, 1e-30)

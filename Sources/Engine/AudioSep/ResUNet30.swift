@@ -68,9 +68,11 @@ struct ResidualBlock {
         bn1 = try FoldedBatchNorm(weights, base + ".bn1", channels: inChannels)
         bn2 = try FoldedBatchNorm(weights, base + ".bn2", channels: outChannels)
         conv1 = Conv3x3Layer(weights: try weights.require(base + ".conv1.weight", shape: [outChannels, inChannels, 3, 3]),
-                             inChannels: inChannels, outChannels: outChannels, winograd: options.winograd(level: level))
+                             inChannels: inChannels, outChannels: outChannels, winograd: options.winograd(level: level),
+                             precision: options.precision)
         conv2 = Conv3x3Layer(weights: try weights.require(base + ".conv2.weight", shape: [outChannels, outChannels, 3, 3]),
-                             inChannels: outChannels, outChannels: outChannels, winograd: options.winograd(level: level))
+                             inChannels: outChannels, outChannels: outChannels, winograd: options.winograd(level: level),
+                             precision: options.precision)
         if inChannels != outChannels {
             shortcut = (try weights.require(base + ".shortcut.weight", shape: [outChannels, inChannels, 1, 1]),
                         try weights.require(base + ".shortcut.bias", shape: [outChannels]))

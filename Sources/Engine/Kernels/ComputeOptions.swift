@@ -8,10 +8,29 @@ public struct ComputeOptions: Sendable, Equatable {
         case im2col
     }
 
-    public var convolution: Convolution
+    /// The arithmetic of the convolutions' matrix products.
+    public enum Precision: String, Sendable, CaseIterable {
+        /// float32 throughout (OpenBLAS sgemm).
+        case fp32
+        /// The 3×3 convolutions' products with weights and inputs rounded to bfloat16 and fp32
+        /// accumulation (vdpbf16ps); everything else stays fp32. Needs AVX-512 BF16 to be fast:
+        /// see `hardwareSupports`.
+        case bf16
+    }
 
-    public init(convolution: Convolution = .winograd) {
+    public var convolution: Convolution
+    public var precision: Precision
+
+    public init(convolution: Convolution = .winograd, precision: Precision = .fp32) {
         self.convolution = convolution
+        self.precision = precision
+    }
+
+    /// Whether this CPU computes `precision` in hardware (bf16: AVX-512 BF16, and not turned
+    /// off with AUDIOSEP_NO_AVX512BF16). Without it bf16 still works, through portable C that is
+    /// several times slower than fp32; the command line falls back to fp32 instead.
+    public static func hardwareSupports(_ precision: Precision) -> Bool {
+        precision == .fp32 || BFloat16GEMM.preferredKernel == .avx512BF16
     }
 
     public static let standard = ComputeOptions()
@@ -31,23 +50,35 @@ struct Conv3x3Layer {
     let inChannels: Int, outChannels: Int
     let weights: [Float]
     let winograd: Winograd.Weights?
+    /// The bf16 forms, with `--precision bf16`: per Winograd point, or the im2col matrix.
+    let bf16: [BFloat16Weights]?
 
     /// `weights` is PyTorch's `[out][in][3][3]`; with `winograd`, they are also transformed
     /// (4× their memory).
-    init(weights: [Float], inChannels: Int, outChannels: Int, winograd: Bool) {
+    init(weights: [Float], inChannels: Int, outChannels: Int, winograd: Bool, precision: ComputeOptions.Precision) {
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.weights = weights
-        self.winograd = winograd ? Winograd.Weights(weights, outChannels: outChannels, inChannels: inChannels) : nil
+        let transformed = winograd ? Winograd.Weights(weights, outChannels: outChannels, inChannels: inChannels) : nil
+        self.winograd = transformed
+        switch (precision, transformed) {
+        case (.fp32, _):
+            bf16 = nil
+        case (.bf16, let transformed?):
+            bf16 = transformed.bfloat16()
+        case (.bf16, nil):
+            bf16 = [BFloat16Weights(rows: outChannels, depth: inChannels * 9, values: weights)]
+        }
     }
 
     /// The convolution of the activated channel concatenation of `inputs`.
     func callAsFunction(_ inputs: [FeatureMap], activation: Convolution.Activation?, into destination: FeatureMap?,
                         workspace: Workspace) -> FeatureMap {
         if let winograd {
-            return Winograd.conv3x3(inputs, activation: activation, weights: winograd, into: destination, workspace: workspace)
+            return Winograd.conv3x3(inputs, activation: activation, weights: winograd, bf16: bf16, into: destination,
+                                    workspace: workspace)
         }
-        return Convolution.conv3x3(inputs, activation: activation, weights: weights, outChannels: outChannels,
+        return Convolution.conv3x3(inputs, activation: activation, weights: weights, bf16: bf16?.first, outChannels: outChannels,
                                    into: destination, workspace: workspace)
     }
 }

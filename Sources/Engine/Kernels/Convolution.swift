@@ -27,7 +27,9 @@ public enum Convolution {
     /// The activation is applied while the tile is gathered, so neither the activated map nor the
     /// concatenation is ever stored (padding stays zero, as PyTorch pads the activated map).
     /// `weights` is `[out][in][3][3]`.
-    public static func conv3x3(_ inputs: [FeatureMap], activation: Activation? = nil, weights: [Float], outChannels: Int,
+    /// With `bf16` (the same weights as `[out][in·9]`, rounded), the products run in bf16.
+    public static func conv3x3(_ inputs: [FeatureMap], activation: Activation? = nil, weights: [Float],
+                               bf16: BFloat16Weights? = nil, outChannels: Int,
                                into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
@@ -52,6 +54,11 @@ public enum Convolution {
                 let stage = activation == nil ? nil : workspace.buffer(worker, floats: (rowsPerTile + 2) * bins, slot: 1)
                 im2col3x3(planes, activation: activation, stage: stage, frames: frames, bins: bins,
                           firstFrame: first, rows: rows, into: cols)
+                if let bf16 {
+                    BFloat16GEMM.gemm(weights: bf16, b: cols, ldb: width, columns: width, c: yBase + first * bins, ldc: plane,
+                                      accumulate: false, scratch: workspace.bfloat16Scratch(worker))
+                    return
+                }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
                             Int32(outChannels), Int32(width), Int32(depth),
                             1, wBase, Int32(depth), cols, Int32(width),

@@ -64,6 +64,14 @@ public enum Winograd {
 
         /// Bytes held.
         public var bytes: Int { values.capacity * MemoryLayout<Float>.stride }
+
+        /// U_ξ rounded to bf16 for the bf16 gemm, one matrix per point.
+        func bfloat16() -> [BFloat16Weights] {
+            (0..<Winograd.points).map { point in
+                BFloat16Weights(rows: outChannels, depth: inChannels, values: values.pointer + point * outChannels * inChannels,
+                                leadingDimension: inChannels)
+            }
+        }
     }
 
     /// Largest V + M scratch, in floats (24 MB), shared by the threads. Work units are as large
@@ -76,8 +84,10 @@ public enum Winograd {
     /// The map is done in units of whole tile rows (or runs of tiles, for very wide layers); each
     /// unit in three steps that all threads share: V by input channel, the 36 products by point,
     /// the output transform by output channel.
+    /// With `bf16` (`weights.bfloat16()`), the 36 products run in bf16 with fp32 accumulation.
     public static func conv3x3(_ inputs: [FeatureMap], activation: Convolution.Activation? = nil, weights: Weights,
-                               into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
+                               bf16: [BFloat16Weights]? = nil, into destination: FeatureMap? = nil,
+                               workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
         let planes = inputs.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
@@ -111,7 +121,13 @@ public enum Winograd {
                                    stage: stage, into: v + channel * tiles + row * columns, pointStride: inChannels * tiles)
                 }
             }
-            workspace.parallel(points) { _, point in
+            workspace.parallel(points) { worker, point in
+                if let bf16 {
+                    BFloat16GEMM.gemm(weights: bf16[point], b: v + point * inChannels * tiles, ldb: tiles, columns: tiles,
+                                      c: products + point * outChannels * tiles, ldc: tiles, accumulate: false,
+                                      scratch: workspace.bfloat16Scratch(worker))
+                    return
+                }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(tiles), Int32(inChannels),
                             1, uBase + point * outChannels * inChannels, Int32(inChannels),
                             v + point * inChannels * tiles, Int32(tiles),

@@ -13,6 +13,7 @@ public final class Workspace: @unchecked Sendable {
 
     private final class WorkerBuffers {
         var slots: [FloatStorage?] = [nil, nil, nil]
+        lazy var bfloat16 = BFloat16GEMM.Scratch(depth: 1 << 16)
     }
 
     public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -27,6 +28,9 @@ public final class Workspace: @unchecked Sendable {
         if (own.slots[slot]?.capacity ?? 0) < floats { own.slots[slot] = FloatStorage(capacity: floats) }
         return own.slots[slot]!.pointer
     }
+
+    /// Thread `worker`'s scratch for the bf16 gemm (any depth).
+    func bfloat16Scratch(_ worker: Int) -> BFloat16GEMM.Scratch { workerBuffers[worker].bfloat16 }
 
     /// Feature-map slots planned once per window length and reused: the network lays its
     /// short-lived maps over three slots and each level's skip over a buffer of its own, so after
