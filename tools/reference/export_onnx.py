@@ -45,6 +45,7 @@ from audiosep_reference import (  # noqa: E402
     CONDITION_SIZE,
     FREQ_BINS,
     HOP_SAMPLES,
+    N_FFT,
     TIME_DOWNSAMPLE_FRAMES,
     WIDTHS_BY_NAME,
     AudioSepSeparator,
@@ -141,7 +142,9 @@ def check(args, model: AudioSepSeparator, condition: torch.Tensor) -> dict:
     results = []
     generator = torch.Generator().manual_seed(17)
     for frames in args.check_frames:
-        samples = (frames - 1) * HOP_SAMPLES + 17  # T = L // 320 + 1
+        samples = (frames - 1) * HOP_SAMPLES + 300  # T = L // 320 + 1
+        if samples <= N_FFT // 2:
+            raise SystemExit(f"--check-frames {frames}: the reference needs at least 4 frames (reflect padding)")
         waveform = 0.3 * torch.randn(1, 1, samples, generator=generator)
         trace: dict = {}
         trace64: dict = {}
