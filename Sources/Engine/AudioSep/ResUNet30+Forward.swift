@@ -157,19 +157,27 @@ extension ResUNet30 {
         var outImag = outReal
         let netBins = bins - 1, plane = logits.planeSize
         logits.withUnsafeBufferPointer { l in
-            for frame in 0..<frames {
-                for bin in 0..<netBins {
-                    let at = frame * netBins + bin
-                    let gain = 1 / (1 + exp(-l[at]))
-                    let maskRe = tanh(l[plane + at]), maskIm = tanh(l[2 * plane + at])
-                    let norm = max((maskRe * maskRe + maskIm * maskIm).squareRoot(), 1e-10)
-                    let maskCos = maskRe / norm, maskSin = maskIm / norm
-                    let index = frame * bins + bin
-                    let outCos = cosine[index] * maskCos - sine[index] * maskSin
-                    let outSin = sine[index] * maskCos + cosine[index] * maskSin
-                    let outMag = max(0, magnitude[index] * gain)
-                    outReal[index] = outMag * outCos
-                    outImag[index] = outMag * outSin
+            outReal.withUnsafeMutableBufferPointer { outReal in
+                outImag.withUnsafeMutableBufferPointer { outImag in
+                    let l = l.baseAddress!, outReal = outReal.baseAddress!, outImag = outImag.baseAddress!
+                    // Frames are independent: split over the threads (exp and tanh dominate).
+                    workspace.parallelRanges(frames, minimum: 16) { range in
+                        for frame in range {
+                            for bin in 0..<netBins {
+                                let at = frame * netBins + bin
+                                let gain = 1 / (1 + exp(-l[at]))
+                                let maskRe = tanh(l[plane + at]), maskIm = tanh(l[2 * plane + at])
+                                let norm = max((maskRe * maskRe + maskIm * maskIm).squareRoot(), 1e-10)
+                                let maskCos = maskRe / norm, maskSin = maskIm / norm
+                                let index = frame * bins + bin
+                                let outCos = cosine[index] * maskCos - sine[index] * maskSin
+                                let outSin = sine[index] * maskCos + cosine[index] * maskSin
+                                let outMag = max(0, magnitude[index] * gain)
+                                outReal[index] = outMag * outCos
+                                outImag[index] = outMag * outSin
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -1,0 +1,51 @@
+import Engine
+import Foundation
+import XCTest
+
+/// Opt-in (tools/bench-precision): layer-by-layer SNR of each convolution algorithm and precision
+/// against im2col fp32, on a full-size checkpoint — where bf16's rounding enters and how it grows.
+final class PrecisionReport: XCTestCase {
+    func testLayerByLayerSNR() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let checkpoint = environment["AUDIOSEP_PRECISION_CHECKPOINT"], let embeddingPath = environment["AUDIOSEP_PRECISION_EMBEDDING"],
+              let inputPath = environment["AUDIOSEP_PRECISION_INPUT"] else {
+            throw XCTSkip("opt-in: tools/bench-precision sets AUDIOSEP_PRECISION_CHECKPOINT, _EMBEDDING and _INPUT")
+        }
+        let weights = try AudioSepLoader.weights(ModelFiles(checkpoint: checkpoint))
+        let embedding = try QueryEmbedding.load(path: embeddingPath)
+        let samples = try Data(contentsOf: URL(fileURLWithPath: inputPath)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        func run(_ options: ComputeOptions) throws -> (maps: [String: [Float]], order: [String]) {
+            let network = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix, options: options)
+            var maps: [String: [Float]] = [:], order: [String] = []
+            let output = network.separate(samples, conditioning: network.condition(on: embedding), stft: STFT(),
+                                          workspace: Workspace(threads: 2)) { name, map in
+                maps[name] = map.values
+                order.append(name)
+            }
+            maps["output"] = output
+            return (maps, order + ["output"])
+        }
+        let reference = try run(ComputeOptions(convolution: .im2col, precision: .fp32))
+        let variants = [ComputeOptions(convolution: .winograd, precision: .fp32), ComputeOptions(convolution: .im2col, precision: .bf16),
+                        ComputeOptions(convolution: .winograd, precision: .bf16)]
+        let results = try variants.map { try run($0).maps }
+        func snr(_ a: [Float], _ b: [Float]) -> Double {
+            var signal = 0.0, noise = 0.0
+            for (x, y) in zip(a, b) {
+                signal += Double(x) * Double(x)
+                noise += Double(x - y) * Double(x - y)
+            }
+            return 10 * log10(signal / max(noise, 1e-300))
+        }
+        var table = "SNR (dB) against im2col fp32, \(samples.count) samples\n"
+            + "layer".padding(toLength: 28, withPad: " ", startingAt: 0)
+            + variants.map { "\($0.convolution.rawValue) \($0.precision.rawValue)".padding(toLength: 16, withPad: " ", startingAt: 0) }.joined() + "\n"
+        for name in reference.order where !name.hasSuffix("/skip") {
+            table += name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                + results.map { String(format: "%-16.1f", snr(reference.maps[name]!, $0[name]!)) }.joined() + "\n"
+        }
+        print(table)
+        // Whatever else it shows, Winograd in fp32 must stay exact to the bound.
+        XCTAssertGreaterThanOrEqual(snr(reference.maps["output"]!, results[0]["output"]!), 60)
+    }
+}
