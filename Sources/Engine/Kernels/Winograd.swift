@@ -133,57 +133,30 @@ public enum Winograd {
                             v + point * inChannels * tiles, Int32(tiles),
                             0, products + point * outChannels * tiles, Int32(tiles))
             }
-            workspace.parallel(outChannels) { _, channel in
+            workspace.parallel(outChannels) { worker, channel in
+                let rowsOfA = workspace.buffer(worker, floats: stageFloats(columns: columns), slot: 2)
                 for row in 0..<rows {
                     transformOutput(products + channel * tiles + row * columns, pointStride: outChannels * tiles, columns: columns,
                                     into: yBase + channel * plane, frames: frames, bins: bins,
-                                    tileRow: firstRow + row, firstColumn: firstColumn)
+                                    tileRow: firstRow + row, firstColumn: firstColumn, scratch: rowsOfA)
                 }
             }
         }
         return output
     }
 
-    typealias Lanes = SIMD8<Float>
-    /// Tiles transformed together, one per SIMD lane.
-    static let lanes = 8
+    /// Tiles per step of the transforms' loops (and slack left after the products for their reads).
+    static let lanes = 4
 
-    /// Floats of staging one channel's tile row needs: 6 rows × 4 phases of `phaseStride`.
-    static func stageFloats(columns: Int) -> Int { 24 * phaseStride(columns: columns) }
+    /// Scratch of one thread's transforms: 12 rows (the patch rows, then Bᵀ d) of 4 phases, or
+    /// the 24 rows of Aᵀ M.
+    static func stageFloats(columns: Int) -> Int { 48 * phaseStride(columns: columns) }
     static func phaseStride(columns: Int) -> Int { (columns + lanes) / lanes * lanes + lanes }
-
-    @inline(__always)
-    static func load(_ pointer: UnsafePointer<Float>) -> Lanes { UnsafeRawPointer(pointer).loadUnaligned(as: Lanes.self) }
-
-    @inline(__always)
-    static func store(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>, count: Int) {
-        if count >= lanes {
-            UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Lanes.self)
-        } else {
-            for lane in 0..<count { pointer[lane] = value[lane] }
-        }
-    }
-
-    /// Bᵀ applied to six values (a patch's row or column).
-    @inline(__always)
-    static func inputTransform(_ s0: Lanes, _ s1: Lanes, _ s2: Lanes, _ s3: Lanes, _ s4: Lanes, _ s5: Lanes)
-        -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
-        let a = s4 - s2, b = s3 - s1
-        return (4 * s0 - 5 * s2 + s4, s3 + s4 - 4 * (s1 + s2), s4 - s3 + 4 * (s1 - s2), a + 2 * b, a - 2 * b, 4 * s1 - 5 * s3 + s5)
-    }
-
-    /// Aᵀ applied to six values: the four outputs of one row or column of a tile.
-    @inline(__always)
-    static func outputTransform(_ s0: Lanes, _ s1: Lanes, _ s2: Lanes, _ s3: Lanes, _ s4: Lanes, _ s5: Lanes)
-        -> (Lanes, Lanes, Lanes, Lanes) {
-        let a = s1 + s2, b = s1 - s2, c = s3 + s4, d = s3 - s4
-        return (s0 + a + c, b + 2 * d, a + 4 * c, b + 8 * d + s5)
-    }
 
     /// V for one channel and one tile row. The six source rows are staged activated (zero
     /// outside the map) and split by bin modulo 4, so that patch column l of every tile is one
-    /// contiguous run (phase l mod 4, shifted by l / 4); then Bᵀ d B is computed for eight tiles
-    /// at a time, one per lane. Writes V[ξ] for the row's tiles at `v + ξ·pointStride + tile`.
+    /// contiguous run (phase l mod 4, shifted by l / 4); then Bᵀ d B is computed in two passes,
+    /// four tiles a step. Writes V[ξ] for the row's tiles at `v + ξ·pointStride + tile`.
     @inline(__always)
     static func transformInput(_ source: UnsafePointer<Float>, activation: (Float, Float, Float)?, frames: Int, bins: Int,
                                tileRow: Int, firstColumn: Int, columns: Int, stage: UnsafeMutablePointer<Float>,
@@ -237,71 +210,114 @@ public enum Winograd {
             for j in safeHigh..<(columns + 1) { p0[j] = value(4 * j); p1[j] = value(4 * j + 1); p2[j] = value(4 * j + 2); p3[j] = value(4 * j + 3) }
             for j in (columns + 1)..<phases { p0[j] = 0; p1[j] = 0; p2[j] = 0; p3[j] = 0 }
         }
-        // d[i][l] for eight tiles from j: phase l % 4 of row i, shifted by l / 4.
-        let p = UnsafePointer(stage)
-        for j in stride(from: 0, to: columns, by: lanes) {
-            let count = columns &- j
-            @inline(__always) func d(_ i: Int, _ l: Int) -> Lanes { load(p + ((i &* 4 &+ (l & 3)) &* phases &+ j &+ (l >> 2))) }
-            // Bᵀ down each patch column l, then B along each resulting row k.
-            let c0 = inputTransform(d(0, 0), d(1, 0), d(2, 0), d(3, 0), d(4, 0), d(5, 0))
-            let c1 = inputTransform(d(0, 1), d(1, 1), d(2, 1), d(3, 1), d(4, 1), d(5, 1))
-            let c2 = inputTransform(d(0, 2), d(1, 2), d(2, 2), d(3, 2), d(4, 2), d(5, 2))
-            let c3 = inputTransform(d(0, 3), d(1, 3), d(2, 3), d(3, 3), d(4, 3), d(5, 3))
-            let c4 = inputTransform(d(0, 4), d(1, 4), d(2, 4), d(3, 4), d(4, 4), d(5, 4))
-            let c5 = inputTransform(d(0, 5), d(1, 5), d(2, 5), d(3, 5), d(4, 5), d(5, 5))
-            @inline(__always) func emit(_ k: Int, _ r: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)) {
-                let out = v + (k &* 6 &* pointStride &+ j)
-                store(r.0, out, count: count)
-                store(r.1, out + pointStride, count: count)
-                store(r.2, out + 2 &* pointStride, count: count)
-                store(r.3, out + 3 &* pointStride, count: count)
-                store(r.4, out + 4 &* pointStride, count: count)
-                store(r.5, out + 5 &* pointStride, count: count)
+        // Two short passes, each with few values live (one long one spilled the registers):
+        // Bᵀ down the six rows, for all bins at once (the phases do not matter to it)...
+        let p = UnsafePointer(stage), t = stage + 24 &* phases
+        let rowLength = 4 &* phases
+        for e in stride(from: 0, to: rowLength, by: 4) {
+            let d = p + e
+            let r = inputTransform(load4(d), load4(d + rowLength), load4(d + 2 &* rowLength), load4(d + 3 &* rowLength),
+                                   load4(d + 4 &* rowLength), load4(d + 5 &* rowLength))
+            let out = t + e
+            store4(r.0, out); store4(r.1, out + rowLength); store4(r.2, out + 2 &* rowLength)
+            store4(r.3, out + 3 &* rowLength); store4(r.4, out + 4 &* rowLength); store4(r.5, out + 5 &* rowLength)
+        }
+        // ...then B along each row k of every tile: patch column l is phase l % 4, shifted by l / 4.
+        for k in 0..<alpha {
+            let row = UnsafePointer(t + k &* rowLength)
+            let out = v + k &* 6 &* pointStride
+            let q0 = row, q1 = row + phases, q2 = row + 2 &* phases, q3 = row + 3 &* phases
+            for j in stride(from: 0, to: columns, by: 4) {
+                let r = inputTransform(load4(q0 + j), load4(q1 + j), load4(q2 + j), load4(q3 + j), load4(q0 + (j &+ 1)), load4(q1 + (j &+ 1)))
+                let target = out + j, count = columns &- j
+                store4(r.0, target, count: count)
+                store4(r.1, target + pointStride, count: count)
+                store4(r.2, target + 2 &* pointStride, count: count)
+                store4(r.3, target + 3 &* pointStride, count: count)
+                store4(r.4, target + 4 &* pointStride, count: count)
+                store4(r.5, target + 5 &* pointStride, count: count)
             }
-            emit(0, inputTransform(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
-            emit(1, inputTransform(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
-            emit(2, inputTransform(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
-            emit(3, inputTransform(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
-            emit(4, inputTransform(c0.4, c1.4, c2.4, c3.4, c4.4, c5.4))
-            emit(5, inputTransform(c0.5, c1.5, c2.5, c3.5, c4.5, c5.5))
         }
     }
 
-    /// Y = Aᵀ M A for one output channel and one tile row, eight tiles at a time, cropped at the
-    /// map's edges. M[ξ] for the row's tiles is at `products + ξ·pointStride + tile`; reads may
-    /// run up to seven floats past the last tile (the caller leaves that slack).
+    typealias Quad = SIMD4<Float>
+
     @inline(__always)
-    static func transformOutput(_ products: UnsafeMutablePointer<Float>, pointStride: Int, columns: Int,
-                                into plane: UnsafeMutablePointer<Float>, frames: Int, bins: Int, tileRow: Int, firstColumn: Int) {
+    static func load4(_ pointer: UnsafePointer<Float>) -> Quad { UnsafeRawPointer(pointer).loadUnaligned(as: Quad.self) }
+
+    @inline(__always)
+    static func load4(_ pointer: UnsafeMutablePointer<Float>) -> Quad { load4(UnsafePointer(pointer)) }
+
+    @inline(__always)
+    static func store4(_ value: Quad, _ pointer: UnsafeMutablePointer<Float>, count: Int = 4) {
+        if count >= 4 {
+            UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Quad.self)
+        } else {
+            for lane in 0..<count { pointer[lane] = value[lane] }
+        }
+    }
+
+    /// Bᵀ applied to six quads.
+    @inline(__always)
+    static func inputTransform(_ s0: Quad, _ s1: Quad, _ s2: Quad, _ s3: Quad, _ s4: Quad, _ s5: Quad)
+        -> (Quad, Quad, Quad, Quad, Quad, Quad) {
+        let a = s4 - s2, b = s3 - s1
+        return (4 * s0 - 5 * s2 + s4, s3 + s4 - 4 * (s1 + s2), s4 - s3 + 4 * (s1 - s2), a + 2 * b, a - 2 * b, 4 * s1 - 5 * s3 + s5)
+    }
+
+    /// Aᵀ applied to six quads.
+    @inline(__always)
+    static func outputTransform(_ s0: Quad, _ s1: Quad, _ s2: Quad, _ s3: Quad, _ s4: Quad, _ s5: Quad) -> (Quad, Quad, Quad, Quad) {
+        let a = s1 + s2, b = s1 - s2, c = s3 + s4, d = s3 - s4
+        return (s0 + a + c, b + 2 * d, a + 4 * c, b + 8 * d + s5)
+    }
+
+    /// Aᵀ applied to six values.
+    @inline(__always)
+    static func outputTransform(_ s0: Float, _ s1: Float, _ s2: Float, _ s3: Float, _ s4: Float, _ s5: Float)
+        -> (Float, Float, Float, Float) {
+        let a = s1 + s2, b = s1 - s2, c = s3 + s4, d = s3 - s4
+        return (s0 + a + c, b + 2 * d, a + 4 * c, b + 8 * d + s5)
+    }
+
+    /// Y = Aᵀ M A for one output channel and one tile row, cropped at the map's edges, in two
+    /// passes: Aᵀ down the six rows of M into 24 rows of `scratch` (quads of tiles), then Aᵀ
+    /// along each, a tile at a time, straight into the map. M[ξ] for the row's tiles is at
+    /// `products + ξ·pointStride + tile`; reads may run up to three floats past the last tile
+    /// (the caller leaves that slack).
+    @inline(__always)
+    static func transformOutput(_ products: UnsafeMutablePointer<Float>, pointStride s: Int, columns: Int,
+                                into plane: UnsafeMutablePointer<Float>, frames: Int, bins: Int, tileRow: Int, firstColumn: Int,
+                                scratch: UnsafeMutablePointer<Float>) {
         let firstFrame = tileRow &* m, firstBin = firstColumn &* m
         let rows = min(m, frames &- firstFrame)
-        let p = UnsafePointer(products), s = pointStride
-        for j in stride(from: 0, to: columns, by: lanes) {
-            @inline(__always) func column(_ l: Int) -> (Lanes, Lanes, Lanes, Lanes) {
-                let column = p + (l &* s &+ j)
-                return outputTransform(load(column), load(column + 6 &* s), load(column + 12 &* s),
-                                       load(column + 18 &* s), load(column + 24 &* s), load(column + 30 &* s))
+        let width = (columns + 3) / 4 * 4   // a scratch row: the tiles, rounded up to quads
+        let m0 = UnsafePointer(products)
+        for l in 0..<alpha {
+            let c = m0 + l &* s
+            for j in stride(from: 0, to: columns, by: 4) {
+                let r = outputTransform(load4(c + j), load4(c + (6 &* s &+ j)), load4(c + (12 &* s &+ j)),
+                                        load4(c + (18 &* s &+ j)), load4(c + (24 &* s &+ j)), load4(c + (30 &* s &+ j)))
+                let out = scratch + (l &* width &+ j)
+                store4(r.0, out); store4(r.1, out + 6 &* width); store4(r.2, out + 12 &* width); store4(r.3, out + 18 &* width)
             }
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-            let bin = firstBin &+ j &* m
-            let tiles = min(lanes, columns &- j)
-            let whole = min(tiles, (bins &- bin) / m)   // tiles whose four bins all lie inside the map
-            @inline(__always) func emit(_ row: Int, _ y: (Lanes, Lanes, Lanes, Lanes)) {
-                guard row < rows else { return }
-                let target = plane + ((firstFrame &+ row) &* bins &+ bin)
-                for lane in 0..<whole {
-                    let at = target + lane &* 4
-                    at[0] = y.0[lane]; at[1] = y.1[lane]; at[2] = y.2[lane]; at[3] = y.3[lane]
-                }
-                for lane in whole..<tiles {
-                    let values = [y.0[lane], y.1[lane], y.2[lane], y.3[lane]]
-                    for q in 0..<m where bin + lane * m + q < bins { target[lane * m + q] = values[q] }
-                }
+        }
+        let whole = min(columns, max(0, (bins &- firstBin) / m))   // tiles whose four bins all lie inside the map
+        for row in 0..<rows {
+            let r = UnsafePointer(scratch + row &* 6 &* width)
+            let target = plane + ((firstFrame &+ row) &* bins &+ firstBin)
+            for tile in 0..<whole {
+                let y = outputTransform(r[tile], r[width &+ tile], r[2 &* width &+ tile], r[3 &* width &+ tile],
+                                        r[4 &* width &+ tile], r[5 &* width &+ tile])
+                let at = target + tile &* 4
+                at[0] = y.0; at[1] = y.1; at[2] = y.2; at[3] = y.3
             }
-            emit(0, outputTransform(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
-            emit(1, outputTransform(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
-            emit(2, outputTransform(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
-            emit(3, outputTransform(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
+            for tile in whole..<columns {
+                let y = outputTransform(r[tile], r[width + tile], r[2 * width + tile], r[3 * width + tile],
+                                        r[4 * width + tile], r[5 * width + tile])
+                let values = [y.0, y.1, y.2, y.3]
+                for q in 0..<m where firstBin + tile * m + q < bins { target[tile * m + q] = values[q] }
+            }
         }
     }
 }
