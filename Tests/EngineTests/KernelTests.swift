@@ -100,6 +100,16 @@ final class KernelTests: XCTestCase {
         }
         XCTAssertTrue(written[0..<120].allSatisfy { $0 == 0 } && written[360...].allSatisfy { $0 == 0 },
                       "other channels untouched")
+        // With the activation fused: the same as activating first (in bands of frames, on both threads).
+        let scale = signed(3, seed: 7), offset = signed(3, seed: 8)
+        let fused = FeatureMap(channels: 2, frames: 8, bins: 15), separate = FeatureMap(channels: 2, frames: 8, bins: 15)
+        Convolution.convTransposeStrided(x, activation: .init(scale: scale, offset: offset), weights: wt, outChannels: 2,
+                                         kernelFrames: 2, kernelBins: 3, into: fused, channelOffset: 0, workspace: Workspace(threads: 2))
+        Convolution.convTransposeStrided(Convolution.affineLeakyReLU(x, scale: scale, offset: offset, workspace: Workspace(threads: 1)),
+                                         weights: wt, outChannels: 2, kernelFrames: 2, kernelBins: 3, into: separate,
+                                         channelOffset: 0, workspace: Workspace(threads: 1))
+        XCTAssertLessThan(maxError(fused.values, separate.values), 1e-6)
+        XCTAssertGreaterThan(fused.values.map(abs).max() ?? 0, 0.1)
     }
 
     func testPoolingAndFoldedActivation() {

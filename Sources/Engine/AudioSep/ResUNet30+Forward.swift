@@ -71,15 +71,13 @@ extension ResUNet30 {
         for (index, decoder) in decoders.enumerated() {
             let skip = skips.removeLast()
             let a = (current + 1) % 3, b = (current + 2) % 3
-            let activated = Convolution.affineLeakyReLU(x, scale: decoder.bn1.scale, offset: conditioning.decoders[index].up,
-                                                        into: slot(a, x.channels, x.frames, x.bins), workspace: workspace)
-            // The transposed convolution's products take x's slot (x is spent); the upsampled map
-            // takes the activation's (spent once the products exist). cat([up, skip]) is never stored.
-            let products = slot(current, decoder.outChannels * decoder.stride.frames * decoder.stride.bins, 1, x.planeSize)
+            // The upsampled map takes a free slot; the activation before it is applied band by
+            // band inside the transposed convolution. cat([up, skip]) is never stored.
             let up = slot(a, decoder.outChannels, skip.frames, skip.bins)
-            Convolution.convTransposeStrided(activated, weights: decoder.upsample, outChannels: decoder.outChannels,
+            Convolution.convTransposeStrided(x, activation: .init(scale: decoder.bn1.scale, offset: conditioning.decoders[index].up),
+                                             weights: decoder.upsample, outChannels: decoder.outChannels,
                                              kernelFrames: decoder.stride.frames, kernelBins: decoder.stride.bins,
-                                             into: up, channelOffset: 0, products: products, workspace: workspace)
+                                             into: up, channelOffset: 0, workspace: workspace)
             record("decoder_block\(index + 1)/upsample", up)
             x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
                                       hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),

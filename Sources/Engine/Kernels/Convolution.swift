@@ -186,44 +186,67 @@ public enum Convolution {
         }
     }
 
-    /// Transposed convolution whose kernel equals its stride (no overlap, no bias): each input
-    /// pixel becomes one kt×kf output patch. `weights` is `[in][out][kt][kf]`. The result is
-    /// written into `destination` starting at channel `channelOffset` (so it can land straight
-    /// in a concatenation buffer).
-    public static func convTransposeStrided(_ input: FeatureMap, weights: [Float], outChannels: Int,
+    /// Pixels of one band of the transposed convolution: its activated input and its products
+    /// (out·kt·kf rows) stay in cache between the sgemm and the scatter.
+    static let bandPixels = 8192
+
+    /// Transposed convolution whose kernel equals its stride (no overlap, no bias) of the input
+    /// activated first when `activation` is given: each input pixel becomes one kt×kf output
+    /// patch. `weights` is `[in][out][kt][kf]`. The result is written into `destination` from
+    /// channel `channelOffset` on. Done in bands of input frames, each on one thread: the band is
+    /// activated into a buffer, multiplied (Y[(out, i, j)][pixel] = Σ_in W[in][(out, i, j)]·X[in][pixel],
+    /// one sgemm with Wᵀ) and scattered, so neither the activated map nor the products are stored.
+    public static func convTransposeStrided(_ input: FeatureMap, activation: Activation? = nil, weights: [Float], outChannels: Int,
                                             kernelFrames kt: Int, kernelBins kf: Int,
-                                            into destination: FeatureMap, channelOffset: Int,
-                                            products scratch: FeatureMap? = nil, workspace: Workspace) {
-        let plane = input.planeSize
-        let patch = kt * kf
-        precondition(weights.count == input.channels * outChannels * patch)
+                                            into destination: FeatureMap, channelOffset: Int, workspace: Workspace) {
+        let plane = input.planeSize, inChannels = input.channels
+        let patch = kt * kf, rows = outChannels * patch
+        precondition(weights.count == inChannels * outChannels * patch)
         precondition(destination.frames == input.frames * kt && destination.bins == input.bins * kf)
         precondition(channelOffset + outChannels <= destination.channels)
-        // Y[(out, i, j)][pixel] = Σ_in W[in][(out, i, j)] · X[in][pixel]: one sgemm with Wᵀ.
-        let rows = outChannels * patch
-        let products = scratch ?? FeatureMap(uninitializedChannels: rows, frames: 1, bins: plane, workspace: workspace)
-        precondition(products.count == rows * plane)
-        input.withUnsafeBufferPointer { x in
-            weights.withUnsafeBufferPointer { w in
-                products.withUnsafeMutableBufferPointer { y in
-                    gemmColumns(w.baseAddress!, transposeW: true, rows: rows, depth: input.channels,
-                                x.baseAddress!, columns: plane, into: y.baseAddress!, accumulate: false, workspace: workspace)
-                }
-            }
-        }
+        if let activation { precondition(activation.scale.count == inChannels && activation.offset.count == inChannels) }
         let frames = input.frames, bins = input.bins, outBins = destination.bins, outPlane = destination.planeSize
-        products.withUnsafeBufferPointer { y in
-            destination.withUnsafeMutableBufferPointer { out in
-                let yBase = y.baseAddress!, outBase = out.baseAddress!
-                workspace.parallel(outChannels) { _, channel in
+        let framesPerBand = max(1, min(bandPixels / max(1, bins), (frames + workspace.threads - 1) / workspace.threads))
+        let bands = (frames + framesPerBand - 1) / framesPerBand
+        let xBase = UnsafePointer(input.storage.pointer), outBase = destination.storage.pointer
+        weights.withUnsafeBufferPointer { w in
+            let wBase = w.baseAddress!
+            workspace.parallel(bands) { worker, band in
+                let first = band * framesPerBand, count = min(framesPerBand, frames - first), width = count * bins
+                let x = workspace.buffer(worker, floats: inChannels * framesPerBand * bins)
+                let products = workspace.buffer(worker, floats: rows * framesPerBand * bins, slot: 1)
+                for channel in 0..<inChannels {
+                    let source = xBase + channel * plane + first * bins, target = x + channel * width
+                    if let activation {
+                        let a = activation.scale[channel], b = activation.offset[channel], slope = activation.slope
+                        for index in 0..<width {
+                            let v = a * source[index] + b
+                            target[index] = max(v, v * slope)
+                        }
+                    } else {
+                        target.update(from: source, count: width)
+                    }
+                }
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(rows), Int32(width), Int32(inChannels),
+                            1, wBase, Int32(rows), x, Int32(width), 0, products, Int32(width))
+                for channel in 0..<outChannels {
                     let target = outBase + (channelOffset + channel) * outPlane
                     for i in 0..<kt {
-                        for j in 0..<kf {
-                            let source = yBase + ((channel * kt + i) * kf + j) * plane
-                            for frame in 0..<frames {
-                                let row = target + (frame * kt + i) * outBins + j
-                                let from = source + frame * bins
-                                for bin in 0..<bins { row[bin * kf] = from[bin] }
+                        let sources = products + (channel * kt + i) * kf * width   // kf rows, one per j
+                        for local in 0..<count {
+                            let row = target + ((first + local) * kt + i) * outBins
+                            let from = sources + local * bins
+                            if kf == 2 {
+                                let second = from + width
+                                for bin in 0..<bins {
+                                    row[2 &* bin] = from[bin]
+                                    row[2 &* bin &+ 1] = second[bin]
+                                }
+                            } else {
+                                for j in 0..<kf {
+                                    let column = from + j * width
+                                    for bin in 0..<bins { row[bin &* kf &+ j] = column[bin] }
+                                }
                             }
                         }
                     }
