@@ -157,9 +157,15 @@ public enum Convolution {
         return output
     }
 
+    /// Columns of one tile of the accumulating 1×1 convolution: the output tile stays in cache
+    /// while the bias and every input's product are added to it.
+    static let shortcutTileColumns = 4096
+
     /// `output += W · cat(inputs) + bias`: a 1×1 convolution of the channel concatenation of
-    /// `inputs` added straight onto an existing map (the residual shortcut), one sgemm per input
-    /// over its block of W's columns, with no map of its own. `weights` is `[out][in]`.
+    /// `inputs` added straight onto an existing map (the residual shortcut), with no map of its
+    /// own. Column tiles are spread over the threads; in each, the bias and then one sgemm per
+    /// input (over its block of W's columns) are added while the tile is in cache.
+    /// `weights` is `[out][in]`.
     public static func conv1x1(_ inputs: [FeatureMap], weights: [Float], bias: [Float], outChannels: Int,
                                accumulatingInto output: FeatureMap, workspace: Workspace) {
         let plane = output.planeSize
@@ -167,21 +173,23 @@ public enum Convolution {
         precondition(weights.count == outChannels * inChannels && output.channels == outChannels)
         precondition(inputs.allSatisfy { $0.planeSize == plane })
         let yBase = output.storage.pointer
-        workspace.parallel(outChannels) { _, channel in
-            let row = yBase + channel * plane, b = bias[channel]
-            for index in 0..<plane { row[index] += b }
-        }
+        let sources = inputs.map { (pointer: UnsafePointer($0.storage.pointer), channels: $0.channels) }
+        let tiles = (plane + shortcutTileColumns - 1) / shortcutTileColumns
         weights.withUnsafeBufferPointer { w in
-            var offset = 0
-            for input in inputs {
-                let block = w.baseAddress! + offset
-                let x = UnsafePointer(input.storage.pointer), depth = input.channels
-                workspace.parallelRanges(plane, minimum: 2048) { range in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(range.count), Int32(depth),
-                                1, block, Int32(inChannels), x + range.lowerBound, Int32(plane),
-                                1, yBase + range.lowerBound, Int32(plane))
+            let wBase = w.baseAddress!
+            workspace.parallel(tiles) { _, tile in
+                let start = tile * shortcutTileColumns, width = min(shortcutTileColumns, plane - start)
+                for channel in 0..<outChannels {
+                    let row = yBase + channel * plane + start, b = bias[channel]
+                    for index in 0..<width { row[index] += b }
                 }
-                offset += depth
+                var offset = 0
+                for source in sources {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(width), Int32(source.channels),
+                                1, wBase + offset, Int32(inChannels), source.pointer + start, Int32(plane),
+                                1, yBase + start, Int32(plane))
+                    offset += source.channels
+                }
             }
         }
     }
