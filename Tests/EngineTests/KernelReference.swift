@@ -1,3 +1,4 @@
+import Foundation
 import Engine
 import XCTest
 
@@ -13,6 +14,16 @@ extension XCTestCase {
 
     /// Uniform in [−1, 1): zero-mean, so sums cancel as activations' do (and Winograd's transforms).
     func signed(_ count: Int, seed: UInt64) -> [Float] { random(count, seed: seed).map { 2 * $0 - 1 } }
+
+    /// Signal-to-noise ratio of `estimate` against `reference`, in dB (double-precision sums).
+    func snr(_ reference: [Float], _ estimate: [Float]) -> Double {
+        var signal = 0.0, noise = 0.0
+        for (r, e) in zip(reference, estimate) {
+            signal += Double(r) * Double(r)
+            noise += Double(r - e) * Double(r - e)
+        }
+        return 10 * log10(signal / max(noise, 1e-300))
+    }
 
     func maxError(_ a: [Float], _ b: [Float]) -> Float {
         zip(a, b).map { abs($0 - $1) }.max() ?? 0

@@ -29,14 +29,6 @@ final class PrecisionReport: XCTestCase {
         let variants = [ComputeOptions(convolution: .winograd, precision: .fp32), ComputeOptions(convolution: .im2col, precision: .bf16),
                         ComputeOptions(convolution: .winograd, precision: .bf16)]
         let results = try variants.map { try run($0).maps }
-        func snr(_ a: [Float], _ b: [Float]) -> Double {
-            var signal = 0.0, noise = 0.0
-            for (x, y) in zip(a, b) {
-                signal += Double(x) * Double(x)
-                noise += Double(x - y) * Double(x - y)
-            }
-            return 10 * log10(signal / max(noise, 1e-300))
-        }
         var table = "SNR (dB) against im2col fp32, \(samples.count) samples\n"
             + "layer".padding(toLength: 28, withPad: " ", startingAt: 0)
             + variants.map { "\($0.convolution.rawValue) \($0.precision.rawValue)".padding(toLength: 16, withPad: " ", startingAt: 0) }.joined() + "\n"

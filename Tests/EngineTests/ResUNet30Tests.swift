@@ -16,14 +16,6 @@ final class ResUNet30Tests: XCTestCase {
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    func snr(_ reference: [Float], _ estimate: [Float]) -> Double {
-        var signal = 0.0, noise = 0.0
-        for (r, e) in zip(reference, estimate) {
-            signal += Double(r) * Double(r)
-            noise += Double(r - e) * Double(r - e)
-        }
-        return 10 * log10(signal / max(noise, 1e-30))
-    }
 
     /// The profiler's operation counts: one stage per traced layer, convolutions by their formula.
     func testOperationCountsCoverEveryTracedLayer() throws {
