@@ -53,6 +53,10 @@ final class AudioSepEndToEndTests: XCTestCase {
         for (algorithm, least) in [("im2col", 20.0), ("winograd", 15.0)] {
             let run = try Harness.shell("$BIN \(model) \(rawMono) --convolution \(algorithm) --precision bf16 < \(Self.fixtures)/input.f32 > \(bf16)")
             XCTAssertEqual(run.status, 0, run.stderr)
+            if run.stderr.contains("--precision bf16 needs AVX-512 BF16") {
+                // This CPU lacks it: the run fell back to fp32 (checked below, with the variable set).
+                continue
+            }
             let reference = try Harness.readRaw(fp32, channels: 1, format: float32)[0]
             let reduced = try Harness.readRaw(bf16, channels: 1, format: float32)[0]
             let snr = Harness.snr(reference, reduced)

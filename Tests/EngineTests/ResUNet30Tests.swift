@@ -37,6 +37,26 @@ final class ResUNet30Tests: XCTestCase {
         XCTAssertTrue(layers.contains("decoder_block6/conv2") && layers.contains("encoder_block6/pool"))
     }
 
+    /// bf16 through the network on any CPU (the AVX-512 BF16 kernel where present, else the
+    /// portable one): close to fp32, not equal to it; Winograd in fp32 equal to im2col.
+    func testPrecisionsAndAlgorithmsAgainstIm2colFP32() throws {
+        let weights = try AudioSepLoader.weights(ModelFiles(checkpoint: Self.path("tiny.ckpt")))
+        let embedding = try QueryEmbedding.load(path: Self.path("embedding.f32"))
+        let input = try Self.floats("input.f32")
+        func separate(_ convolution: ComputeOptions.Convolution, _ precision: ComputeOptions.Precision) throws -> [Float] {
+            let network = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix,
+                                        options: ComputeOptions(convolution: convolution, precision: precision))
+            return network.separate(input, conditioning: network.condition(on: embedding), stft: STFT(), workspace: Workspace(threads: 2))
+        }
+        let exact = try separate(.im2col, .fp32)
+        XCTAssertGreaterThan(snr(exact, try separate(.winograd, .fp32)), 90)
+        for (convolution, least) in [(ComputeOptions.Convolution.im2col, 20.0), (.winograd, 15.0)] {
+            let quality = snr(exact, try separate(convolution, .bf16))
+            XCTAssertGreaterThan(quality, least, "\(convolution) bf16")
+            XCTAssertLessThan(quality, 90, "\(convolution) bf16 must round")
+        }
+    }
+
     func testCheckpointAndSafetensorsLoadTheSameNetwork() throws {
         for files in [ModelFiles(checkpoint: Self.path("tiny.ckpt")), ModelFiles(safetensors: Self.path("tiny.safetensors"))] {
             let network = try AudioSepLoader.network(files)
