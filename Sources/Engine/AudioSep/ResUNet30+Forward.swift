@@ -252,14 +252,17 @@ public final class AudioSepEngine: Separator {
         let operations = Dictionary(network.operations(frames: frames).map { ($0.stage, $0.operations) }, uniquingKeysWith: +)
         var last = DispatchTime.now().uptimeNanoseconds
         var stages: [(String, Double)] = []
+        // Each trace closes the stage that ran since the one before. The spectral traces are
+        // named after what they end (the STFT's three, the masked spectrum's two, each group
+        // one row); what follows the last trace is the iSTFT.
+        let names = ["stft_real": "stft", "stft_imag": "stft", "mag": "stft", "sep_real": "mask", "sep_imag": "mask"]
         let output = network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) { name, _ in
             let now = DispatchTime.now().uptimeNanoseconds
-            // The STFT's three traces arrive together; its time is the first one's.
-            stages.append((name == "stft_real" ? "stft" : name, Double(now - last) / 1e9))
+            stages.append((names[name] ?? name, Double(now - last) / 1e9))
             last = now
         }
-        stages.append(("mask + istft", Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9))
-        for (name, seconds) in stages where !["stft_imag", "mag", "sep_real", "sep_imag"].contains(name) || seconds > 0.001 {
+        stages.append(("istft", Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9))
+        for (name, seconds) in stages {
             if let index = profile!.firstIndex(where: { $0.name == name }) {
                 profile![index].seconds += seconds
                 if let count = operations[name] { profile![index].operations = (profile![index].operations ?? 0) + count }

@@ -121,19 +121,8 @@ public enum Convolution {
         }
     }
 
-    /// out[:, columns] = W · X[:, columns] (+ bias), the columns split over the threads.
-    static func gemmColumns(_ w: UnsafePointer<Float>, transposeW: Bool, rows: Int, depth: Int,
-                            _ x: UnsafePointer<Float>, columns: Int,
-                            into y: UnsafeMutablePointer<Float>, accumulate: Bool, workspace: Workspace) {
-        workspace.parallelRanges(columns, minimum: 2048) { range in
-            cblas_sgemm(CblasRowMajor, transposeW ? CblasTrans : CblasNoTrans, CblasNoTrans,
-                        Int32(rows), Int32(range.count), Int32(depth),
-                        1, w, Int32(transposeW ? rows : depth), x + range.lowerBound, Int32(columns),
-                        accumulate ? 1 : 0, y + range.lowerBound, Int32(columns))
-        }
-    }
-
-    /// 1×1 convolution with optional bias: one sgemm split by columns. `weights` is `[out][in]`.
+    /// 1×1 convolution with optional bias: one sgemm, its columns split over the threads.
+    /// `weights` is `[out][in]`.
     public static func conv1x1(_ input: FeatureMap, weights: [Float], bias: [Float]?, outChannels: Int,
                                into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let plane = input.planeSize
@@ -149,8 +138,12 @@ public enum Convolution {
             }
             input.withUnsafeBufferPointer { x in
                 weights.withUnsafeBufferPointer { w in
-                    gemmColumns(w.baseAddress!, transposeW: false, rows: outChannels, depth: input.channels,
-                                x.baseAddress!, columns: plane, into: yBase, accumulate: bias != nil, workspace: workspace)
+                    let wBase = w.baseAddress!, xBase = x.baseAddress!
+                    workspace.parallelRanges(plane, minimum: 2048) { range in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(range.count), Int32(input.channels),
+                                    1, wBase, Int32(input.channels), xBase + range.lowerBound, Int32(plane),
+                                    bias == nil ? 0 : 1, yBase + range.lowerBound, Int32(plane))
+                    }
                 }
             }
         }

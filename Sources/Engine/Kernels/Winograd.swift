@@ -17,8 +17,8 @@ import Foundation
 /// transforms scale values by up to 8 and 1/24, which costs a few bits (see the tests and the
 /// README for the network's SNR against im2col).
 public enum Winograd {
-    /// Outputs per tile side, the filter size, and the patch side.
-    static let m = 4, r = 3, alpha = 6
+    /// Outputs per tile side and the patch side (the filter's is 3).
+    static let m = 4, alpha = 6
     static let points = 36
 
     /// Weights transformed once at load: U_ξ = (G g Gᵀ)_ξ for every (out, in) pair, laid out
@@ -61,9 +61,6 @@ public enum Winograd {
         static func filterTransform(_ g0: Double, _ g1: Double, _ g2: Double) -> (Double, Double, Double, Double, Double, Double) {
             (g0 / 4, -(g0 + g1 + g2) / 6, -(g0 - g1 + g2) / 6, g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
         }
-
-        /// Bytes held.
-        public var bytes: Int { values.capacity * MemoryLayout<Float>.stride }
 
         /// U_ξ rounded to bf16 for the bf16 gemm, one matrix per point.
         func bfloat16() -> [BFloat16Weights] {

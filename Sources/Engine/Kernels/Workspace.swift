@@ -32,7 +32,7 @@ public final class Workspace: @unchecked Sendable {
     /// Thread `worker`'s scratch for the bf16 gemm (any depth).
     func bfloat16Scratch(_ worker: Int) -> BFloat16GEMM.Scratch { workerBuffers[worker].bfloat16 }
 
-    /// Feature-map slots planned once per window length and reused: the network lays its
+    /// Feature-map slots planned for the longest window so far and reused: the network lays its
     /// short-lived maps over three slots and each level's skip over a buffer of its own, so after
     /// the first window nothing is allocated and no page has to be zeroed by the kernel again.
     private var slots: [FloatStorage] = []
