@@ -1,6 +1,6 @@
 // Hand-written C kernels that Swift cannot express: code compiled for a CPU feature (AVX-512
-// BF16) that is chosen at run time. The Swift-facing API is Engine's BFloat16GEMM.swift; these
-// functions are its internals.
+// BF16, AVX-512F) that is chosen at run time. The Swift-facing APIs are Engine's BFloat16GEMM.swift
+// and Winograd.swift; these functions are their internals.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
@@ -44,5 +44,47 @@ size_t ck_bf16_scratch_bytes(size_t depth);
 void ck_bf16_gemm(ck_bf16_kernel kernel, const uint32_t *packed, size_t rows, size_t depth,
                   const float *b, size_t ldb, size_t columns, float *c, size_t ldc, int accumulate,
                   void *scratch);
+
+// MARK: - Fused Winograd F(4×4, 3×3) (winograd.c)
+
+/// The builds of `ck_winograd_run`.
+typedef enum {
+    CK_WINOGRAD_PORTABLE = 0,   // the same C for the baseline CPU (no fused multiply-add)
+    CK_WINOGRAD_AVX2 = 1,       // AVX2 + FMA; only where ck_cpu_has_avx2_fma() returns 1
+    CK_WINOGRAD_AVX512 = 2,     // AVX-512F; only where ck_cpu_has_avx512f() returns 1
+} ck_winograd_kernel;
+
+/// 1 when the CPU has AVX512F and the OS saves the AVX-512 registers, else 0 (always 0 off x86-64).
+int ck_cpu_has_avx512f(void);
+/// 1 when the CPU has AVX2 and FMA and the OS saves the AVX registers, else 0 (always 0 off x86-64).
+int ck_cpu_has_avx2_fma(void);
+
+/// One 3×3 convolution (stride 1, zero padding 1, no bias) of planar maps.
+typedef struct {
+    const float *const *planes;   // in_channels input planes, frames × bins each
+    const float *scale;           // per input channel: y = scale·x + offset, then max(y, slope·y),
+    const float *offset;          //   applied before the convolution; scale NULL: no activation
+    float slope;                  //   (0 ≤ slope ≤ 1)
+    size_t in_channels, out_channels, frames, bins;
+    const float *weights;         // ck_winograd_pack_weights's output
+    float *output;                // out_channels planes, frames × bins each
+    int streaming;                // nonzero: write the output past the caches (for maps much larger than them)
+} ck_winograd_layer;
+
+/// Tiles (4 × 4 outputs each) one `ck_winograd_run` call computes at most.
+size_t ck_winograd_block_tiles(void);
+/// Length of the packed weights of an out × in layer.
+size_t ck_winograd_packed_floats(size_t out_channels, size_t in_channels);
+/// Packs U (`u`: [36 points][out][in], the transformed weights) for the microkernel: blocks of
+/// 8 output channels (the last zero-padded), inside a block point after point, inside a point
+/// input channel after input channel, 8 values each.
+void ck_winograd_pack_weights(const float *u, size_t out_channels, size_t in_channels, float *packed);
+/// Floats of scratch one call needs.
+size_t ck_winograd_scratch_floats(size_t in_channels);
+/// Computes the output tiles first_tile ..< first_tile + tiles (tiles ≤ ck_winograd_block_tiles(),
+/// raster order: tile row by tile row of ⌈bins / 4⌉ tiles). Calls on disjoint tiles with their
+/// own scratch may run at the same time.
+void ck_winograd_run(ck_winograd_kernel kernel, const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
+                     float *scratch);
 
 #endif

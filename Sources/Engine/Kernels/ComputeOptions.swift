@@ -59,7 +59,9 @@ struct Conv3x3Layer {
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.weights = weights
-        let transformed = winograd ? Winograd.Weights(weights, outChannels: outChannels, inChannels: inChannels) : nil
+        // fp32 through a fused kernel needs only the packed form; the rest only the matrices.
+        let forms: Winograd.Weights.Forms = precision == .fp32 && Winograd.preferredKernel != .phases ? .packed : .matrices
+        let transformed = winograd ? Winograd.Weights(weights, outChannels: outChannels, inChannels: inChannels, forms: forms) : nil
         self.winograd = transformed
         switch (precision, transformed) {
         case (.fp32, _):

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -21,20 +22,69 @@ public enum Winograd {
     static let m = 4, alpha = 6
     static let points = 36
 
-    /// Weights transformed once at load: U_ξ = (G g Gᵀ)_ξ for every (out, in) pair, laid out
-    /// `[ξ][out][in]` so that each ξ is one row-major matrix for sgemm.
+    /// How a layer is computed: the fused C kernel (one build per instruction set) or the
+    /// three-phase Swift path over OpenBLAS.
+    public enum Kernel: String, CaseIterable, Sendable {
+        /// `ck_winograd_run` for AVX-512F: blocks of 32 tiles from input to output in L2.
+        case avx512 = "fused-avx512"
+        /// The same for AVX2 + FMA (bit-identical to AVX-512 on the same input; about 15% slower on Zen 4).
+        case avx2 = "fused-avx2"
+        /// The same C for any CPU, without fused multiply-adds (3× slower than AVX2; for tests).
+        case portable = "fused-portable"
+        /// Units of up to 512 tiles in three thread-shared phases: V, 36 sgemms, Aᵀ M A.
+        case phases
+
+        var fused: ck_winograd_kernel? {
+            switch self {
+            case .avx512: CK_WINOGRAD_AVX512
+            case .avx2: CK_WINOGRAD_AVX2
+            case .portable: CK_WINOGRAD_PORTABLE
+            case .phases: nil
+            }
+        }
+
+        /// Whether this CPU can run it.
+        public var isSupported: Bool {
+            switch self {
+            case .avx512: ck_cpu_has_avx512f() != 0
+            case .avx2: ck_cpu_has_avx2_fma() != 0
+            case .portable, .phases: true
+            }
+        }
+    }
+
+    /// The kernel for fp32 layers: AUDIOSEP_WINOGRAD (a `Kernel` name) if set and supported,
+    /// else the fused AVX-512 or AVX2 build where the CPU has it, else the three phases (which
+    /// beat the portable build).
+    public static let preferredKernel: Kernel = {
+        if let name = ProcessInfo.processInfo.environment["AUDIOSEP_WINOGRAD"], let kernel = Kernel(rawValue: name),
+           kernel.isSupported {
+            return kernel
+        }
+        return [Kernel.avx512, .avx2].first { $0.isSupported } ?? .phases
+    }()
+
+    /// Weights transformed once at load: U_ξ = (G g Gᵀ)_ξ for every (out, in) pair, as 36
+    /// row-major `[out][in]` matrices (for sgemm and the bf16 gemm) and/or packed for the fused
+    /// kernel (blocks of 8 output channels).
     public struct Weights {
         public let outChannels: Int
         public let inChannels: Int
-        let values: FloatStorage
+        /// U as `[ξ][out][in]`, when kept.
+        let values: FloatStorage?
+        /// U as `ck_winograd_pack_weights` lays it out, when kept.
+        let packed: FloatStorage?
+
+        /// Which forms to keep: each is as large as the transformed weights (4× the layer's own).
+        public enum Forms: Sendable { case matrices, packed, both }
 
         /// `weights` is PyTorch's Conv2d `[out][in][3][3]`. The transform runs in Double.
-        public init(_ weights: [Float], outChannels: Int, inChannels: Int) {
+        public init(_ weights: [Float], outChannels: Int, inChannels: Int, forms: Forms = .both) {
             precondition(weights.count == outChannels * inChannels * 9)
             self.outChannels = outChannels
             self.inChannels = inChannels
             let pairs = outChannels * inChannels
-            values = FloatStorage(capacity: Winograd.points * pairs)
+            let values = FloatStorage(capacity: Winograd.points * pairs)
             let u = values.pointer
             weights.withUnsafeBufferPointer { w in
                 var rows = [Double](repeating: 0, count: 18)   // G·g: 6 rows of 3
@@ -54,6 +104,14 @@ public enum Winograd {
                     }
                 }
             }
+            if forms == .matrices {
+                packed = nil
+            } else {
+                let packed = FloatStorage(capacity: ck_winograd_packed_floats(outChannels, inChannels))
+                ck_winograd_pack_weights(values.pointer, outChannels, inChannels, packed.pointer)
+                self.packed = packed
+            }
+            self.values = forms == .packed ? nil : values
         }
 
         /// G (6×3, points 0, 1, −1, 2, −2, ∞) applied to three filter taps.
@@ -64,7 +122,8 @@ public enum Winograd {
 
         /// U_ξ rounded to bf16 for the bf16 gemm, one matrix per point.
         func bfloat16() -> [BFloat16Weights] {
-            (0..<Winograd.points).map { point in
+            guard let values else { preconditionFailure("Winograd weights kept without their matrices") }
+            return (0..<Winograd.points).map { point in
                 BFloat16Weights(rows: outChannels, depth: inChannels, values: values.pointer + point * outChannels * inChannels,
                                 leadingDimension: inChannels)
             }
@@ -82,15 +141,21 @@ public enum Winograd {
     /// 12.2 s at 256, 13.1 s at 1024).
     static let unitTiles = 512
 
+    /// Output maps at least this large (bytes) are written with streaming stores: well past the
+    /// last-level cache, reading their lines in before overwriting them is wasted traffic.
+    static let streamingBytes = Int(ProcessInfo.processInfo.environment["AUDIOSEP_STREAMING_MB"] ?? "").map { $0 << 20 } ?? 48 << 20
+
     /// The convolution of the channel concatenation of `inputs`, each activated first when
     /// `activation` is given (as `Convolution.conv3x3`, which this equals up to rounding).
-    /// The map is done in units of whole tile rows (or runs of tiles, for very wide layers); each
-    /// unit in three steps that all threads share: V by input channel, the 36 products by point,
-    /// the output transform by output channel.
-    /// With `bf16` (`weights.bfloat16()`), the 36 products run in bf16 with fp32 accumulation.
+    /// A fused `kernel` runs blocks of 32 tiles on the threads, each block from input to output
+    /// (see winograd.c). `.phases` does the map in units of whole tile rows (or runs of tiles,
+    /// for very wide layers); each unit in three steps that all threads share: V by input
+    /// channel, the 36 products by point, the output transform by output channel.
+    /// With `bf16` (`weights.bfloat16()`), the 36 products run in bf16 with fp32 accumulation,
+    /// in three phases whatever `kernel` says.
     public static func conv3x3(_ inputs: [FeatureMap], activation: Convolution.Activation? = nil, weights: Weights,
-                               bf16: [BFloat16Weights]? = nil, into destination: FeatureMap? = nil,
-                               workspace: Workspace) -> FeatureMap {
+                               bf16: [BFloat16Weights]? = nil, kernel: Kernel = preferredKernel,
+                               into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
         let planes = inputs.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
@@ -101,12 +166,40 @@ public enum Winograd {
         precondition(output.channels == outChannels && output.frames == frames && output.bins == bins)
 
         let tileRows = (frames + m - 1) / m, tileColumns = (bins + m - 1) / m
+        if bf16 == nil, let fused = kernel.fused {
+            guard let packed = weights.packed else { preconditionFailure("Winograd weights kept without their packed form") }
+            let blockTiles = ck_winograd_block_tiles(), tiles = tileRows * tileColumns
+            let scratchFloats = ck_winograd_scratch_floats(inChannels)
+            let scale = activation?.scale ?? [], offset = activation?.offset ?? []
+            let sources: [UnsafePointer<Float>?] = planes
+            sources.withUnsafeBufferPointer { planePointers in
+                scale.withUnsafeBufferPointer { scale in
+                    offset.withUnsafeBufferPointer { offset in
+                        let layer = ck_winograd_layer(
+                            planes: planePointers.baseAddress, scale: activation == nil ? nil : scale.baseAddress,
+                            offset: offset.baseAddress, slope: activation?.slope ?? 1,
+                            in_channels: inChannels, out_channels: outChannels, frames: frames, bins: bins,
+                            weights: packed.pointer, output: output.storage.pointer,
+                            streaming: outChannels * plane * MemoryLayout<Float>.stride >= streamingBytes ? 1 : 0)
+                        withUnsafePointer(to: layer) { layer in
+                            workspace.parallel((tiles + blockTiles - 1) / blockTiles) { worker, block in
+                                let first = block * blockTiles
+                                ck_winograd_run(fused, layer, first, min(blockTiles, tiles - first),
+                                                workspace.buffer(worker, floats: scratchFloats))
+                            }
+                        }
+                    }
+                }
+            }
+            return output
+        }
         let most = max(lanes, min(unitTiles, unitFloats / (points * (inChannels + outChannels))))
         let columnsPerUnit = min(tileColumns, most)
         let rowsPerUnit = columnsPerUnit < tileColumns ? 1 : max(1, min(most / tileColumns, tileRows))
         let columnBlocks = (tileColumns + columnsPerUnit - 1) / columnsPerUnit
         let rowBlocks = (tileRows + rowsPerUnit - 1) / rowsPerUnit
-        let yBase = output.storage.pointer, uBase = UnsafePointer(weights.values.pointer)
+        guard let matrices = weights.values else { preconditionFailure("Winograd weights kept without their matrices") }
+        let yBase = output.storage.pointer, uBase = UnsafePointer(matrices.pointer)
         let largest = rowsPerUnit * columnsPerUnit
         let v = workspace.buffer(0, floats: points * inChannels * largest)
         let products = workspace.buffer(0, floats: points * outChannels * largest + lanes, slot: 1)

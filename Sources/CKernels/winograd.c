@@ -1,0 +1,422 @@
+// Fused Winograd F(4×4, 3×3) convolution for the narrow U-Net levels.
+//
+// The Swift path (Engine's Winograd.swift) runs a layer in three phases over units of up to 512
+// tiles: every input channel's transform V, then 36 OpenBLAS sgemms, then every output channel's
+// transform. On the 32- and 64-channel levels that costs more in the transforms and in memory
+// traffic (V and M are 2.25× the maps they come from, written and read back through L3) than in
+// the products: sgemm with 32 rows and a depth of 32 is mostly packing.
+//
+// Here one call does a block of BLOCK_TILES (32) tiles from start to end while it stays in L2:
+//  1. V[ξ][in][32] for the block: each input channel's six source rows are staged activated
+//     (BatchNorm + FiLM + leaky ReLU fused in, zero outside the map) and split by bin modulo 4,
+//     so that patch column l of 16 consecutive tiles is one vector; then Bᵀ d B in two passes.
+//  2. For each block of TILE_ROWS (8) output channels: the 36 products M_ξ = U_ξ · V_ξ, an 8 × 32
+//     tile in 16 vector accumulators (32 lanes a row: the block's tiles), weights broadcast from
+//     their packed form; then Aᵀ M A for those 8 channels, in two passes, straight into the map.
+// Threads run disjoint blocks; a block writes only its own 4×4 output squares. Maps larger than
+// the caches are written with streaming stores (`streaming`), which skip reading each line in
+// before overwriting it (a 32-channel level-0 layer alone, 89 instead of 103 ms a window).
+//
+// The body is written once with 16-lane vectors (clang's vector extension) and compiled three
+// times: for AVX-512F, where a vector is one zmm register; for AVX2 + FMA, where it is two ymm;
+// and for the x86-64 baseline (or any other CPU), where the compiler splits it into SSE or NEON
+// registers. Only the products' register blocking differs between them (see `product`). The
+// builds without FMA round slightly differently (multiply, then add).
+
+#include "CKernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    BLOCK_TILES = 32,     // tiles a call handles: two vectors of 16
+    TILE_ROWS = 8,        // output channels per microkernel tile
+    POINTS = 36,          // 6 × 6 Winograd points
+    WIDTH = 64,           // a staged row of one phase: 32 tiles + 1 + vector slack
+    SLACK = 16,           // floats after M for the output transform's overreads
+};
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+typedef int vi16 __attribute__((vector_size(64)));
+
+// Every helper taking or returning a vector is always inlined into one of the three builds, so
+// no vector ever crosses a call: the ABI clang warns about (AVX-512 vectors passed by a function
+// compiled without AVX-512) never applies.
+#pragma clang diagnostic ignored "-Wpsabi"
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE v16 load(const float *p) { return *(const v16u *)p; }
+INLINE void store(float *p, v16 v) { *(v16u *)p = v; }
+INLINE v16 splat(float x) { return (v16){0} + x; }
+
+/// Stores the first `count` (< 16) lanes.
+INLINE void store_part(float *p, v16 v, size_t count) {
+    float lanes[16];
+    store(lanes, v);
+    for (size_t i = 0; i < count; i++) p[i] = lanes[i];
+}
+
+// MARK: - Weights
+
+size_t ck_winograd_block_tiles(void) { return BLOCK_TILES; }
+
+static size_t channel_blocks(size_t out_channels) { return (out_channels + TILE_ROWS - 1) / TILE_ROWS; }
+
+size_t ck_winograd_packed_floats(size_t out_channels, size_t in_channels) {
+    return channel_blocks(out_channels) * TILE_ROWS * POINTS * in_channels;
+}
+
+void ck_winograd_pack_weights(const float *u, size_t out_channels, size_t in_channels, float *packed) {
+    size_t blocks = channel_blocks(out_channels);
+    for (size_t block = 0; block < blocks; block++)
+        for (size_t point = 0; point < POINTS; point++) {
+            float *target = packed + (block * POINTS + point) * in_channels * TILE_ROWS;
+            const float *source = u + point * out_channels * in_channels;
+            for (size_t k = 0; k < in_channels; k++)
+                for (size_t r = 0; r < TILE_ROWS; r++) {
+                    size_t row = block * TILE_ROWS + r;
+                    target[k * TILE_ROWS + r] = row < out_channels ? source[row * in_channels + k] : 0;
+                }
+        }
+}
+
+/// Floats from one point's V (or M) to the next: one cache line more than the data, so that the
+/// 36 points do not all fall in the same L1 sets (with 32 input channels V's points would be 4 KiB
+/// apart exactly, and storing a tile's 36 values thrashed one set).
+static inline size_t v_stride(size_t in_channels) { return in_channels * BLOCK_TILES + 16; }
+enum { M_STRIDE = TILE_ROWS * BLOCK_TILES + 16 };
+
+size_t ck_winograd_scratch_floats(size_t in_channels) {
+    return POINTS * v_stride(in_channels)            // V
+         + POINTS * M_STRIDE + SLACK                 // M for one channel block
+         + 2 * 6 * 4 * WIDTH;                        // staged rows and their Bᵀ (or the 24 rows of Aᵀ M)
+}
+
+// MARK: - Transforms
+
+/// Bᵀ (points 0, ±1, ±2) applied to six vectors.
+#define INPUT_TRANSFORM(s0, s1, s2, s3, s4, s5, r)                                   \
+    do {                                                                              \
+        v16 a_ = (s4) - (s2), b_ = (s3) - (s1);                                       \
+        r[0] = 4 * (s0) - 5 * (s2) + (s4);                                            \
+        r[1] = (s3) + (s4) - 4 * ((s1) + (s2));                                       \
+        r[2] = (s4) - (s3) + 4 * ((s1) - (s2));                                       \
+        r[3] = a_ + 2 * b_;                                                           \
+        r[4] = a_ - 2 * b_;                                                           \
+        r[5] = 4 * (s1) - 5 * (s3) + (s5);                                            \
+    } while (0)
+
+/// Aᵀ applied to six vectors.
+#define OUTPUT_TRANSFORM(s0, s1, s2, s3, s4, s5, r)                                  \
+    do {                                                                              \
+        v16 a_ = (s1) + (s2), b_ = (s1) - (s2), c_ = (s3) + (s4), d_ = (s3) - (s4);   \
+        r[0] = (s0) + a_ + c_;                                                        \
+        r[1] = b_ + 2 * d_;                                                           \
+        r[2] = a_ + 4 * c_;                                                           \
+        r[3] = b_ + 8 * d_ + (s5);                                                    \
+    } while (0)
+
+typedef struct {
+    size_t tile_row, first_column, count, offset;   // a run of tiles in one tile row, at `offset` in the block
+} segment;
+
+/// Leaky ReLU after the affine map, as a compare and a blend (the elementwise max builtin also
+/// sorts out NaNs, which takes three instructions more).
+INLINE v16 activate(v16 x, v16 scale, v16 offset, v16 slope) {
+    v16 y = x * scale + offset, z = y * slope;
+    vi16 larger = y > z;
+    return (v16)(((vi16)y & larger) | ((vi16)z & ~larger));
+}
+
+/// V for one input channel over one segment: V[ξ][channel][offset + j] at
+/// v + ξ·v_stride(in_channels) + channel·BLOCK_TILES + offset + j.
+INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segment s, float *v, float *stage) {
+    const size_t frames = layer->frames, bins = layer->bins, in_channels = layer->in_channels;
+    const float *plane = layer->planes[channel];
+    const int active = layer->scale != 0;
+    const float scale1 = active ? layer->scale[channel] : 1, offset1 = active ? layer->offset[channel] : 0;
+    const float slope1 = active ? layer->slope : 1;
+    const v16 scale = splat(scale1), offset = splat(offset1), slope = splat(slope1);
+    // Phase entries staged per row: the segment's tiles rounded up to whole vectors, and entry
+    // `count` (phases 0 and 1: patch columns 4 and 5 of the last tile) if that leaves it out.
+    const size_t staged = (s.count + 15) / 16 * 16, extra = staged == s.count;
+    float *p = stage, *t = stage + 6 * 4 * WIDTH;
+    const long first_bin = 4 * (long)s.first_column - 1;   // bin of patch column 0 of the first tile
+    const vi16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    for (size_t i = 0; i < 6; i++) {
+        float *row = p + i * 4 * WIDTH;
+        long frame = 4 * (long)s.tile_row - 1 + (long)i;
+        if (frame < 0 || frame >= (long)frames) {
+            for (size_t q = 0; q < 4; q++) memset(row + q * WIDTH, 0, (staged + extra) * sizeof(float));
+            continue;
+        }
+        const float *source = plane + (size_t)frame * bins;
+        if (i + 1 < 6 && channel + 1 < in_channels) {
+            // The next channel's row, a few hundred cycles early: a block reads 6 × in short runs,
+            // too many streams for the hardware prefetcher to follow.
+            const float *next = layer->planes[channel + 1] + (size_t)frame * bins + (first_bin < 0 ? 0 : first_bin);
+            for (size_t line = 0; line < 4 * staged + 4; line += 16) __builtin_prefetch(next + line);
+        }
+        for (size_t j = 0; j < staged; j += 16) {
+            long bin = first_bin + 4 * (long)j;   // 64 bins: 16 tiles' four phases
+            v16 a, b, c, d;
+            if (bin >= 0 && bin + 64 <= (long)bins) {
+                a = load(source + bin); b = load(source + bin + 16); c = load(source + bin + 32); d = load(source + bin + 48);
+                if (active) {
+                    a = activate(a, scale, offset, slope); b = activate(b, scale, offset, slope);
+                    c = activate(c, scale, offset, slope); d = activate(d, scale, offset, slope);
+                }
+            } else {
+                // At the map's edges: the bins inside copied, activated, and the padding outside zeroed.
+                float edge[64] = {0};
+                long from = bin < 0 ? 0 : bin, to = bin + 64 > (long)bins ? (long)bins : bin + 64;
+                if (to > from) memcpy(edge + (from - bin), source + from, (size_t)(to - from) * sizeof(float));
+                v16 *e = (v16 *)edge;
+                for (long k = 0; k < 4; k++) {
+                    vi16 at = lane + (int)(bin + 16 * k);
+                    vi16 inside = (at >= 0) & (at < (int)bins);
+                    v16 x = active ? activate(load(edge + 16 * k), scale, offset, slope) : load(edge + 16 * k);
+                    e[k] = (v16)((vi16)x & inside);
+                }
+                a = load(edge); b = load(edge + 16); c = load(edge + 32); d = load(edge + 48);
+            }
+            // Split by bin modulo 4: first pairs of phases (0,1 | 2,3) for 8 tiles, then single phases for 16.
+            v16 ab01 = __builtin_shufflevector(a, b, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+            v16 ab23 = __builtin_shufflevector(a, b, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+            v16 cd01 = __builtin_shufflevector(c, d, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+            v16 cd23 = __builtin_shufflevector(c, d, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+            store(row + j, __builtin_shufflevector(ab01, cd01, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+            store(row + WIDTH + j, __builtin_shufflevector(ab01, cd01, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+            store(row + 2 * WIDTH + j, __builtin_shufflevector(ab23, cd23, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+            store(row + 3 * WIDTH + j, __builtin_shufflevector(ab23, cd23, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+        }
+        if (extra) {
+            long bin = first_bin + 4 * (long)staged;
+            for (size_t q = 0; q < 4; q++) {
+                long at = bin + (long)q;
+                float y = at < (long)bins ? scale1 * source[at] + offset1 : 0;
+                row[q * WIDTH + staged] = at >= (long)bins ? 0 : active ? (y > y * slope1 ? y : y * slope1) : source[at];
+            }
+        }
+    }
+    // Bᵀ down the six rows (time), every phase entry alike (the extra entry is the first lane of
+    // one more vector, whose other lanes are never read)...
+    for (size_t q = 0; q < 4; q++)
+        for (size_t j = 0; j < staged + extra; j += 16) {
+            const float *d = p + q * WIDTH + j;
+            v16 r[6];
+            INPUT_TRANSFORM(load(d), load(d + 4 * WIDTH), load(d + 8 * WIDTH), load(d + 12 * WIDTH),
+                            load(d + 16 * WIDTH), load(d + 20 * WIDTH), r);
+            float *out = t + q * WIDTH + j;
+            for (size_t k = 0; k < 6; k++) store(out + k * 4 * WIDTH, r[k]);
+        }
+    // ...then B along the bins: patch column l of tile j is phase l mod 4, entry j + l / 4.
+    const size_t point_stride = v_stride(in_channels);
+    float *target = v + channel * BLOCK_TILES + s.offset;
+    for (size_t k = 0; k < 6; k++) {
+        const float *row = t + k * 4 * WIDTH;
+        float *out = target + 6 * k * point_stride;
+        for (size_t j = 0; j < s.count; j += 16) {
+            v16 r[6];
+            INPUT_TRANSFORM(load(row + j), load(row + WIDTH + j), load(row + 2 * WIDTH + j), load(row + 3 * WIDTH + j),
+                            load(row + j + 1), load(row + WIDTH + j + 1), r);
+            size_t left = s.count - j;
+            if (left >= 16) {
+                for (size_t n = 0; n < 6; n++) store(out + n * point_stride + j, r[n]);
+            } else {
+                for (size_t n = 0; n < 6; n++) store_part(out + n * point_stride + j, r[n], left);
+            }
+        }
+    }
+}
+
+/// Y = Aᵀ M A for one output channel over one segment, cropped at the map's edges; M[ξ][offset + j]
+/// at m + ξ·M_STRIDE + offset + j.
+INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const float *m, segment s, float *stage) {
+    const size_t frames = layer->frames, bins = layer->bins;
+    float *plane = layer->output + channel * frames * bins;
+    const size_t point_stride = M_STRIDE;
+    // Aᵀ down the six rows of M: four output rows × six columns, each a run of the segment's tiles.
+    for (size_t l = 0; l < 6; l++) {
+        const float *c = m + l * point_stride + s.offset;
+        for (size_t j = 0; j < s.count; j += 16) {
+            v16 r[4];
+            OUTPUT_TRANSFORM(load(c + j), load(c + 6 * point_stride + j), load(c + 12 * point_stride + j),
+                             load(c + 18 * point_stride + j), load(c + 24 * point_stride + j), load(c + 30 * point_stride + j), r);
+            for (size_t row = 0; row < 4; row++) store(stage + (row * 6 + l) * WIDTH + j, r[row]);
+        }
+    }
+    // ...then Aᵀ along each: four phases (bins 4j + q), interleaved into 64 consecutive bins.
+    size_t first_frame = 4 * s.tile_row, rows = frames - first_frame < 4 ? frames - first_frame : 4;
+    for (size_t row = 0; row < rows; row++) {
+        const float *q = stage + row * 6 * WIDTH;
+        float *target = plane + (first_frame + row) * bins + 4 * s.first_column;
+        for (size_t j = 0; j < s.count; j += 16) {
+            v16 y[4];
+            OUTPUT_TRANSFORM(load(q + j), load(q + WIDTH + j), load(q + 2 * WIDTH + j), load(q + 3 * WIDTH + j),
+                             load(q + 4 * WIDTH + j), load(q + 5 * WIDTH + j), y);
+            v16 lo01 = __builtin_shufflevector(y[0], y[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            v16 hi01 = __builtin_shufflevector(y[0], y[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            v16 lo23 = __builtin_shufflevector(y[2], y[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            v16 hi23 = __builtin_shufflevector(y[2], y[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            v16 out[4] = {
+                __builtin_shufflevector(lo01, lo23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23),
+                __builtin_shufflevector(lo01, lo23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31),
+                __builtin_shufflevector(hi01, hi23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23),
+                __builtin_shufflevector(hi01, hi23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31),
+            };
+            size_t first_bin = 4 * (s.first_column + j);
+            if (s.count - j >= 16 && first_bin + 64 <= bins) {
+                float *at = target + 4 * j;
+                if (layer->streaming && ((uintptr_t)at & 63) == 0) {
+                    for (size_t k = 0; k < 4; k++) __builtin_nontemporal_store(out[k], (v16 *)(at + 16 * k));
+                } else {
+                    for (size_t k = 0; k < 4; k++) store(at + 16 * k, out[k]);
+                }
+            } else {
+                float lanes[64];
+                for (size_t k = 0; k < 4; k++) store(lanes + 16 * k, out[k]);
+                size_t tiles = s.count - j < 16 ? s.count - j : 16;
+                for (size_t e = 0; e < 4 * tiles && first_bin + e < bins; e++) target[4 * j + e] = lanes[e];
+            }
+        }
+    }
+}
+
+// MARK: - Products
+
+/// M_ξ = U_ξ · V_ξ for TILE_ROWS output channels and the block's 32 tiles: u is the packed
+/// [in][TILE_ROWS] slice of U_ξ, v is V_ξ [in][32], m is M_ξ [TILE_ROWS][32].
+/// Wide (AVX-512, 32 zmm registers): the whole 8 × 32 tile in 16 accumulators, two loads of V and
+/// eight broadcasts of U per 16 multiply-adds. Narrow (16 ymm or xmm registers): four 4 × 16
+/// quarters, each in 4 accumulators (8 ymm), one load and four broadcasts per 4 multiply-adds.
+INLINE void product(const float *u, const float *v, size_t in_channels, float *m, int wide) {
+    if (wide) {
+        v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+        v16 c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0}, c60 = {0}, c61 = {0}, c70 = {0}, c71 = {0};
+        for (size_t k = 0; k < in_channels; k++) {
+            v16 b0 = load(v + k * BLOCK_TILES), b1 = load(v + k * BLOCK_TILES + 16);
+            const float *a = u + k * TILE_ROWS;
+#define ROW(r) { v16 x = splat(a[r]); c##r##0 += x * b0; c##r##1 += x * b1; }
+            ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
+        }
+#define STORE(r) store(m + r * BLOCK_TILES, c##r##0); store(m + r * BLOCK_TILES + 16, c##r##1);
+        STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+#undef STORE
+        return;
+    }
+    for (size_t quarter = 0; quarter < 4; quarter++) {
+        const size_t rows = 4 * (quarter / 2), half = 16 * (quarter % 2);
+        v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+        for (size_t k = 0; k < in_channels; k++) {
+            v16 b = load(v + k * BLOCK_TILES + half);
+            const float *a = u + k * TILE_ROWS + rows;
+            c0 += splat(a[0]) * b; c1 += splat(a[1]) * b; c2 += splat(a[2]) * b; c3 += splat(a[3]) * b;
+        }
+        float *out = m + rows * BLOCK_TILES + half;
+        store(out, c0); store(out + BLOCK_TILES, c1); store(out + 2 * BLOCK_TILES, c2); store(out + 3 * BLOCK_TILES, c3);
+    }
+}
+
+// MARK: - A block
+
+INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch, int wide) {
+    const size_t in_channels = layer->in_channels, out_channels = layer->out_channels;
+    const size_t columns = (layer->bins + 3) / 4;
+    float *v = scratch;
+    float *m = v + POINTS * v_stride(in_channels);
+    float *stage = m + POINTS * M_STRIDE + SLACK;
+
+    segment segments[BLOCK_TILES];
+    size_t count = 0;
+    for (size_t done = 0; done < tiles;) {
+        size_t tile = first_tile + done, row = tile / columns, column = tile % columns;
+        size_t run = columns - column < tiles - done ? columns - column : tiles - done;
+        segments[count++] = (segment){row, column, run, done};
+        done += run;
+    }
+
+    for (size_t channel = 0; channel < in_channels; channel++)
+        for (size_t i = 0; i < count; i++) input_segment(layer, channel, segments[i], v, stage);
+    if (tiles < BLOCK_TILES)   // a short last block: the products' unused lanes stay finite
+        for (size_t point = 0; point < POINTS; point++)
+            for (size_t channel = 0; channel < in_channels; channel++)
+                memset(v + point * v_stride(in_channels) + channel * BLOCK_TILES + tiles, 0, (BLOCK_TILES - tiles) * sizeof(float));
+
+    const size_t blocks = channel_blocks(out_channels);
+    for (size_t block = 0; block < blocks; block++) {
+        const float *u = layer->weights + block * POINTS * in_channels * TILE_ROWS;
+        for (size_t point = 0; point < POINTS; point++)
+            product(u + point * in_channels * TILE_ROWS, v + point * v_stride(in_channels), in_channels,
+                    m + point * M_STRIDE, wide);
+        for (size_t r = 0; r < TILE_ROWS && block * TILE_ROWS + r < out_channels; r++)
+            for (size_t i = 0; i < count; i++)
+                output_segment(layer, block * TILE_ROWS + r, m + r * BLOCK_TILES, segments[i], stage);
+    }
+#if defined(__x86_64__)
+    if (layer->streaming) __builtin_ia32_sfence();   // the streaming stores, visible before the caller's barrier
+#endif
+}
+
+static void run_portable(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch) {
+    run(layer, first_tile, tiles, scratch, 0);
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+/// Whether the OS saves the registers XCR0's `mask` names.
+static int os_saves(unsigned mask) {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) return 0;   // OSXSAVE
+    uint32_t xcr0_low, xcr0_high;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+    return (xcr0_low & mask) == mask;
+}
+
+static unsigned leaf7_ebx(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (__get_cpuid_max(0, 0) < 7) return 0;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    return ebx;
+}
+
+int ck_cpu_has_avx512f(void) {
+    // XCR0: SSE, AVX, opmask and both halves of the ZMM registers.
+    return os_saves(0xe6u) && ((leaf7_ebx() >> 16) & 1);
+}
+
+int ck_cpu_has_avx2_fma(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (!os_saves(0x6u) || !__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 12))) return 0;   // FMA
+    return (leaf7_ebx() >> 5) & 1;                                                                     // AVX2
+}
+
+__attribute__((target("avx512f")))
+static void run_avx512(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch) {
+    run(layer, first_tile, tiles, scratch, 1);
+}
+
+__attribute__((target("avx2,fma")))
+static void run_avx2(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch) {
+    run(layer, first_tile, tiles, scratch, 0);
+}
+#else
+int ck_cpu_has_avx512f(void) { return 0; }
+int ck_cpu_has_avx2_fma(void) { return 0; }
+#endif
+
+void ck_winograd_run(ck_winograd_kernel kernel, const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
+                     float *scratch) {
+#if defined(__x86_64__)
+    switch (kernel) {
+    case CK_WINOGRAD_AVX512: run_avx512(layer, first_tile, tiles, scratch); return;
+    case CK_WINOGRAD_AVX2: run_avx2(layer, first_tile, tiles, scratch); return;
+    default: break;
+    }
+#endif
+    (void)kernel;
+    run_portable(layer, first_tile, tiles, scratch);
+}
