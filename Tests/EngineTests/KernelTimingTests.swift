@@ -25,9 +25,11 @@ final class KernelTimingTests: XCTestCase {
         let activation = Convolution.Activation(scale: [Float](repeating: 1.1, count: 32), offset: [Float](repeating: 0.1, count: 32))
         let transformed = Winograd.Weights(w, outChannels: channels, inChannels: channels)
         let output = FeatureMap(channels: channels, frames: frames, bins: bins)
-        _ = Winograd.conv3x3([x], activation: activation, weights: transformed, into: output, workspace: workspace)
-        time("winograd 32→32 1024×1024, activated (effective)", flops: 2 * 9 * 32 * 32 * 1024 * 1024) {
-            _ = Winograd.conv3x3([x], activation: activation, weights: transformed, into: output, workspace: workspace)
+        for kernel in Winograd.Kernel.allCases where kernel.isSupported {
+            _ = Winograd.conv3x3([x], activation: activation, weights: transformed, kernel: kernel, into: output, workspace: workspace)
+            time("winograd \(kernel) 32→32 1024×1024, activated (effective)", flops: 2 * 9 * 32 * 32 * 1024 * 1024) {
+                _ = Winograd.conv3x3([x], activation: activation, weights: transformed, kernel: kernel, into: output, workspace: workspace)
+            }
         }
         time("affine+leaky 32×1M", flops: 0) {
             _ = Convolution.affineLeakyReLU(x, scale: [Float](repeating: 1.1, count: 32), offset: [Float](repeating: 0.1, count: 32), workspace: workspace)

@@ -9,23 +9,58 @@ final class WinogradTests: XCTestCase {
         return maxError(actual, expected) / max(scale, 1e-30)
     }
 
+    /// Every kernel this CPU runs: the fused builds and the three phases.
+    let kernels = Winograd.Kernel.allCases.filter(\.isSupported)
+
     func testMatchesDirectConvolutionIncludingPartialTiles() {
         let workspace = Workspace(threads: 2)
-        // Frames and bins that are and are not multiples of 4, single rows and columns, one tile, many.
-        for (inC, outC, frames, bins) in [(1, 1, 1, 1), (3, 5, 7, 9), (8, 4, 33, 16), (2, 3, 40, 2), (4, 3, 64, 1100),
-                                          (2, 40, 5, 7), (16, 8, 4, 4), (5, 6, 13, 6)] {
-            let x = FeatureMap(channels: inC, frames: frames, bins: bins, values: signed(inC * frames * bins, seed: 2))
-            let w = signed(outC * inC * 9, seed: 3)
-            let y = Winograd.conv3x3([x], weights: Winograd.Weights(w, outChannels: outC, inChannels: inC), workspace: workspace)
-            XCTAssertEqual([y.channels, y.frames, y.bins], [outC, frames, bins])
-            XCTAssertLessThan(relativeError(y.values, naiveConv3x3(x, w, out: outC)), 1e-5,
-                              "\(inC)→\(outC) \(frames)×\(bins)")
+        // Frames and bins that are and are not multiples of 4, single rows and columns, one tile, many;
+        // for the fused kernel's blocks of 32 tiles: rows of exactly 32 and 64 tiles (bins 128, 256),
+        // rows of 33 tiles (blocks cross rows), rows of 1–5 tiles (a block spans up to 32 rows), and
+        // output channels that do not fill its groups of 8.
+        let shapes = [(1, 1, 1, 1), (3, 5, 7, 9), (8, 4, 33, 16), (2, 3, 40, 2), (4, 3, 64, 1100), (2, 40, 5, 7),
+                      (16, 8, 4, 4), (5, 6, 13, 6), (3, 9, 9, 128), (6, 17, 8, 256), (4, 12, 11, 130), (7, 3, 70, 20),
+                      (1, 8, 150, 3)]
+        for kernel in kernels {
+            for (inC, outC, frames, bins) in shapes {
+                let x = FeatureMap(channels: inC, frames: frames, bins: bins, values: signed(inC * frames * bins, seed: 2))
+                let w = signed(outC * inC * 9, seed: 3)
+                let y = Winograd.conv3x3([x], weights: Winograd.Weights(w, outChannels: outC, inChannels: inC), kernel: kernel,
+                                         workspace: workspace)
+                XCTAssertEqual([y.channels, y.frames, y.bins], [outC, frames, bins])
+                XCTAssertLessThan(relativeError(y.values, naiveConv3x3(x, w, out: outC)), 1e-5,
+                                  "\(kernel) \(inC)→\(outC) \(frames)×\(bins)")
+            }
         }
+    }
+
+    /// The fused kernels with weights kept only in their packed form; their streaming stores
+    /// change nothing; one thread or two, the same bits; AVX2 and AVX-512 agree exactly (the
+    /// same arithmetic in the same order, FMA in both).
+    func testFusedKernelsAgreeAcrossThreadsStoresAndBuilds() {
+        let (inC, outC, frames, bins) = (24, 16, 37, 300)
+        let x = FeatureMap(channels: inC, frames: frames, bins: bins, values: signed(inC * frames * bins, seed: 31))
+        let w = signed(outC * inC * 9, seed: 32)
+        let activation = Convolution.Activation(scale: signed(inC, seed: 33), offset: signed(inC, seed: 34), slope: 0.2)
+        let packed = Winograd.Weights(w, outChannels: outC, inChannels: inC, forms: .packed)
+        let exact = Convolution.conv3x3([x], activation: activation, weights: w, outChannels: outC, workspace: Workspace(threads: 1))
+        var outputs: [Winograd.Kernel: [Float]] = [:]
+        for kernel in kernels where kernel != .phases {
+            let one = Winograd.conv3x3([x], activation: activation, weights: packed, kernel: kernel, workspace: Workspace(threads: 1))
+            let two = Winograd.conv3x3([x], activation: activation, weights: packed, kernel: kernel, streamingBytes: 0,
+                                       workspace: Workspace(threads: 2))
+            XCTAssertEqual(one.values, two.values, "\(kernel): threads or streaming stores changed the result")
+            XCTAssertLessThan(relativeError(one.values, exact.values), 2e-5, "\(kernel)")
+            outputs[kernel] = one.values
+        }
+        XCTAssertNotNil(outputs[.portable])
+        if let avx2 = outputs[.avx2], let avx512 = outputs[.avx512] { XCTAssertEqual(avx2, avx512) }
     }
 
     /// Activated concatenation, several work units per row (narrow scratch) and per thread.
     func testActivatedConcatenationMatchesIm2col() {
         let workspace = Workspace(threads: 2)
+        for kernel in kernels {
         for (channels, outC, frames, bins) in [((3, 2), 4, 9, 11), ((32, 32), 32, 64, 1024), ((96, 96), 64, 16, 512)] {
             let a = FeatureMap(channels: channels.0, frames: frames, bins: bins,
                                values: signed(channels.0 * frames * bins, seed: 21))
@@ -35,9 +70,10 @@ final class WinogradTests: XCTestCase {
             let activation = Convolution.Activation(scale: signed(inC, seed: 23), offset: signed(inC, seed: 24))
             let w = signed(outC * inC * 9, seed: 25)
             let fast = Winograd.conv3x3([a, b], activation: activation, weights: Winograd.Weights(w, outChannels: outC, inChannels: inC),
-                                        workspace: workspace)
+                                        kernel: kernel, workspace: workspace)
             let exact = Convolution.conv3x3([a, b], activation: activation, weights: w, outChannels: outC, workspace: workspace)
-            XCTAssertLessThan(relativeError(fast.values, exact.values), 2e-5, "\(inC)→\(outC) \(frames)×\(bins)")
+            XCTAssertLessThan(relativeError(fast.values, exact.values), 2e-5, "\(kernel) \(inC)→\(outC) \(frames)×\(bins)")
+        }
         }
     }
 }

@@ -69,10 +69,10 @@ struct ResidualBlock {
         bn2 = try FoldedBatchNorm(weights, base + ".bn2", channels: outChannels)
         conv1 = Conv3x3Layer(weights: try weights.require(base + ".conv1.weight", shape: [outChannels, inChannels, 3, 3]),
                              inChannels: inChannels, outChannels: outChannels, winograd: options.winograd(level: level),
-                             precision: options.precision)
+                             options: options)
         conv2 = Conv3x3Layer(weights: try weights.require(base + ".conv2.weight", shape: [outChannels, outChannels, 3, 3]),
                              inChannels: outChannels, outChannels: outChannels, winograd: options.winograd(level: level),
-                             precision: options.precision)
+                             options: options)
         if inChannels != outChannels {
             shortcut = (try weights.require(base + ".shortcut.weight", shape: [outChannels, inChannels, 1, 1]),
                         try weights.require(base + ".shortcut.bias", shape: [outChannels]))

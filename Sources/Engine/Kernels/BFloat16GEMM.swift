@@ -7,6 +7,11 @@ public enum CPUFeatures {
     /// registers: cpuid leaf 7 subleaves 0 and 1, and XCR0 through xgetbv (`ck_cpu_has_avx512bf16`).
     /// Always false off x86-64.
     public static let hasAVX512BF16: Bool = ck_cpu_has_avx512bf16() != 0
+    /// AVX512F with the OS saving its registers, unless AUDIOSEP_NO_AVX512 is set (to try the
+    /// fallbacks on a CPU that has it).
+    public static let hasAVX512F: Bool = ck_cpu_has_avx512f() != 0 && ProcessInfo.processInfo.environment["AUDIOSEP_NO_AVX512"] == nil
+    /// AVX2 and FMA with the OS saving the AVX registers, unless AUDIOSEP_NO_AVX2 is set.
+    public static let hasAVX2FMA: Bool = ck_cpu_has_avx2_fma() != 0 && ProcessInfo.processInfo.environment["AUDIOSEP_NO_AVX2"] == nil
 }
 
 /// bfloat16 (1 sign, 8 exponent, 7 mantissa bits) as the bf16 gemm quantises: round to nearest,

@@ -20,10 +20,13 @@ public struct ComputeOptions: Sendable, Equatable {
 
     public var convolution: Convolution
     public var precision: Precision
+    /// How Winograd layers run in fp32 (bf16 always takes the three phases).
+    public var winogradKernel: Winograd.Kernel
 
-    public init(convolution: Convolution = .winograd, precision: Precision = .fp32) {
+    public init(convolution: Convolution = .winograd, precision: Precision = .fp32, winogradKernel: Winograd.Kernel = .best) {
         self.convolution = convolution
         self.precision = precision
+        self.winogradKernel = winogradKernel
     }
 
     /// Whether this CPU computes `precision` in hardware (bf16: AVX-512 BF16, and not turned
@@ -50,17 +53,19 @@ struct Conv3x3Layer {
     let inChannels: Int, outChannels: Int
     let weights: [Float]
     let winograd: Winograd.Weights?
+    let kernel: Winograd.Kernel
     /// The bf16 forms, with `--precision bf16`: per Winograd point, or the im2col matrix.
     let bf16: [BFloat16Weights]?
 
     /// `weights` is PyTorch's `[out][in][3][3]`; with `winograd`, they are also transformed
-    /// (4× their memory).
-    init(weights: [Float], inChannels: Int, outChannels: Int, winograd: Bool, precision: ComputeOptions.Precision) {
+    /// (4× their memory) into the one form the kernel reads.
+    init(weights: [Float], inChannels: Int, outChannels: Int, winograd: Bool, options: ComputeOptions) {
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.weights = weights
-        // fp32 through a fused kernel needs only the packed form; the rest only the matrices.
-        let forms: Winograd.Weights.Forms = precision == .fp32 && Winograd.preferredKernel != .phases ? .packed : .matrices
+        let precision = options.precision
+        kernel = precision == .fp32 ? options.winogradKernel : .phases
+        let forms: Winograd.Weights.Forms = kernel == .phases ? .matrices : .packed
         let transformed = winograd ? Winograd.Weights(weights, outChannels: outChannels, inChannels: inChannels, forms: forms) : nil
         self.winograd = transformed
         switch (precision, transformed) {
@@ -77,8 +82,8 @@ struct Conv3x3Layer {
     func callAsFunction(_ inputs: [FeatureMap], activation: Convolution.Activation?, into destination: FeatureMap?,
                         workspace: Workspace) -> FeatureMap {
         if let winograd {
-            return Winograd.conv3x3(inputs, activation: activation, weights: winograd, bf16: bf16, into: destination,
-                                    workspace: workspace)
+            return Winograd.conv3x3(inputs, activation: activation, weights: winograd, bf16: bf16, kernel: kernel,
+                                    into: destination, workspace: workspace)
         }
         return Convolution.conv3x3(inputs, activation: activation, weights: weights, bf16: bf16?.first, outChannels: outChannels,
                                    into: destination, workspace: workspace)

@@ -23,14 +23,14 @@ public enum Winograd {
     static let points = 36
 
     /// How a layer is computed: the fused C kernel (one build per instruction set) or the
-    /// three-phase Swift path over OpenBLAS.
+    /// three-phase Swift path over OpenBLAS (`--winograd-kernel`).
     public enum Kernel: String, CaseIterable, Sendable {
         /// `ck_winograd_run` for AVX-512F: blocks of 32 tiles from input to output in L2.
-        case avx512 = "fused-avx512"
-        /// The same for AVX2 + FMA (bit-identical to AVX-512 on the same input; about 15% slower on Zen 4).
-        case avx2 = "fused-avx2"
-        /// The same C for any CPU, without fused multiply-adds (3× slower than AVX2; for tests).
-        case portable = "fused-portable"
+        case avx512
+        /// The same for AVX2 + FMA (equal to AVX-512's results; about 15% slower on Zen 4).
+        case avx2
+        /// The same C for any CPU, without fused multiply-adds (3× slower than AVX2).
+        case portable
         /// Units of up to 512 tiles in three thread-shared phases: V, 36 sgemms, Aᵀ M A.
         case phases
 
@@ -46,23 +46,16 @@ public enum Winograd {
         /// Whether this CPU can run it.
         public var isSupported: Bool {
             switch self {
-            case .avx512: ck_cpu_has_avx512f() != 0
-            case .avx2: ck_cpu_has_avx2_fma() != 0
+            case .avx512: CPUFeatures.hasAVX512F
+            case .avx2: CPUFeatures.hasAVX2FMA
             case .portable, .phases: true
             }
         }
-    }
 
-    /// The kernel for fp32 layers: AUDIOSEP_WINOGRAD (a `Kernel` name) if set and supported,
-    /// else the fused AVX-512 or AVX2 build where the CPU has it, else the three phases (which
-    /// beat the portable build).
-    public static let preferredKernel: Kernel = {
-        if let name = ProcessInfo.processInfo.environment["AUDIOSEP_WINOGRAD"], let kernel = Kernel(rawValue: name),
-           kernel.isSupported {
-            return kernel
-        }
-        return [Kernel.avx512, .avx2].first { $0.isSupported } ?? .phases
-    }()
+        /// The fastest this CPU runs: the fused AVX-512 or AVX2 build, else the three phases
+        /// (which beat the portable build: it has no fused multiply-add and few registers).
+        public static let best: Kernel = [.avx512, .avx2].first { $0.isSupported } ?? .phases
+    }
 
     /// Weights transformed once at load: U_ξ = (G g Gᵀ)_ξ for every (out, in) pair, as 36
     /// row-major `[out][in]` matrices (for sgemm and the bf16 gemm) and/or packed for the fused
@@ -141,9 +134,10 @@ public enum Winograd {
     /// 12.2 s at 256, 13.1 s at 1024).
     static let unitTiles = 512
 
-    /// Output maps at least this large (bytes) are written with streaming stores: well past the
-    /// last-level cache, reading their lines in before overwriting them is wasted traffic.
-    static let streamingBytes = Int(ProcessInfo.processInfo.environment["AUDIOSEP_STREAMING_MB"] ?? "").map { $0 << 20 } ?? 48 << 20
+    /// Fused kernels write output maps at least this large (bytes) with streaming stores: well
+    /// past the last-level cache, reading their lines in before overwriting them is wasted
+    /// traffic (at 10 s windows: levels 0 and 1, 128 and 64 MB).
+    public static let streamingBytes = 48 << 20
 
     /// The convolution of the channel concatenation of `inputs`, each activated first when
     /// `activation` is given (as `Convolution.conv3x3`, which this equals up to rounding).
@@ -154,7 +148,7 @@ public enum Winograd {
     /// With `bf16` (`weights.bfloat16()`), the 36 products run in bf16 with fp32 accumulation,
     /// in three phases whatever `kernel` says.
     public static func conv3x3(_ inputs: [FeatureMap], activation: Convolution.Activation? = nil, weights: Weights,
-                               bf16: [BFloat16Weights]? = nil, kernel: Kernel = preferredKernel,
+                               bf16: [BFloat16Weights]? = nil, kernel: Kernel = .best, streamingBytes: Int = streamingBytes,
                                into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
