@@ -13,6 +13,9 @@
 //  2. For each block of TILE_ROWS (8) output channels: the 36 products M_ξ = U_ξ · V_ξ, an 8 × 32
 //     tile in 16 vector accumulators (32 lanes a row: the block's tiles), weights broadcast from
 //     their packed form; then Aᵀ M A for those 8 channels, in two passes, straight into the map.
+//  3. Optionally the residual of a ResNet block, added as each output is written: the block's
+//     input itself, or its 1×1 shortcut convolution (plus bias), whose input under the block is
+//     staged once and whose products for the 8 channels run on the same microkernel.
 // Threads run disjoint blocks; a block writes only its own 4×4 output squares. Maps larger than
 // the caches are written with streaming stores (`streaming`), which skip reading each line in
 // before overwriting it (a 32-channel level-0 layer alone, 89 instead of 103 ms a window).
@@ -49,6 +52,13 @@ typedef int vi16 __attribute__((vector_size(64)));
 INLINE v16 load(const float *p) { return *(const v16u *)p; }
 INLINE void store(float *p, v16 v) { *(v16u *)p = v; }
 INLINE v16 splat(float x) { return (v16){0} + x; }
+
+/// Loads `count` (< 16) floats, zero in the other lanes.
+INLINE v16 partial(const float *p, size_t count) {
+    float lanes[16] = {0};
+    for (size_t i = 0; i < count; i++) lanes[i] = p[i];
+    return load(lanes);
+}
 
 /// Stores the first `count` (< 16) lanes.
 INLINE void store_part(float *p, v16 v, size_t count) {
@@ -87,10 +97,30 @@ void ck_winograd_pack_weights(const float *u, size_t out_channels, size_t in_cha
 static inline size_t v_stride(size_t in_channels) { return in_channels * BLOCK_TILES + 16; }
 enum { M_STRIDE = TILE_ROWS * BLOCK_TILES + 16 };
 
-size_t ck_winograd_scratch_floats(size_t in_channels) {
+/// The shortcut's outputs for one channel block: 8 channels × 4 rows × the block's 128 bins
+/// (plus slack for rows that end mid-vector), and its input in the same layout, one "channel"
+/// per input channel.
+enum { R_ROW = 4 * BLOCK_TILES + 16, R_CHANNEL = 4 * R_ROW };
+
+size_t ck_winograd_scratch_floats(size_t in_channels, size_t residual_channels) {
     return POINTS * v_stride(in_channels)            // V
          + POINTS * M_STRIDE + SLACK                 // M for one channel block
-         + 2 * 6 * 4 * WIDTH;                        // staged rows and their Bᵀ (or the 24 rows of Aᵀ M)
+         + 2 * 6 * 4 * WIDTH                         // staged rows and their Bᵀ (or the 24 rows of Aᵀ M)
+         + TILE_ROWS * R_CHANNEL                     // the shortcut's outputs for one channel block
+         + residual_channels * R_CHANNEL + 32;       // the shortcut's input under the block (+ the products' overreach)
+}
+
+size_t ck_winograd_packed_shortcut_floats(size_t out_channels, size_t in_channels) {
+    return channel_blocks(out_channels) * TILE_ROWS * in_channels;
+}
+
+void ck_winograd_pack_shortcut(const float *w, size_t out_channels, size_t in_channels, float *packed) {
+    for (size_t block = 0; block < channel_blocks(out_channels); block++)
+        for (size_t k = 0; k < in_channels; k++)
+            for (size_t r = 0; r < TILE_ROWS; r++) {
+                size_t row = block * TILE_ROWS + r;
+                packed[(block * in_channels + k) * TILE_ROWS + r] = row < out_channels ? w[row * in_channels + k] : 0;
+            }
 }
 
 // MARK: - Transforms
@@ -232,8 +262,10 @@ INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segmen
 }
 
 /// Y = Aᵀ M A for one output channel over one segment, cropped at the map's edges; M[ξ][offset + j]
-/// at m + ξ·M_STRIDE + offset + j.
-INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const float *m, segment s, float *stage) {
+/// at m + ξ·M_STRIDE + offset + j. With `residual`, adds the map it points to, plus `bias`: the
+/// value for output row `row` and the segment's bin e at residual[row·residual_row + e].
+INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const float *m, segment s, float *stage,
+                           const float *residual, size_t residual_row, float bias) {
     const size_t frames = layer->frames, bins = layer->bins;
     float *plane = layer->output + channel * frames * bins;
     const size_t point_stride = M_STRIDE;
@@ -252,6 +284,7 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
     for (size_t row = 0; row < rows; row++) {
         const float *q = stage + row * 6 * WIDTH;
         float *target = plane + (first_frame + row) * bins + 4 * s.first_column;
+        const float *add = residual ? residual + row * residual_row : 0;
         for (size_t j = 0; j < s.count; j += 16) {
             v16 y[4];
             OUTPUT_TRANSFORM(load(q + j), load(q + WIDTH + j), load(q + 2 * WIDTH + j), load(q + 3 * WIDTH + j),
@@ -267,6 +300,14 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
                 __builtin_shufflevector(hi01, hi23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31),
             };
             size_t first_bin = 4 * (s.first_column + j);
+            if (add && s.count - j >= 16 && first_bin + 64 <= bins) {
+                for (size_t k = 0; k < 4; k++) out[k] += load(add + 4 * j + 16 * k) + bias;
+            } else if (add) {
+                size_t tiles = s.count - j < 16 ? s.count - j : 16;
+                float lanes[64] = {0};
+                for (size_t e = 0; e < 4 * tiles && first_bin + e < bins; e++) lanes[e] = add[4 * j + e];
+                for (size_t k = 0; k < 4; k++) out[k] += load(lanes + 16 * k) + bias;
+            }
             if (s.count - j >= 16 && first_bin + 64 <= bins) {
                 float *at = target + 4 * j;
                 if (layer->streaming && ((uintptr_t)at & 63) == 0) {
@@ -286,23 +327,24 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
 
 // MARK: - Products
 
-/// M_ξ = U_ξ · V_ξ for TILE_ROWS output channels and the block's 32 tiles: u is the packed
-/// [in][TILE_ROWS] slice of U_ξ, v is V_ξ [in][32], m is M_ξ [TILE_ROWS][32].
+/// C = A·B for TILE_ROWS rows and 32 columns: u is A packed [in][TILE_ROWS], B's row k is the 32
+/// floats at v + k·v_row, C's row r goes to m + r·m_row.
 /// Wide (AVX-512, 32 zmm registers): the whole 8 × 32 tile in 16 accumulators, two loads of V and
 /// eight broadcasts of U per 16 multiply-adds. Narrow (16 ymm or xmm registers): four 4 × 16
 /// quarters, each in 4 accumulators (8 ymm), one load and four broadcasts per 4 multiply-adds.
-INLINE void product(const float *u, const float *v, size_t in_channels, float *m, int wide) {
+INLINE void strided_product(const float *u, const float *v, size_t v_row, size_t in_channels, float *m, size_t m_row,
+                            int wide) {
     if (wide) {
         v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
         v16 c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0}, c60 = {0}, c61 = {0}, c70 = {0}, c71 = {0};
         for (size_t k = 0; k < in_channels; k++) {
-            v16 b0 = load(v + k * BLOCK_TILES), b1 = load(v + k * BLOCK_TILES + 16);
+            v16 b0 = load(v + k * v_row), b1 = load(v + k * v_row + 16);
             const float *a = u + k * TILE_ROWS;
 #define ROW(r) { v16 x = splat(a[r]); c##r##0 += x * b0; c##r##1 += x * b1; }
             ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
 #undef ROW
         }
-#define STORE(r) store(m + r * BLOCK_TILES, c##r##0); store(m + r * BLOCK_TILES + 16, c##r##1);
+#define STORE(r) store(m + r * m_row, c##r##0); store(m + r * m_row + 16, c##r##1);
         STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
 #undef STORE
         return;
@@ -311,13 +353,35 @@ INLINE void product(const float *u, const float *v, size_t in_channels, float *m
         const size_t rows = 4 * (quarter / 2), half = 16 * (quarter % 2);
         v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
         for (size_t k = 0; k < in_channels; k++) {
-            v16 b = load(v + k * BLOCK_TILES + half);
+            v16 b = load(v + k * v_row + half);
             const float *a = u + k * TILE_ROWS + rows;
             c0 += splat(a[0]) * b; c1 += splat(a[1]) * b; c2 += splat(a[2]) * b; c3 += splat(a[3]) * b;
         }
-        float *out = m + rows * BLOCK_TILES + half;
-        store(out, c0); store(out + BLOCK_TILES, c1); store(out + 2 * BLOCK_TILES, c2); store(out + 3 * BLOCK_TILES, c3);
+        float *out = m + rows * m_row + half;
+        store(out, c0); store(out + m_row, c1); store(out + 2 * m_row, c2); store(out + 3 * m_row, c3);
     }
+}
+
+/// The residual's input under a block, for its 1×1 shortcut: X[k][row·R_ROW + e] at x + k·R_CHANNEL,
+/// e the block's bin (4·offset + bin within the segment), the same layout as the shortcut's
+/// outputs R. Copied once a block, then read by every channel block's products from L2.
+INLINE void stage_residual(const ck_winograd_layer *layer, const segment *segments, size_t count, float *x) {
+    const size_t frames = layer->frames, bins = layer->bins;
+    for (size_t k = 0; k < layer->residual_channels; k++)
+        for (size_t i = 0; i < count; i++) {
+            const segment g = segments[i];
+            const size_t first_frame = 4 * g.tile_row, first_bin = 4 * g.first_column;
+            const size_t width = bins - first_bin < 4 * g.count ? bins - first_bin : 4 * g.count;
+            for (size_t row = 0; row < 4 && first_frame + row < frames; row++)
+                memcpy(x + k * R_CHANNEL + row * R_ROW + 4 * g.offset,
+                       layer->residual_planes[k] + (first_frame + row) * bins + first_bin, width * sizeof(float));
+        }
+}
+
+/// M_ξ = U_ξ · V_ξ for TILE_ROWS output channels and the block's 32 tiles: u is the packed
+/// [in][TILE_ROWS] slice of U_ξ, v is V_ξ [in][32], m is M_ξ [TILE_ROWS][32].
+INLINE void product(const float *u, const float *v, size_t in_channels, float *m, int wide) {
+    strided_product(u, v, BLOCK_TILES, in_channels, m, BLOCK_TILES, wide);
 }
 
 // MARK: - A block
@@ -328,6 +392,9 @@ INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
     float *v = scratch;
     float *m = v + POINTS * v_stride(in_channels);
     float *stage = m + POINTS * M_STRIDE + SLACK;
+    float *shortcut = stage + 2 * 6 * 4 * WIDTH;
+    float *x = shortcut + TILE_ROWS * R_CHANNEL;
+    const int projected = layer->residual_planes && layer->residual_weights;
 
     segment segments[BLOCK_TILES];
     size_t count = 0;
@@ -338,8 +405,24 @@ INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
         done += run;
     }
 
+    if (layer->residual_planes) {
+        // The residual's rows under the block, requested now and read after the products: its
+        // planes were last touched a whole layer ago, and 4 rows × up to 768 planes are too many
+        // short streams for the hardware prefetcher.
+        for (size_t channel = 0; channel < layer->residual_channels; channel++)
+            for (size_t i = 0; i < count; i++) {
+                const segment g = segments[i];
+                const size_t first_frame = 4 * g.tile_row;
+                for (size_t row = 0; row < 4 && first_frame + row < layer->frames; row++) {
+                    const float *line = layer->residual_planes[channel] + (first_frame + row) * layer->bins + 4 * g.first_column;
+                    size_t width = layer->bins - 4 * g.first_column < 4 * g.count ? layer->bins - 4 * g.first_column : 4 * g.count;
+                    for (size_t e = 0; e < width; e += 16) __builtin_prefetch(line + e);
+                }
+            }
+    }
     for (size_t channel = 0; channel < in_channels; channel++)
         for (size_t i = 0; i < count; i++) input_segment(layer, channel, segments[i], v, stage);
+    if (projected) stage_residual(layer, segments, count, x);
     if (tiles < BLOCK_TILES)   // a short last block: the products' unused lanes stay finite
         for (size_t point = 0; point < POINTS; point++)
             for (size_t channel = 0; channel < in_channels; channel++)
@@ -351,9 +434,32 @@ INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
         for (size_t point = 0; point < POINTS; point++)
             product(u + point * in_channels * TILE_ROWS, v + point * v_stride(in_channels), in_channels,
                     m + point * M_STRIDE, wide);
-        for (size_t r = 0; r < TILE_ROWS && block * TILE_ROWS + r < out_channels; r++)
-            for (size_t i = 0; i < count; i++)
-                output_segment(layer, block * TILE_ROWS + r, m + r * BLOCK_TILES, segments[i], stage);
+        if (projected) {
+            // The shortcut's products for these 8 channels: 32 of the block's pixels at a time.
+            const float *w = layer->residual_weights + block * layer->residual_channels * TILE_ROWS;
+            for (size_t row = 0; row < 4; row++)
+                for (size_t e = 0; e < 4 * tiles; e += 32)
+                    strided_product(w, x + row * R_ROW + e, R_CHANNEL, layer->residual_channels, shortcut + row * R_ROW + e,
+                                    R_CHANNEL, wide);
+        }
+        for (size_t r = 0; r < TILE_ROWS && block * TILE_ROWS + r < out_channels; r++) {
+            const size_t channel = block * TILE_ROWS + r;
+            for (size_t i = 0; i < count; i++) {
+                const segment g = segments[i];
+                const float *residual = 0;
+                size_t residual_row = 0;
+                float bias = 0;
+                if (projected) {
+                    residual = shortcut + r * R_CHANNEL + 4 * g.offset;
+                    residual_row = R_ROW;
+                    bias = layer->residual_bias[channel];
+                } else if (layer->residual_planes) {
+                    residual = layer->residual_planes[channel] + 4 * g.tile_row * layer->bins + 4 * g.first_column;
+                    residual_row = layer->bins;
+                }
+                output_segment(layer, channel, m + r * BLOCK_TILES, g, stage, residual, residual_row, bias);
+            }
+        }
     }
 #if defined(__x86_64__)
     if (layer->streaming) __builtin_ia32_sfence();   // the streaming stores, visible before the caller's barrier

@@ -34,7 +34,10 @@ final class ResUNet30Tests: XCTestCase {
         for name in layers {
             XCTAssertNotNil(counts[name], "no operation count for traced stage \(name)")
         }
-        XCTAssertTrue(layers.contains("decoder_block6/conv2") && layers.contains("encoder_block6/pool"))
+        // conv2 adds the shortcut itself where a fused Winograd kernel runs it.
+        XCTAssertTrue(layers.contains("decoder_block6/conv2") != layers.contains("decoder_block6/conv2+shortcut"), "\(layers)")
+        XCTAssertTrue(layers.contains("encoder_block6/pool"))
+        XCTAssertEqual(layers.contains("decoder_block6/shortcut"), layers.contains("decoder_block6/conv2"))
     }
 
     /// bf16 through the network on any CPU (the AVX-512 BF16 kernel where present, else the
@@ -43,13 +46,16 @@ final class ResUNet30Tests: XCTestCase {
         let weights = try AudioSepLoader.weights(ModelFiles(checkpoint: Self.path("tiny.ckpt")))
         let embedding = try QueryEmbedding.load(path: Self.path("embedding.f32"))
         let input = try Self.floats("input.f32")
-        func separate(_ convolution: ComputeOptions.Convolution, _ precision: ComputeOptions.Precision) throws -> [Float] {
+        func separate(_ convolution: ComputeOptions.Convolution, _ precision: ComputeOptions.Precision,
+                      kernel: Winograd.Kernel = .best) throws -> [Float] {
             let network = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix,
-                                        options: ComputeOptions(convolution: convolution, precision: precision))
+                                        options: ComputeOptions(convolution: convolution, precision: precision, winogradKernel: kernel))
             return network.separate(input, conditioning: network.condition(on: embedding), stft: STFT(), workspace: Workspace(threads: 2))
         }
         let exact = try separate(.im2col, .fp32)
-        XCTAssertGreaterThan(snr(exact, try separate(.winograd, .fp32)), 90)
+        for kernel in Winograd.Kernel.allCases where kernel.isSupported {
+            XCTAssertGreaterThan(snr(exact, try separate(.winograd, .fp32, kernel: kernel)), 90, "\(kernel)")
+        }
         for (convolution, least) in [(ComputeOptions.Convolution.im2col, 20.0), (.winograd, 15.0)] {
             let quality = snr(exact, try separate(convolution, .bf16))
             XCTAssertGreaterThan(quality, least, "\(convolution) bf16")

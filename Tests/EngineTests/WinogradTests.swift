@@ -57,6 +57,41 @@ final class WinogradTests: XCTestCase {
         if let avx2 = outputs[.avx2], let avx512 = outputs[.avx512] { XCTAssertEqual(avx2, avx512) }
     }
 
+    /// A ResNet block's residual, added by the fused kernels as they write: the input itself, or
+    /// its 1×1 shortcut (of a two-map concatenation), equal to the separate passes; partial tiles,
+    /// blocks across rows, channel groups of 8 left part-empty, bins that end mid-vector.
+    func testFusedResidualsEqualTheSeparatePasses() {
+        let workspace = Workspace(threads: 2)
+        for kernel in kernels where kernel != .phases {
+            for (channels, outC, frames, bins) in [((3, 2), 5, 9, 11), ((8, 8), 12, 13, 130), ((16, 16), 16, 8, 256),
+                                                   ((4, 4), 4, 70, 20), ((16, 16), 24, 35, 72)] {
+                let a = FeatureMap(channels: channels.0, frames: frames, bins: bins, values: signed(channels.0 * frames * bins, seed: 41))
+                let b = FeatureMap(channels: channels.1, frames: frames, bins: bins, values: signed(channels.1 * frames * bins, seed: 42))
+                let h = FeatureMap(channels: outC, frames: frames, bins: bins, values: signed(outC * frames * bins, seed: 43))
+                let activation = Convolution.Activation(scale: signed(outC, seed: 44), offset: signed(outC, seed: 45))
+                let w = signed(outC * outC * 9, seed: 46)
+                let weights = Winograd.Weights(w, outChannels: outC, inChannels: outC, forms: .packed)
+                let inC = channels.0 + channels.1
+                let shortcutWeights = signed(outC * inC, seed: 47), bias = signed(outC, seed: 48)
+                let shortcut = Winograd.Shortcut(weights: shortcutWeights, bias: bias, outChannels: outC, inChannels: inC)
+                let fused = Winograd.conv3x3([h], activation: activation, weights: weights, kernel: kernel,
+                                             residual: .shortcut([a, b], shortcut), workspace: workspace)
+                let separate = Convolution.conv3x3([h], activation: activation, weights: w, outChannels: outC, workspace: workspace)
+                Convolution.conv1x1([a, b], weights: shortcutWeights, bias: bias, outChannels: outC, accumulatingInto: separate,
+                                    workspace: workspace)
+                let shape = "\(kernel) \(inC)→\(outC) \(frames)×\(bins)"
+                XCTAssertLessThan(relativeError(fused.values, separate.values), 2e-5, "shortcut, " + shape)
+
+                let x = FeatureMap(channels: outC, frames: frames, bins: bins, values: signed(outC * frames * bins, seed: 49))
+                let withInput = Winograd.conv3x3([h], activation: activation, weights: weights, kernel: kernel,
+                                                 residual: .identity([x]), workspace: workspace)
+                let plain = Convolution.conv3x3([h], activation: activation, weights: w, outChannels: outC, workspace: workspace)
+                Convolution.add(x, to: plain, workspace: workspace)
+                XCTAssertLessThan(relativeError(withInput.values, plain.values), 2e-5, "identity, " + shape)
+            }
+        }
+    }
+
     /// Activated concatenation, several work units per row (narrow scratch) and per thread.
     func testActivatedConcatenationMatchesIm2col() {
         let workspace = Workspace(threads: 2)

@@ -69,6 +69,12 @@ typedef struct {
     const float *weights;         // ck_winograd_pack_weights's output
     float *output;                // out_channels planes, frames × bins each
     int streaming;                // nonzero: write the output past the caches (for maps much larger than them)
+    // A residual added to the output (a ResNet block's), or none when residual_planes is NULL:
+    const float *const *residual_planes;   // residual_channels planes, frames × bins each
+    size_t residual_channels;
+    const float *residual_weights;         // a 1×1 convolution (ck_winograd_pack_shortcut's output),
+    const float *residual_bias;            //   plus out_channels biases; NULL: the planes themselves
+                                           //   (then residual_channels == out_channels)
 } ck_winograd_layer;
 
 /// Tiles (4 × 4 outputs each) one `ck_winograd_run` call computes at most.
@@ -79,8 +85,13 @@ size_t ck_winograd_packed_floats(size_t out_channels, size_t in_channels);
 /// 8 output channels (the last zero-padded), inside a block point after point, inside a point
 /// input channel after input channel, 8 values each.
 void ck_winograd_pack_weights(const float *u, size_t out_channels, size_t in_channels, float *packed);
-/// Floats of scratch one call needs.
-size_t ck_winograd_scratch_floats(size_t in_channels);
+/// Length of a packed out × in 1×1 convolution.
+size_t ck_winograd_packed_shortcut_floats(size_t out_channels, size_t in_channels);
+/// Packs a 1×1 convolution's `w` ([out][in]) as the residual's products read it: blocks of 8
+/// output channels (the last zero-padded), inside a block input channel after input channel.
+void ck_winograd_pack_shortcut(const float *w, size_t out_channels, size_t in_channels, float *packed);
+/// Floats of scratch one call needs (residual_channels: 0 without a 1×1 shortcut).
+size_t ck_winograd_scratch_floats(size_t in_channels, size_t residual_channels);
 /// Computes the output tiles first_tile ..< first_tile + tiles (tiles ≤ ck_winograd_block_tiles(),
 /// raster order: tile row by tile row of ⌈bins / 4⌉ tiles). Calls on disjoint tiles with their
 /// own scratch may run at the same time.

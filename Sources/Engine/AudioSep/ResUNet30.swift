@@ -57,6 +57,10 @@ struct ResidualBlock {
     let bn1: FoldedBatchNorm, bn2: FoldedBatchNorm
     let conv1: Conv3x3Layer, conv2: Conv3x3Layer
     let shortcut: (weight: [Float], bias: [Float])?
+    /// Where conv2 runs on a fused Winograd kernel, it adds the residual (the input, or the
+    /// shortcut packed here) as it writes: no pass of its own over the maps.
+    let fusesResidual: Bool
+    let packedShortcut: Winograd.Shortcut?
     let beta1: FiLMLinear, beta2: FiLMLinear
 
     /// - Parameters: `base` is the block's key (`…base.encoder_block1.conv_block1`), `film` its FiLM path.
@@ -79,9 +83,16 @@ struct ResidualBlock {
         } else {
             shortcut = nil
         }
+        fusesResidual = conv2.addsResidual
+        packedShortcut = fusesResidual ? shortcut.map {
+            Winograd.Shortcut(weights: $0.weight, bias: $0.bias, outChannels: outChannels, inChannels: inChannels)
+        } : nil
         beta1 = try FiLMLinear(weights, film + "->beta1", channels: inChannels, conditionSize: conditionSize)
         beta2 = try FiLMLinear(weights, film + "->beta2", channels: outChannels, conditionSize: conditionSize)
     }
+
+    /// The name conv2 is traced under when it adds the residual itself.
+    var fusedStage: String { shortcut == nil ? "/conv2+residual" : "/conv2+shortcut" }
 
     /// The per-query offsets of the two fused activations.
     func offsets(_ condition: [Float]) -> ([Float], [Float]) {
@@ -92,11 +103,19 @@ struct ResidualBlock {
     /// Both activations are fused into the convolutions' gathering; the shortcut adds into the output.
     /// `hidden` and `output`, when given, are where the intermediate and the result go (workspace
     /// slots); `output` must not overlap the inputs or `hidden`.
-    /// `trace`, when given, hears `<name>/conv1`, `<name>/conv2` and `<name>/shortcut` (or `/residual`).
+    /// `trace`, when given, hears `<name>/conv1`, `<name>/conv2` and `<name>/shortcut` (or `/residual`),
+    /// or, where conv2 adds the residual, `<name>/conv1` and `<name>/conv2+shortcut` (or `+residual`).
     func forward(_ inputs: [FeatureMap], offsets: ([Float], [Float]), hidden: FeatureMap? = nil, output: FeatureMap? = nil,
                  workspace: Workspace, name: String = "", trace: ResUNet30.Trace? = nil) -> FeatureMap {
         let h = conv1(inputs, activation: .init(scale: bn1.scale, offset: offsets.0), into: hidden, workspace: workspace)
         trace?(name + "/conv1", h)
+        if fusesResidual {
+            let residual: Winograd.Residual = packedShortcut.map { .shortcut(inputs, $0) } ?? .identity(inputs)
+            let out = conv2([h], activation: .init(scale: bn2.scale, offset: offsets.1), residual: residual, into: output,
+                            workspace: workspace)
+            trace?(name + fusedStage, out)
+            return out
+        }
         let out = conv2([h], activation: .init(scale: bn2.scale, offset: offsets.1), into: output, workspace: workspace)
         trace?(name + "/conv2", out)
         if let shortcut {
@@ -114,8 +133,10 @@ struct ResidualBlock {
     /// Floating-point operations of `forward` on maps of `pixels` pixels, by the names it traces.
     func operations(pixels: Int, name: String) -> [(String, Double)] {
         let p = Double(pixels), i = Double(inChannels), o = Double(outChannels)
-        return [(name + "/conv1", 2 * 9 * i * o * p + 3 * i * p), (name + "/conv2", 2 * 9 * o * o * p + 3 * o * p),
-                shortcut == nil ? (name + "/residual", o * p) : (name + "/shortcut", 2 * i * o * p + 2 * o * p)]
+        let conv1 = (name + "/conv1", 2 * 9 * i * o * p + 3 * i * p), conv2 = 2 * 9 * o * o * p + 3 * o * p
+        let residual = shortcut == nil ? ("/residual", o * p) : ("/shortcut", 2 * i * o * p + 2 * o * p)
+        if fusesResidual { return [conv1, (name + fusedStage, conv2 + residual.1)] }
+        return [conv1, (name + "/conv2", conv2), (name + residual.0, residual.1)]
     }
 }
 

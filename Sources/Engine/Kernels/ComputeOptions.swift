@@ -78,13 +78,18 @@ struct Conv3x3Layer {
         }
     }
 
-    /// The convolution of the activated channel concatenation of `inputs`.
-    func callAsFunction(_ inputs: [FeatureMap], activation: Convolution.Activation?, into destination: FeatureMap?,
-                        workspace: Workspace) -> FeatureMap {
+    /// Whether the convolution can add a residual as it writes its output (a fused Winograd kernel).
+    var addsResidual: Bool { winograd != nil && kernel != .phases }
+
+    /// The convolution of the activated channel concatenation of `inputs`, plus `residual`
+    /// (only where `addsResidual`).
+    func callAsFunction(_ inputs: [FeatureMap], activation: Convolution.Activation?, residual: Winograd.Residual? = nil,
+                        into destination: FeatureMap?, workspace: Workspace) -> FeatureMap {
         if let winograd {
             return Winograd.conv3x3(inputs, activation: activation, weights: winograd, bf16: bf16, kernel: kernel,
-                                    into: destination, workspace: workspace)
+                                    residual: residual, into: destination, workspace: workspace)
         }
+        precondition(residual == nil, "im2col adds no residual")
         return Convolution.conv3x3(inputs, activation: activation, weights: weights, bf16: bf16?.first, outChannels: outChannels,
                                    into: destination, workspace: workspace)
     }

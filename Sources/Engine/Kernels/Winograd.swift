@@ -139,6 +139,85 @@ public enum Winograd {
     /// traffic (at 10 s windows: levels 0 and 1, 128 and 64 MB).
     public static let streamingBytes = 48 << 20
 
+    /// A 1×1 convolution with bias, packed for the fused kernels' residual.
+    public struct Shortcut {
+        public let outChannels: Int, inChannels: Int
+        let packed: FloatStorage
+        let bias: [Float]
+
+        /// `weights`: `[out][in]` (PyTorch's `[out][in][1][1]`).
+        public init(weights: [Float], bias: [Float], outChannels: Int, inChannels: Int) {
+            precondition(weights.count == outChannels * inChannels && bias.count == outChannels)
+            self.outChannels = outChannels
+            self.inChannels = inChannels
+            self.bias = bias
+            packed = FloatStorage(capacity: ck_winograd_packed_shortcut_floats(outChannels, inChannels))
+            ck_winograd_pack_shortcut(weights, outChannels, inChannels, packed.pointer)
+        }
+    }
+
+    /// What a fused kernel adds to the convolution as it writes it: a ResNet block's input
+    /// (the channel concatenation of the maps), itself or through its 1×1 shortcut.
+    public enum Residual {
+        case identity([FeatureMap])
+        case shortcut([FeatureMap], Shortcut)
+    }
+
+    /// `conv3x3` through `ck_winograd_run`: blocks of 32 tiles spread over the threads.
+    static func fusedConv3x3(_ planes: [UnsafePointer<Float>], activation: Convolution.Activation?, weights: Weights,
+                             kernel: ck_winograd_kernel, residual: Residual?, streamingBytes: Int, output: FeatureMap,
+                             workspace: Workspace) -> FeatureMap {
+        guard let packed = weights.packed else { preconditionFailure("Winograd weights kept without their packed form") }
+        let frames = output.frames, bins = output.bins, plane = frames * bins
+        let inChannels = weights.inChannels, outChannels = weights.outChannels
+        let blockTiles = ck_winograd_block_tiles(), tiles = ((frames + m - 1) / m) * ((bins + m - 1) / m)
+        let scale = activation?.scale ?? [], offset = activation?.offset ?? []
+        let sources: [UnsafePointer<Float>?] = planes
+        var residualSources: [UnsafePointer<Float>?] = []
+        var shortcut: Shortcut?
+        switch residual {
+        case nil: break
+        case .identity(let maps), .shortcut(let maps, _):
+            precondition(maps.allSatisfy { $0.frames == frames && $0.bins == bins })
+            residualSources = maps.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
+            if case .shortcut(_, let weights) = residual {
+                precondition(weights.inChannels == residualSources.count && weights.outChannels == outChannels)
+                shortcut = weights
+            } else {
+                precondition(residualSources.count == outChannels)
+            }
+        }
+        let bias = shortcut?.bias ?? []
+        let scratchFloats = ck_winograd_scratch_floats(inChannels, shortcut?.inChannels ?? 0)
+        sources.withUnsafeBufferPointer { planePointers in
+            residualSources.withUnsafeBufferPointer { residualPointers in
+                scale.withUnsafeBufferPointer { scale in
+                    offset.withUnsafeBufferPointer { offset in
+                        bias.withUnsafeBufferPointer { bias in
+                            let layer = ck_winograd_layer(
+                                planes: planePointers.baseAddress, scale: activation == nil ? nil : scale.baseAddress,
+                                offset: offset.baseAddress, slope: activation?.slope ?? 1,
+                                in_channels: inChannels, out_channels: outChannels, frames: frames, bins: bins,
+                                weights: packed.pointer, output: output.storage.pointer,
+                                streaming: outChannels * plane * MemoryLayout<Float>.stride >= streamingBytes ? 1 : 0,
+                                residual_planes: residual == nil ? nil : residualPointers.baseAddress,
+                                residual_channels: residualSources.count,
+                                residual_weights: shortcut.map { UnsafePointer($0.packed.pointer) }, residual_bias: bias.baseAddress)
+                            withUnsafePointer(to: layer) { layer in
+                                workspace.parallel((tiles + blockTiles - 1) / blockTiles) { worker, block in
+                                    let first = block * blockTiles
+                                    ck_winograd_run(kernel, layer, first, min(blockTiles, tiles - first),
+                                                    workspace.buffer(worker, floats: scratchFloats))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
     /// The convolution of the channel concatenation of `inputs`, each activated first when
     /// `activation` is given (as `Convolution.conv3x3`, which this equals up to rounding).
     /// A fused `kernel` runs blocks of 32 tiles on the threads, each block from input to output
@@ -146,10 +225,12 @@ public enum Winograd {
     /// for very wide layers); each unit in three steps that all threads share: V by input
     /// channel, the 36 products by point, the output transform by output channel.
     /// With `bf16` (`weights.bfloat16()`), the 36 products run in bf16 with fp32 accumulation,
-    /// in three phases whatever `kernel` says.
+    /// in three phases whatever `kernel` says. A `residual` (fused kernels only) is added to the
+    /// output as it is written.
     public static func conv3x3(_ inputs: [FeatureMap], activation: Convolution.Activation? = nil, weights: Weights,
-                               bf16: [BFloat16Weights]? = nil, kernel: Kernel = .best, streamingBytes: Int = streamingBytes,
-                               into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
+                               bf16: [BFloat16Weights]? = nil, kernel: Kernel = .best, residual: Residual? = nil,
+                               streamingBytes: Int = streamingBytes, into destination: FeatureMap? = nil,
+                               workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
         let planes = inputs.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
@@ -161,32 +242,10 @@ public enum Winograd {
 
         let tileRows = (frames + m - 1) / m, tileColumns = (bins + m - 1) / m
         if bf16 == nil, let fused = kernel.fused {
-            guard let packed = weights.packed else { preconditionFailure("Winograd weights kept without their packed form") }
-            let blockTiles = ck_winograd_block_tiles(), tiles = tileRows * tileColumns
-            let scratchFloats = ck_winograd_scratch_floats(inChannels)
-            let scale = activation?.scale ?? [], offset = activation?.offset ?? []
-            let sources: [UnsafePointer<Float>?] = planes
-            sources.withUnsafeBufferPointer { planePointers in
-                scale.withUnsafeBufferPointer { scale in
-                    offset.withUnsafeBufferPointer { offset in
-                        let layer = ck_winograd_layer(
-                            planes: planePointers.baseAddress, scale: activation == nil ? nil : scale.baseAddress,
-                            offset: offset.baseAddress, slope: activation?.slope ?? 1,
-                            in_channels: inChannels, out_channels: outChannels, frames: frames, bins: bins,
-                            weights: packed.pointer, output: output.storage.pointer,
-                            streaming: outChannels * plane * MemoryLayout<Float>.stride >= streamingBytes ? 1 : 0)
-                        withUnsafePointer(to: layer) { layer in
-                            workspace.parallel((tiles + blockTiles - 1) / blockTiles) { worker, block in
-                                let first = block * blockTiles
-                                ck_winograd_run(fused, layer, first, min(blockTiles, tiles - first),
-                                                workspace.buffer(worker, floats: scratchFloats))
-                            }
-                        }
-                    }
-                }
-            }
-            return output
+            return fusedConv3x3(planes, activation: activation, weights: weights, kernel: fused, residual: residual,
+                                streamingBytes: streamingBytes, output: output, workspace: workspace)
         }
+        precondition(residual == nil, "a residual is added only by the fused kernels")
         let most = max(lanes, min(unitTiles, unitFloats / (points * (inChannels + outChannels))))
         let columnsPerUnit = min(tileColumns, most)
         let rowsPerUnit = columnsPerUnit < tileColumns ? 1 : max(1, min(most / tileColumns, tileRows))
