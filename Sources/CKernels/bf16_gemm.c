@@ -129,23 +129,7 @@ static void portable_tile(const uint32_t *a, const float *panel, size_t pairs, f
 // MARK: - AVX-512 BF16 kernel
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
-
-int ck_cpu_has_avx512bf16(void) {
-    unsigned eax, ebx, ecx, edx;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) return 0;   // OSXSAVE
-    // XCR0: the OS saves SSE (bit 1), AVX (2), opmask (5), ZMM0-15 upper halves (6), ZMM16-31 (7).
-    uint32_t xcr0_low, xcr0_high;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-    if ((xcr0_low & 0xe6u) != 0xe6u) return 0;
-    if (__get_cpuid_max(0, 0) < 7) return 0;
-    __cpuid_count(7, 0, eax, ebx, ecx, edx);
-    unsigned needed = 1u << 16 | 1u << 30 | 1u << 31;                           // AVX512F, BW, VL
-    if ((ebx & needed) != needed || eax < 1) return 0;   // eax: the highest subleaf of leaf 7
-    __cpuid_count(7, 1, eax, ebx, ecx, edx);
-    return (eax >> 5) & 1;                                                      // AVX512_BF16
-}
 
 #define CK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
@@ -231,7 +215,6 @@ CK_AVX512 static void avx512_convert(const float *source, uint16_t *destination,
 }
 
 #else
-int ck_cpu_has_avx512bf16(void) { return 0; }
 #endif
 
 // MARK: - Driver

@@ -27,45 +27,14 @@
 // builds without FMA round slightly differently (multiply, then add).
 
 #include "CKernels.h"
-
-#include <stdint.h>
-#include <string.h>
+#include "vectors.h"
 
 enum {
-    BLOCK_TILES = 32,     // tiles a call handles: two vectors of 16
-    TILE_ROWS = 8,        // output channels per microkernel tile
+    BLOCK_TILES = PRODUCT_COLUMNS,   // tiles a call handles: two vectors of 16
+    TILE_ROWS = PRODUCT_ROWS,        // output channels per microkernel tile
     POINTS = 36,          // 6 × 6 Winograd points
     WIDTH = 64,           // a staged row of one phase: 32 tiles + 1 + vector slack
-    SLACK = 16,           // floats after M for the output transform's overreads
 };
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
-typedef int vi16 __attribute__((vector_size(64)));
-
-// Every helper taking or returning a vector is always inlined into one of the three builds, so
-// no vector ever crosses a call: the ABI clang warns about (AVX-512 vectors passed by a function
-// compiled without AVX-512) never applies.
-#pragma clang diagnostic ignored "-Wpsabi"
-#define INLINE static inline __attribute__((always_inline))
-
-INLINE v16 load(const float *p) { return *(const v16u *)p; }
-INLINE void store(float *p, v16 v) { *(v16u *)p = v; }
-INLINE v16 splat(float x) { return (v16){0} + x; }
-
-/// Loads `count` (< 16) floats, zero in the other lanes.
-INLINE v16 partial(const float *p, size_t count) {
-    float lanes[16] = {0};
-    for (size_t i = 0; i < count; i++) lanes[i] = p[i];
-    return load(lanes);
-}
-
-/// Stores the first `count` (< 16) lanes.
-INLINE void store_part(float *p, v16 v, size_t count) {
-    float lanes[16];
-    store(lanes, v);
-    for (size_t i = 0; i < count; i++) p[i] = lanes[i];
-}
 
 // MARK: - Weights
 
@@ -78,16 +47,13 @@ size_t ck_winograd_packed_floats(size_t out_channels, size_t in_channels) {
 }
 
 void ck_winograd_pack_weights(const float *u, size_t out_channels, size_t in_channels, float *packed) {
-    size_t blocks = channel_blocks(out_channels);
-    for (size_t block = 0; block < blocks; block++)
+    // Group by group of 8 output channels, point by point inside a group.
+    for (size_t block = 0; block < channel_blocks(out_channels); block++)
         for (size_t point = 0; point < POINTS; point++) {
             float *target = packed + (block * POINTS + point) * in_channels * TILE_ROWS;
-            const float *source = u + point * out_channels * in_channels;
-            for (size_t k = 0; k < in_channels; k++)
-                for (size_t r = 0; r < TILE_ROWS; r++) {
-                    size_t row = block * TILE_ROWS + r;
-                    target[k * TILE_ROWS + r] = row < out_channels ? source[row * in_channels + k] : 0;
-                }
+            const float *rows = u + point * out_channels * in_channels + block * TILE_ROWS * in_channels;
+            size_t count = out_channels - block * TILE_ROWS < TILE_ROWS ? out_channels - block * TILE_ROWS : TILE_ROWS;
+            pack_rows(rows, in_channels, count, in_channels, target);
         }
 }
 
@@ -104,7 +70,8 @@ enum { R_ROW = 4 * BLOCK_TILES + 16, R_CHANNEL = 4 * R_ROW };
 
 size_t ck_winograd_scratch_floats(size_t in_channels, size_t residual_channels) {
     return POINTS * v_stride(in_channels)            // V
-         + POINTS * M_STRIDE + SLACK                 // M for one channel block
+         + POINTS * M_STRIDE                         // M for one channel block (the output transform's reads
+                                                     //   past a row's tiles stay inside its point's padding)
          + 2 * 6 * 4 * WIDTH                         // staged rows and their Bᵀ (or the 24 rows of Aᵀ M)
          + TILE_ROWS * R_CHANNEL                     // the shortcut's outputs for one channel block
          + residual_channels * R_CHANNEL + 32;       // the shortcut's input under the block (+ the products' overreach)
@@ -115,12 +82,7 @@ size_t ck_winograd_packed_shortcut_floats(size_t out_channels, size_t in_channel
 }
 
 void ck_winograd_pack_shortcut(const float *w, size_t out_channels, size_t in_channels, float *packed) {
-    for (size_t block = 0; block < channel_blocks(out_channels); block++)
-        for (size_t k = 0; k < in_channels; k++)
-            for (size_t r = 0; r < TILE_ROWS; r++) {
-                size_t row = block * TILE_ROWS + r;
-                packed[(block * in_channels + k) * TILE_ROWS + r] = row < out_channels ? w[row * in_channels + k] : 0;
-            }
+    pack_rows(w, in_channels, out_channels, in_channels, packed);
 }
 
 // MARK: - Transforms
@@ -150,14 +112,6 @@ void ck_winograd_pack_shortcut(const float *w, size_t out_channels, size_t in_ch
 typedef struct {
     size_t tile_row, first_column, count, offset;   // a run of tiles in one tile row, at `offset` in the block
 } segment;
-
-/// Leaky ReLU after the affine map, as a compare and a blend (the elementwise max builtin also
-/// sorts out NaNs, which takes three instructions more).
-INLINE v16 activate(v16 x, v16 scale, v16 offset, v16 slope) {
-    v16 y = x * scale + offset, z = y * slope;
-    vi16 larger = y > z;
-    return (v16)(((vi16)y & larger) | ((vi16)z & ~larger));
-}
 
 /// V for one input channel over one segment: V[ξ][channel][offset + j] at
 /// v + ξ·v_stride(in_channels) + channel·BLOCK_TILES + offset + j.
@@ -202,12 +156,11 @@ INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segmen
                 float edge[64] = {0};
                 long from = bin < 0 ? 0 : bin, to = bin + 64 > (long)bins ? (long)bins : bin + 64;
                 if (to > from) memcpy(edge + (from - bin), source + from, (size_t)(to - from) * sizeof(float));
-                v16 *e = (v16 *)edge;
                 for (long k = 0; k < 4; k++) {
                     vi16 at = lane + (int)(bin + 16 * k);
                     vi16 inside = (at >= 0) & (at < (int)bins);
                     v16 x = active ? activate(load(edge + 16 * k), scale, offset, slope) : load(edge + 16 * k);
-                    e[k] = (v16)((vi16)x & inside);
+                    store(edge + 16 * k, (v16)((vi16)x & inside));
                 }
                 a = load(edge); b = load(edge + 16); c = load(edge + 32); d = load(edge + 48);
             }
@@ -225,8 +178,7 @@ INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segmen
             long bin = first_bin + 4 * (long)staged;
             for (size_t q = 0; q < 4; q++) {
                 long at = bin + (long)q;
-                float y = at < (long)bins ? scale1 * source[at] + offset1 : 0;
-                row[q * WIDTH + staged] = at >= (long)bins ? 0 : active ? (y > y * slope1 ? y : y * slope1) : source[at];
+                row[q * WIDTH + staged] = at >= (long)bins ? 0 : active ? activate1(source[at], scale1, offset1, slope1) : source[at];
             }
         }
     }
@@ -327,41 +279,6 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
 
 // MARK: - Products
 
-/// C = A·B for TILE_ROWS rows and 32 columns: u is A packed [in][TILE_ROWS], B's row k is the 32
-/// floats at v + k·v_row, C's row r goes to m + r·m_row.
-/// Wide (AVX-512, 32 zmm registers): the whole 8 × 32 tile in 16 accumulators, two loads of V and
-/// eight broadcasts of U per 16 multiply-adds. Narrow (16 ymm or xmm registers): four 4 × 16
-/// quarters, each in 4 accumulators (8 ymm), one load and four broadcasts per 4 multiply-adds.
-INLINE void strided_product(const float *u, const float *v, size_t v_row, size_t in_channels, float *m, size_t m_row,
-                            int wide) {
-    if (wide) {
-        v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
-        v16 c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0}, c60 = {0}, c61 = {0}, c70 = {0}, c71 = {0};
-        for (size_t k = 0; k < in_channels; k++) {
-            v16 b0 = load(v + k * v_row), b1 = load(v + k * v_row + 16);
-            const float *a = u + k * TILE_ROWS;
-#define ROW(r) { v16 x = splat(a[r]); c##r##0 += x * b0; c##r##1 += x * b1; }
-            ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
-#undef ROW
-        }
-#define STORE(r) store(m + r * m_row, c##r##0); store(m + r * m_row + 16, c##r##1);
-        STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
-#undef STORE
-        return;
-    }
-    for (size_t quarter = 0; quarter < 4; quarter++) {
-        const size_t rows = 4 * (quarter / 2), half = 16 * (quarter % 2);
-        v16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-        for (size_t k = 0; k < in_channels; k++) {
-            v16 b = load(v + k * v_row + half);
-            const float *a = u + k * TILE_ROWS + rows;
-            c0 += splat(a[0]) * b; c1 += splat(a[1]) * b; c2 += splat(a[2]) * b; c3 += splat(a[3]) * b;
-        }
-        float *out = m + rows * m_row + half;
-        store(out, c0); store(out + m_row, c1); store(out + 2 * m_row, c2); store(out + 3 * m_row, c3);
-    }
-}
-
 /// The residual's input under a block, for its 1×1 shortcut: X[k][row·R_ROW + e] at x + k·R_CHANNEL,
 /// e the block's bin (4·offset + bin within the segment), the same layout as the shortcut's
 /// outputs R. Copied once a block, then read by every channel block's products from L2.
@@ -378,20 +295,15 @@ INLINE void stage_residual(const ck_winograd_layer *layer, const segment *segmen
         }
 }
 
-/// M_ξ = U_ξ · V_ξ for TILE_ROWS output channels and the block's 32 tiles: u is the packed
-/// [in][TILE_ROWS] slice of U_ξ, v is V_ξ [in][32], m is M_ξ [TILE_ROWS][32].
-INLINE void product(const float *u, const float *v, size_t in_channels, float *m, int wide) {
-    strided_product(u, v, BLOCK_TILES, in_channels, m, BLOCK_TILES, wide);
-}
-
 // MARK: - A block
 
 INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch, int wide) {
+    if (tiles > BLOCK_TILES) tiles = BLOCK_TILES;   // the segments and V hold one block (callers never ask for more)
     const size_t in_channels = layer->in_channels, out_channels = layer->out_channels;
     const size_t columns = (layer->bins + 3) / 4;
     float *v = scratch;
     float *m = v + POINTS * v_stride(in_channels);
-    float *stage = m + POINTS * M_STRIDE + SLACK;
+    float *stage = m + POINTS * M_STRIDE;
     float *shortcut = stage + 2 * 6 * 4 * WIDTH;
     float *x = shortcut + TILE_ROWS * R_CHANNEL;
     const int projected = layer->residual_planes && layer->residual_weights;
@@ -432,14 +344,14 @@ INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
     for (size_t block = 0; block < blocks; block++) {
         const float *u = layer->weights + block * POINTS * in_channels * TILE_ROWS;
         for (size_t point = 0; point < POINTS; point++)
-            product(u + point * in_channels * TILE_ROWS, v + point * v_stride(in_channels), in_channels,
-                    m + point * M_STRIDE, wide);
+            product(u + point * in_channels * TILE_ROWS, v + point * v_stride(in_channels), BLOCK_TILES, in_channels,
+                    m + point * M_STRIDE, BLOCK_TILES, wide);
         if (projected) {
             // The shortcut's products for these 8 channels: 32 of the block's pixels at a time.
             const float *w = layer->residual_weights + block * layer->residual_channels * TILE_ROWS;
             for (size_t row = 0; row < 4; row++)
                 for (size_t e = 0; e < 4 * tiles; e += 32)
-                    strided_product(w, x + row * R_ROW + e, R_CHANNEL, layer->residual_channels, shortcut + row * R_ROW + e,
+                    product(w, x + row * R_ROW + e, R_CHANNEL, layer->residual_channels, shortcut + row * R_ROW + e,
                                     R_CHANNEL, wide);
         }
         for (size_t r = 0; r < TILE_ROWS && block * TILE_ROWS + r < out_channels; r++) {
@@ -471,35 +383,6 @@ static void run_portable(const ck_winograd_layer *layer, size_t first_tile, size
 }
 
 #if defined(__x86_64__)
-#include <cpuid.h>
-
-/// Whether the OS saves the registers XCR0's `mask` names.
-static int os_saves(unsigned mask) {
-    unsigned eax, ebx, ecx, edx;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) return 0;   // OSXSAVE
-    uint32_t xcr0_low, xcr0_high;
-    __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-    return (xcr0_low & mask) == mask;
-}
-
-static unsigned leaf7_ebx(void) {
-    unsigned eax, ebx, ecx, edx;
-    if (__get_cpuid_max(0, 0) < 7) return 0;
-    __cpuid_count(7, 0, eax, ebx, ecx, edx);
-    return ebx;
-}
-
-int ck_cpu_has_avx512f(void) {
-    // XCR0: SSE, AVX, opmask and both halves of the ZMM registers.
-    return os_saves(0xe6u) && ((leaf7_ebx() >> 16) & 1);
-}
-
-int ck_cpu_has_avx2_fma(void) {
-    unsigned eax, ebx, ecx, edx;
-    if (!os_saves(0x6u) || !__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 12))) return 0;   // FMA
-    return (leaf7_ebx() >> 5) & 1;                                                                     // AVX2
-}
-
 __attribute__((target("avx512f")))
 static void run_avx512(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch) {
     run(layer, first_tile, tiles, scratch, 1);
@@ -509,20 +392,17 @@ __attribute__((target("avx2,fma")))
 static void run_avx2(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch) {
     run(layer, first_tile, tiles, scratch, 0);
 }
-#else
-int ck_cpu_has_avx512f(void) { return 0; }
-int ck_cpu_has_avx2_fma(void) { return 0; }
 #endif
 
-void ck_winograd_run(ck_winograd_kernel kernel, const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
+void ck_winograd_run(ck_build build, const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
                      float *scratch) {
 #if defined(__x86_64__)
-    switch (kernel) {
-    case CK_WINOGRAD_AVX512: run_avx512(layer, first_tile, tiles, scratch); return;
-    case CK_WINOGRAD_AVX2: run_avx2(layer, first_tile, tiles, scratch); return;
+    switch (build) {
+    case CK_BUILD_AVX512: run_avx512(layer, first_tile, tiles, scratch); return;
+    case CK_BUILD_AVX2: run_avx2(layer, first_tile, tiles, scratch); return;
     default: break;
     }
 #endif
-    (void)kernel;
+    (void)build;
     run_portable(layer, first_tile, tiles, scratch);
 }

@@ -52,10 +52,10 @@ final class AudioSepEndToEndTests: XCTestCase {
     func testWinogradKernels() throws {
         let expected = try Harness.readRaw("\(Self.fixtures)/output.f32", channels: 1, format: float32)[0]
         var ran = 0
-        for kernel in ["auto", "avx512", "avx2", "portable", "phases"] {
+        for kernel in ["auto", "avx512", "avx2", "portable", "blas"] {
             let output = Harness.path("tiny-kernel-\(kernel).f32")
-            let run = try Harness.shell("$BIN \(model) \(rawMono) --winograd-kernel \(kernel) < \(Self.fixtures)/input.f32 > \(output)")
-            if run.status != 0, run.stderr.contains("--winograd-kernel \(kernel) needs an instruction set this CPU lacks") {
+            let run = try Harness.shell("$BIN \(model) \(rawMono) --kernels \(kernel) < \(Self.fixtures)/input.f32 > \(output)")
+            if run.status != 0, run.stderr.contains("--kernels \(kernel) needs an instruction set this CPU lacks") {
                 XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, run.stderr)
                 continue
             }
@@ -64,22 +64,22 @@ final class AudioSepEndToEndTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(Harness.snr(expected, actual), 60, kernel)
             ran += 1
         }
-        XCTAssertGreaterThanOrEqual(ran, 3, "auto, portable and phases run on every CPU")
+        XCTAssertGreaterThanOrEqual(ran, 3, "auto, portable and blas run on every CPU")
         // As on a CPU without AVX-512 or AVX2: auto is the three phases, the fused builds refuse.
         let without = "AUDIOSEP_NO_AVX512=1 AUDIOSEP_NO_AVX2=1 $BIN \(model) \(rawMono)"
         let auto = Harness.path("tiny-kernel-baseline.f32")
         XCTAssertEqual(try Harness.shell("\(without) < \(Self.fixtures)/input.f32 > \(auto)").status, 0)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: auto)),
-                       try Data(contentsOf: URL(fileURLWithPath: Harness.path("tiny-kernel-phases.f32"))))
+                       try Data(contentsOf: URL(fileURLWithPath: Harness.path("tiny-kernel-blas.f32"))))
         for (kernel, lacking) in [("avx512", "AVX-512F"), ("avx2", "AVX2 and FMA")] {
-            let refused = try Harness.shell("\(without) --winograd-kernel \(kernel) < \(Self.fixtures)/input.f32 > /dev/null")
+            let refused = try Harness.shell("\(without) --kernels \(kernel) < \(Self.fixtures)/input.f32 > /dev/null")
             XCTAssertNotEqual(refused.status, 0)
             XCTAssertEqual(refused.stderr.trimmingCharacters(in: .whitespacesAndNewlines),
-                           "audiosep-stream: --winograd-kernel \(kernel) needs an instruction set this CPU lacks (\(lacking))")
+                           "audiosep-stream: --kernels \(kernel) needs an instruction set this CPU lacks (\(lacking))")
         }
-        let bad = try Harness.shell("$BIN \(model) \(rawMono) --winograd-kernel cuda < \(Self.fixtures)/input.f32 > /dev/null")
+        let bad = try Harness.shell("$BIN \(model) \(rawMono) --kernels cuda < \(Self.fixtures)/input.f32 > /dev/null")
         XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.stderr.contains("--winograd-kernel must be auto, avx512, avx2, portable or phases, got cuda"), bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--kernels must be auto, avx512, avx2, portable or blas, got cuda"), bad.stderr)
     }
 
     /// bf16 computes something close to fp32 but not equal (on this tiny random model the mask's

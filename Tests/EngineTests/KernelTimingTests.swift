@@ -25,7 +25,7 @@ final class KernelTimingTests: XCTestCase {
         let activation = Convolution.Activation(scale: [Float](repeating: 1.1, count: 32), offset: [Float](repeating: 0.1, count: 32))
         let transformed = Winograd.Weights(w, outChannels: channels, inChannels: channels)
         let output = FeatureMap(channels: channels, frames: frames, bins: bins)
-        for kernel in Winograd.Kernel.allCases where kernel.isSupported {
+        for kernel in KernelBuild.allCases where kernel.isSupported {
             _ = Winograd.conv3x3([x], activation: activation, weights: transformed, kernel: kernel, into: output, workspace: workspace)
             time("winograd \(kernel) 32→32 1024×1024, activated (effective)", flops: 2 * 9 * 32 * 32 * 1024 * 1024) {
                 _ = Winograd.conv3x3([x], activation: activation, weights: transformed, kernel: kernel, into: output, workspace: workspace)

@@ -47,13 +47,13 @@ final class ResUNet30Tests: XCTestCase {
         let embedding = try QueryEmbedding.load(path: Self.path("embedding.f32"))
         let input = try Self.floats("input.f32")
         func separate(_ convolution: ComputeOptions.Convolution, _ precision: ComputeOptions.Precision,
-                      kernel: Winograd.Kernel = .best) throws -> [Float] {
+                      kernel: KernelBuild = .best) throws -> [Float] {
             let network = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix,
-                                        options: ComputeOptions(convolution: convolution, precision: precision, winogradKernel: kernel))
+                                        options: ComputeOptions(convolution: convolution, precision: precision, kernels: kernel))
             return network.separate(input, conditioning: network.condition(on: embedding), stft: STFT(), workspace: Workspace(threads: 2))
         }
         let exact = try separate(.im2col, .fp32)
-        for kernel in Winograd.Kernel.allCases where kernel.isSupported {
+        for kernel in KernelBuild.allCases where kernel.isSupported {
             XCTAssertGreaterThan(snr(exact, try separate(.winograd, .fp32, kernel: kernel)), 90, "\(kernel)")
         }
         for (convolution, least) in [(ComputeOptions.Convolution.im2col, 20.0), (.winograd, 15.0)] {

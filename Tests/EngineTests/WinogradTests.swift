@@ -10,7 +10,7 @@ final class WinogradTests: XCTestCase {
     }
 
     /// Every kernel this CPU runs: the fused builds and the three phases.
-    let kernels = Winograd.Kernel.allCases.filter(\.isSupported)
+    let kernels = KernelBuild.allCases.filter(\.isSupported)
 
     func testMatchesDirectConvolutionIncludingPartialTiles() {
         let workspace = Workspace(threads: 2)
@@ -44,8 +44,8 @@ final class WinogradTests: XCTestCase {
         let activation = Convolution.Activation(scale: signed(inC, seed: 33), offset: signed(inC, seed: 34), slope: 0.2)
         let packed = Winograd.Weights(w, outChannels: outC, inChannels: inC, forms: .packed)
         let exact = Convolution.conv3x3([x], activation: activation, weights: w, outChannels: outC, workspace: Workspace(threads: 1))
-        var outputs: [Winograd.Kernel: [Float]] = [:]
-        for kernel in kernels where kernel != .phases {
+        var outputs: [KernelBuild: [Float]] = [:]
+        for kernel in kernels where kernel != .blas {
             let one = Winograd.conv3x3([x], activation: activation, weights: packed, kernel: kernel, workspace: Workspace(threads: 1))
             let two = Winograd.conv3x3([x], activation: activation, weights: packed, kernel: kernel, streamingBytes: 0,
                                        workspace: Workspace(threads: 2))
@@ -62,9 +62,10 @@ final class WinogradTests: XCTestCase {
     /// blocks across rows, channel groups of 8 left part-empty, bins that end mid-vector.
     func testFusedResidualsEqualTheSeparatePasses() {
         let workspace = Workspace(threads: 2)
-        for kernel in kernels where kernel != .phases {
+        for kernel in kernels where kernel != .blas {
             for (channels, outC, frames, bins) in [((3, 2), 5, 9, 11), ((8, 8), 12, 13, 130), ((16, 16), 16, 8, 256),
-                                                   ((4, 4), 4, 70, 20), ((16, 16), 24, 35, 72)] {
+                                                   ((4, 4), 4, 70, 20), ((16, 16), 24, 35, 72), ((1, 1), 1, 1, 1),
+                                                   ((2, 1), 3, 2, 3)] {
                 let a = FeatureMap(channels: channels.0, frames: frames, bins: bins, values: signed(channels.0 * frames * bins, seed: 41))
                 let b = FeatureMap(channels: channels.1, frames: frames, bins: bins, values: signed(channels.1 * frames * bins, seed: 42))
                 let h = FeatureMap(channels: outC, frames: frames, bins: bins, values: signed(outC * frames * bins, seed: 43))

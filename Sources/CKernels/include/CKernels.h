@@ -47,12 +47,13 @@ void ck_bf16_gemm(ck_bf16_kernel kernel, const uint32_t *packed, size_t rows, si
 
 // MARK: - Fused Winograd F(4×4, 3×3) (winograd.c)
 
-/// The builds of `ck_winograd_run`.
+/// The builds of the fused kernels (`ck_winograd_run`, `ck_upsample_run`): one C body each,
+/// compiled for three instruction sets.
 typedef enum {
-    CK_WINOGRAD_PORTABLE = 0,   // the same C for the baseline CPU (no fused multiply-add)
-    CK_WINOGRAD_AVX2 = 1,       // AVX2 + FMA; only where ck_cpu_has_avx2_fma() returns 1
-    CK_WINOGRAD_AVX512 = 2,     // AVX-512F; only where ck_cpu_has_avx512f() returns 1
-} ck_winograd_kernel;
+    CK_BUILD_PORTABLE = 0,   // for the baseline CPU (no fused multiply-add)
+    CK_BUILD_AVX2 = 1,       // AVX2 + FMA; only where ck_cpu_has_avx2_fma() returns 1
+    CK_BUILD_AVX512 = 2,     // AVX-512F; only where ck_cpu_has_avx512f() returns 1
+} ck_build;
 
 /// 1 when the CPU has AVX512F and the OS saves the AVX-512 registers, else 0 (always 0 off x86-64).
 int ck_cpu_has_avx512f(void);
@@ -95,7 +96,33 @@ size_t ck_winograd_scratch_floats(size_t in_channels, size_t residual_channels);
 /// Computes the output tiles first_tile ..< first_tile + tiles (tiles ≤ ck_winograd_block_tiles(),
 /// raster order: tile row by tile row of ⌈bins / 4⌉ tiles). Calls on disjoint tiles with their
 /// own scratch may run at the same time.
-void ck_winograd_run(ck_winograd_kernel kernel, const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
+void ck_winograd_run(ck_build build, const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
                      float *scratch);
+
+// MARK: - Upsampling (upsample.c)
+
+/// A transposed convolution whose kernel equals its stride (no overlap, no bias) of planar maps.
+typedef struct {
+    const float *input;           // in_channels planes, frames × bins each
+    const float *scale;           // per input channel: y = scale·x + offset, then max(y, slope·y),
+    const float *offset;          //   applied first; scale NULL: no activation
+    float slope;
+    size_t in_channels, out_channels, frames, bins, kernel_frames, kernel_bins;
+    const float *weights;         // ck_upsample_pack_weights's output
+    float *output;                // out_channels planes of (frames·kernel_frames) × (bins·kernel_bins)
+    int streaming;                // nonzero: write the output past the caches
+} ck_upsample_layer;
+
+/// Input pixels (of one frame) a block covers; blocks are numbered frame by frame, ⌈bins / that⌉ a frame.
+size_t ck_upsample_block_pixels(void);
+size_t ck_upsample_packed_floats(size_t in_channels, size_t out_channels, size_t kernel_frames, size_t kernel_bins);
+/// Packs PyTorch's ConvTranspose2d weights `w` ([in][out][kt][kf]) for the microkernel.
+void ck_upsample_pack_weights(const float *w, size_t in_channels, size_t out_channels, size_t kernel_frames,
+                              size_t kernel_bins, float *packed);
+/// Floats of scratch one call needs.
+size_t ck_upsample_scratch_floats(size_t in_channels);
+/// Computes the output patches of blocks first_block ..< first_block + blocks. Calls on disjoint
+/// blocks with their own scratch may run at the same time.
+void ck_upsample_run(ck_build build, const ck_upsample_layer *layer, size_t first_block, size_t blocks, float *scratch);
 
 #endif

@@ -74,10 +74,8 @@ extension ResUNet30 {
             // The upsampled map takes a free slot; the activation before it is applied band by
             // band inside the transposed convolution. cat([up, skip]) is never stored.
             let up = slot(a, decoder.outChannels, skip.frames, skip.bins)
-            Convolution.convTransposeStrided(x, activation: .init(scale: decoder.bn1.scale, offset: conditioning.decoders[index].up),
-                                             weights: decoder.upsample, outChannels: decoder.outChannels,
-                                             kernelFrames: decoder.stride.frames, kernelBins: decoder.stride.bins,
-                                             into: up, channelOffset: 0, workspace: workspace)
+            decoder.upsample(x, activation: .init(scale: decoder.bn1.scale, offset: conditioning.decoders[index].up),
+                             into: up, channelOffset: 0, workspace: workspace)
             record("decoder_block\(index + 1)/upsample", up)
             x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
                                       hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),

@@ -146,7 +146,7 @@ struct DecoderBlock {
     let stride: (frames: Int, bins: Int)
     let bn1: FoldedBatchNorm
     let beta1: FiLMLinear
-    let upsample: [Float]   // ConvTranspose2d [in][out][kt][kf]
+    let upsample: UpsampleLayer
     let block: ResidualBlock
 
     init(_ weights: WeightLookup, base: String, film: String, inChannels: Int, outChannels: Int,
@@ -156,7 +156,9 @@ struct DecoderBlock {
         self.stride = stride
         bn1 = try FoldedBatchNorm(weights, base + ".bn1", channels: inChannels)
         beta1 = try FiLMLinear(weights, film + "->beta1", channels: inChannels, conditionSize: conditionSize)
-        upsample = try weights.require(base + ".conv1.weight", shape: [inChannels, outChannels, stride.0, stride.1])
+        upsample = UpsampleLayer(weights: try weights.require(base + ".conv1.weight", shape: [inChannels, outChannels, stride.0, stride.1]),
+                                 inChannels: inChannels, outChannels: outChannels, kernelFrames: stride.0, kernelBins: stride.1,
+                                 kernels: options.kernels)
         block = try ResidualBlock(weights, base: base + ".conv_block2", film: film + "->conv_block2",
                                   inChannels: 2 * outChannels, outChannels: outChannels, conditionSize: conditionSize,
                                   level: level, options: options)

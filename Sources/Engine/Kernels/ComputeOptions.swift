@@ -1,3 +1,5 @@
+import CKernels
+
 /// How the network computes: chosen once when a model is loaded (`--convolution`, `--precision`).
 public struct ComputeOptions: Sendable, Equatable {
     /// The algorithm for 3×3 convolutions.
@@ -20,13 +22,13 @@ public struct ComputeOptions: Sendable, Equatable {
 
     public var convolution: Convolution
     public var precision: Precision
-    /// How Winograd layers run in fp32 (bf16 always takes the three phases).
-    public var winogradKernel: Winograd.Kernel
+    /// The code for fp32 Winograd layers and the upsampling (bf16 products always run on the bf16 gemm).
+    public var kernels: KernelBuild
 
-    public init(convolution: Convolution = .winograd, precision: Precision = .fp32, winogradKernel: Winograd.Kernel = .best) {
+    public init(convolution: Convolution = .winograd, precision: Precision = .fp32, kernels: KernelBuild = .best) {
         self.convolution = convolution
         self.precision = precision
-        self.winogradKernel = winogradKernel
+        self.kernels = kernels
     }
 
     /// Whether this CPU computes `precision` in hardware (bf16: AVX-512 BF16, and not turned
@@ -47,13 +49,51 @@ public struct ComputeOptions: Sendable, Equatable {
     func winograd(level: Int) -> Bool { convolution == .winograd && level < Self.winogradLevels }
 }
 
+/// Which code runs the layers that have a fused C kernel (Winograd 3×3 convolutions in fp32, the
+/// decoder's upsampling): one of its builds, or the paths over OpenBLAS (`--kernels`).
+public enum KernelBuild: String, CaseIterable, Sendable {
+    /// The fused kernels for AVX-512F: a Winograd layer in blocks of 32 tiles from input to
+    /// output in L2 (winograd.c), the upsampling in blocks of 32 pixels (upsample.c).
+    case avx512
+    /// The same C for AVX2 + FMA (equal to AVX-512's results; about 15% slower on Zen 4).
+    case avx2
+    /// The same C for any CPU, without fused multiply-adds (3× slower than AVX2).
+    case portable
+    /// OpenBLAS sgemm: Winograd in units of up to 512 tiles in three thread-shared phases (V,
+    /// 36 products, Aᵀ M A), the upsampling in bands.
+    case blas
+
+    /// The build to call, or nil for the OpenBLAS paths.
+    var fused: ck_build? {
+        switch self {
+        case .avx512: CK_BUILD_AVX512
+        case .avx2: CK_BUILD_AVX2
+        case .portable: CK_BUILD_PORTABLE
+        case .blas: nil
+        }
+    }
+
+    /// Whether this CPU can run it.
+    public var isSupported: Bool {
+        switch self {
+        case .avx512: CPUFeatures.hasAVX512F
+        case .avx2: CPUFeatures.hasAVX2FMA
+        case .portable, .blas: true
+        }
+    }
+
+    /// The fastest this CPU runs: the AVX-512 or AVX2 build, else OpenBLAS (which beats the
+    /// portable build: it has no fused multiply-add and few registers).
+    public static let best: KernelBuild = [.avx512, .avx2].first { $0.isSupported } ?? .blas
+}
+
 /// One 3×3 convolution (stride 1, padding 1, no bias) with its weights in the form its
 /// algorithm wants, prepared at load.
 struct Conv3x3Layer {
     let inChannels: Int, outChannels: Int
     let weights: [Float]
     let winograd: Winograd.Weights?
-    let kernel: Winograd.Kernel
+    let kernel: KernelBuild
     /// The bf16 forms, with `--precision bf16`: per Winograd point, or the im2col matrix.
     let bf16: [BFloat16Weights]?
 
@@ -64,8 +104,8 @@ struct Conv3x3Layer {
         self.outChannels = outChannels
         self.weights = weights
         let precision = options.precision
-        kernel = precision == .fp32 ? options.winogradKernel : .phases
-        let forms: Winograd.Weights.Forms = kernel == .phases ? .matrices : .packed
+        kernel = precision == .fp32 ? options.kernels : .blas
+        let forms: Winograd.Weights.Forms = kernel == .blas ? .matrices : .packed
         let transformed = winograd ? Winograd.Weights(weights, outChannels: outChannels, inChannels: inChannels, forms: forms) : nil
         self.winograd = transformed
         switch (precision, transformed) {
@@ -79,7 +119,7 @@ struct Conv3x3Layer {
     }
 
     /// Whether the convolution can add a residual as it writes its output (a fused Winograd kernel).
-    var addsResidual: Bool { winograd != nil && kernel != .phases }
+    var addsResidual: Bool { winograd != nil && kernel != .blas }
 
     /// The convolution of the activated channel concatenation of `inputs`, plus `residual`
     /// (only where `addsResidual`).

@@ -22,41 +22,6 @@ public enum Winograd {
     static let m = 4, alpha = 6
     static let points = 36
 
-    /// How a layer is computed: the fused C kernel (one build per instruction set) or the
-    /// three-phase Swift path over OpenBLAS (`--winograd-kernel`).
-    public enum Kernel: String, CaseIterable, Sendable {
-        /// `ck_winograd_run` for AVX-512F: blocks of 32 tiles from input to output in L2.
-        case avx512
-        /// The same for AVX2 + FMA (equal to AVX-512's results; about 15% slower on Zen 4).
-        case avx2
-        /// The same C for any CPU, without fused multiply-adds (3× slower than AVX2).
-        case portable
-        /// Units of up to 512 tiles in three thread-shared phases: V, 36 sgemms, Aᵀ M A.
-        case phases
-
-        var fused: ck_winograd_kernel? {
-            switch self {
-            case .avx512: CK_WINOGRAD_AVX512
-            case .avx2: CK_WINOGRAD_AVX2
-            case .portable: CK_WINOGRAD_PORTABLE
-            case .phases: nil
-            }
-        }
-
-        /// Whether this CPU can run it.
-        public var isSupported: Bool {
-            switch self {
-            case .avx512: CPUFeatures.hasAVX512F
-            case .avx2: CPUFeatures.hasAVX2FMA
-            case .portable, .phases: true
-            }
-        }
-
-        /// The fastest this CPU runs: the fused AVX-512 or AVX2 build, else the three phases
-        /// (which beat the portable build: it has no fused multiply-add and few registers).
-        public static let best: Kernel = [.avx512, .avx2].first { $0.isSupported } ?? .phases
-    }
-
     /// Weights transformed once at load: U_ξ = (G g Gᵀ)_ξ for every (out, in) pair, as 36
     /// row-major `[out][in]` matrices (for sgemm and the bf16 gemm) and/or packed for the fused
     /// kernel (blocks of 8 output channels).
@@ -165,7 +130,7 @@ public enum Winograd {
 
     /// `conv3x3` through `ck_winograd_run`: blocks of 32 tiles spread over the threads.
     static func fusedConv3x3(_ planes: [UnsafePointer<Float>], activation: Convolution.Activation?, weights: Weights,
-                             kernel: ck_winograd_kernel, residual: Residual?, streamingBytes: Int, output: FeatureMap,
+                             kernel: ck_build, residual: Residual?, streamingBytes: Int, output: FeatureMap,
                              workspace: Workspace) -> FeatureMap {
         guard let packed = weights.packed else { preconditionFailure("Winograd weights kept without their packed form") }
         let frames = output.frames, bins = output.bins, plane = frames * bins
@@ -220,15 +185,15 @@ public enum Winograd {
 
     /// The convolution of the channel concatenation of `inputs`, each activated first when
     /// `activation` is given (as `Convolution.conv3x3`, which this equals up to rounding).
-    /// A fused `kernel` runs blocks of 32 tiles on the threads, each block from input to output
-    /// (see winograd.c). `.phases` does the map in units of whole tile rows (or runs of tiles,
+    /// A fused `kernel` build runs blocks of 32 tiles on the threads, each block from input to
+    /// output (see winograd.c). `.blas` does the map in units of whole tile rows (or runs of tiles,
     /// for very wide layers); each unit in three steps that all threads share: V by input
     /// channel, the 36 products by point, the output transform by output channel.
     /// With `bf16` (`weights.bfloat16()`), the 36 products run in bf16 with fp32 accumulation,
     /// in three phases whatever `kernel` says. A `residual` (fused kernels only) is added to the
     /// output as it is written.
     public static func conv3x3(_ inputs: [FeatureMap], activation: Convolution.Activation? = nil, weights: Weights,
-                               bf16: [BFloat16Weights]? = nil, kernel: Kernel = .best, residual: Residual? = nil,
+                               bf16: [BFloat16Weights]? = nil, kernel: KernelBuild = .best, residual: Residual? = nil,
                                streamingBytes: Int = streamingBytes, into destination: FeatureMap? = nil,
                                workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
@@ -242,6 +207,7 @@ public enum Winograd {
 
         let tileRows = (frames + m - 1) / m, tileColumns = (bins + m - 1) / m
         if bf16 == nil, let fused = kernel.fused {
+            precondition(kernel.isSupported, "--kernels \(kernel) on a CPU without its instructions")
             return fusedConv3x3(planes, activation: activation, weights: weights, kernel: fused, residual: residual,
                                 streamingBytes: streamingBytes, output: output, workspace: workspace)
         }
