@@ -16,6 +16,8 @@
 //  3. Optionally the residual of a ResNet block, added as each output is written: the block's
 //     input itself, or its 1×1 shortcut convolution (plus bias), whose input under the block is
 //     staged once and whose products for the 8 channels run on the same microkernel.
+//  4. Optionally the 2 × 2 average pool of the output (an encoder block's next input), from
+//     the output's vectors as they are written.
 // Threads run disjoint blocks; a block writes only its own 4×4 output squares. Maps larger than
 // the caches are written with streaming stores (`streaming`), which skip reading each line in
 // before overwriting it (a 32-channel level-0 layer alone, 89 instead of 103 ms a window).
@@ -215,7 +217,8 @@ INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segmen
 
 /// Y = Aᵀ M A for one output channel over one segment, cropped at the map's edges; M[ξ][offset + j]
 /// at m + ξ·M_STRIDE + offset + j. With `residual`, adds the map it points to, plus `bias`: the
-/// value for output row `row` and the segment's bin e at residual[row·residual_row + e].
+/// value for output row `row` and the segment's bin e at residual[row·residual_row + e]. With
+/// the layer's `pooled`, also writes the 2 × 2 average pool of what it writes.
 INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const float *m, segment s, float *stage,
                            const float *residual, size_t residual_row, float bias) {
     const size_t frames = layer->frames, bins = layer->bins;
@@ -231,13 +234,19 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
             for (size_t row = 0; row < 4; row++) store(stage + (row * 6 + l) * WIDTH + j, r[row]);
         }
     }
-    // ...then Aᵀ along each: four phases (bins 4j + q), interleaved into 64 consecutive bins.
-    size_t first_frame = 4 * s.tile_row, rows = frames - first_frame < 4 ? frames - first_frame : 4;
-    for (size_t row = 0; row < rows; row++) {
-        const float *q = stage + row * 6 * WIDTH;
-        float *target = plane + (first_frame + row) * bins + 4 * s.first_column;
-        const float *add = residual ? residual + row * residual_row : 0;
-        for (size_t j = 0; j < s.count; j += 16) {
+    // ...then Aᵀ along each: four phases (bins 4j + q), interleaved into 64 consecutive bins;
+    // 16 tiles at a time, row after row, so that a pair of rows can be pooled from registers.
+    const size_t first_frame = 4 * s.tile_row, rows = frames - first_frame < 4 ? frames - first_frame : 4;
+    const size_t pooled_bins = bins / 2, pooled_frames = frames / 2;
+    float *pooled = layer->pooled ? layer->pooled + channel * pooled_frames * pooled_bins : 0;
+    for (size_t j = 0; j < s.count; j += 16) {
+        const size_t first_bin = 4 * (s.first_column + j), tiles = s.count - j < 16 ? s.count - j : 16;
+        const int whole = tiles == 16 && first_bin + 64 <= bins;
+        v16 upper[2];          // the first row of a pair, its bins summed in pairs (whole vectors)
+        float upper_part[32];  // the same at the map's edges
+        for (size_t row = 0; row < rows; row++) {
+            const float *q = stage + row * 6 * WIDTH;
+            float *target = plane + (first_frame + row) * bins + first_bin;
             v16 y[4];
             OUTPUT_TRANSFORM(load(q + j), load(q + WIDTH + j), load(q + 2 * WIDTH + j), load(q + 3 * WIDTH + j),
                              load(q + 4 * WIDTH + j), load(q + 5 * WIDTH + j), y);
@@ -251,27 +260,48 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
                 __builtin_shufflevector(hi01, hi23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23),
                 __builtin_shufflevector(hi01, hi23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31),
             };
-            size_t first_bin = 4 * (s.first_column + j);
-            if (add && s.count - j >= 16 && first_bin + 64 <= bins) {
-                for (size_t k = 0; k < 4; k++) out[k] += load(add + 4 * j + 16 * k) + bias;
-            } else if (add) {
-                size_t tiles = s.count - j < 16 ? s.count - j : 16;
-                float lanes[64] = {0};
-                for (size_t e = 0; e < 4 * tiles && first_bin + e < bins; e++) lanes[e] = add[4 * j + e];
-                for (size_t k = 0; k < 4; k++) out[k] += load(lanes + 16 * k) + bias;
-            }
-            if (s.count - j >= 16 && first_bin + 64 <= bins) {
-                float *at = target + 4 * j;
-                if (layer->streaming && ((uintptr_t)at & 63) == 0) {
-                    for (size_t k = 0; k < 4; k++) __builtin_nontemporal_store(out[k], (v16 *)(at + 16 * k));
+            if (residual) {
+                const float *add = residual + row * residual_row + 4 * j;
+                if (whole) {
+                    for (size_t k = 0; k < 4; k++) out[k] += load(add + 16 * k) + bias;
                 } else {
-                    for (size_t k = 0; k < 4; k++) store(at + 16 * k, out[k]);
+                    float lanes[64] = {0};
+                    for (size_t e = 0; e < 4 * tiles && first_bin + e < bins; e++) lanes[e] = add[e];
+                    for (size_t k = 0; k < 4; k++) out[k] += load(lanes + 16 * k) + bias;
+                }
+            }
+            if (whole) {
+                if (layer->streaming && ((uintptr_t)target & 63) == 0) {
+                    for (size_t k = 0; k < 4; k++) __builtin_nontemporal_store(out[k], (v16 *)(target + 16 * k));
+                } else {
+                    for (size_t k = 0; k < 4; k++) store(target + 16 * k, out[k]);
+                }
+                if (pooled) {
+                    // 2 × 2 average: neighbouring bins summed, then the pair of rows.
+                    v16 h0 = __builtin_shufflevector(out[0], out[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+                           + __builtin_shufflevector(out[0], out[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+                    v16 h1 = __builtin_shufflevector(out[2], out[3], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+                           + __builtin_shufflevector(out[2], out[3], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+                    if (row % 2 == 0) {
+                        upper[0] = h0; upper[1] = h1;
+                    } else {
+                        float *p = pooled + (first_frame + row) / 2 * pooled_bins + first_bin / 2;
+                        store(p, (upper[0] + h0) * 0.25f);
+                        store(p + 16, (upper[1] + h1) * 0.25f);
+                    }
                 }
             } else {
                 float lanes[64];
                 for (size_t k = 0; k < 4; k++) store(lanes + 16 * k, out[k]);
-                size_t tiles = s.count - j < 16 ? s.count - j : 16;
-                for (size_t e = 0; e < 4 * tiles && first_bin + e < bins; e++) target[4 * j + e] = lanes[e];
+                for (size_t e = 0; e < 4 * tiles && first_bin + e < bins; e++) target[e] = lanes[e];
+                if (pooled) {
+                    // Pooled bins whose two bins both lie in the map (AvgPool2d drops an odd last one).
+                    for (size_t b = 0; b < 2 * tiles && first_bin / 2 + b < pooled_bins; b++) {
+                        float h = lanes[2 * b] + lanes[2 * b + 1];
+                        if (row % 2 == 0) upper_part[b] = h;
+                        else pooled[(first_frame + row) / 2 * pooled_bins + first_bin / 2 + b] = (upper_part[b] + h) * 0.25f;
+                    }
+                }
             }
         }
     }

@@ -32,6 +32,12 @@ final class ResUNet30Tests: XCTestCase {
             !spectral.contains(name) && !name.hasSuffix("/skip") && (name.contains("/") || !name.hasPrefix("decoder_block"))
         }
         for name in layers {
+            // A pool the fused kernel does inside conv2 is counted (and timed) in conv2's stage.
+            if name.hasSuffix("/pool"), let block = name.split(separator: "/").first,
+               counts.keys.contains(where: { $0.hasPrefix(block + "/conv2+") && $0.hasSuffix("+pool") }) {
+                XCTAssertNil(counts[name], name)
+                continue
+            }
             XCTAssertNotNil(counts[name], "no operation count for traced stage \(name)")
         }
         // conv2 adds the shortcut itself where a fused Winograd kernel runs it.

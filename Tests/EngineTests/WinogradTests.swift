@@ -58,7 +58,8 @@ final class WinogradTests: XCTestCase {
     }
 
     /// A ResNet block's residual, added by the fused kernels as they write: the input itself, or
-    /// its 1×1 shortcut (of a two-map concatenation), equal to the separate passes; partial tiles,
+    /// its 1×1 shortcut (of a two-map concatenation), and the 2 × 2 pool of the result, equal to
+    /// the separate passes; partial tiles,
     /// blocks across rows, channel groups of 8 left part-empty, bins that end mid-vector.
     func testFusedResidualsEqualTheSeparatePasses() {
         let workspace = Workspace(threads: 2)
@@ -75,13 +76,19 @@ final class WinogradTests: XCTestCase {
                 let inC = channels.0 + channels.1
                 let shortcutWeights = signed(outC * inC, seed: 47), bias = signed(outC, seed: 48)
                 let shortcut = Winograd.Shortcut(weights: shortcutWeights, bias: bias, outChannels: outC, inChannels: inC)
+                let pooled = FeatureMap(channels: outC, frames: frames / 2, bins: bins / 2)
                 let fused = Winograd.conv3x3([h], activation: activation, weights: weights, kernel: kernel,
-                                             residual: .shortcut([a, b], shortcut), workspace: workspace)
+                                             residual: .shortcut([a, b], shortcut), pooled: pooled, workspace: workspace)
                 let separate = Convolution.conv3x3([h], activation: activation, weights: w, outChannels: outC, workspace: workspace)
                 Convolution.conv1x1([a, b], weights: shortcutWeights, bias: bias, outChannels: outC, accumulatingInto: separate,
                                     workspace: workspace)
                 let shape = "\(kernel) \(inC)→\(outC) \(frames)×\(bins)"
                 XCTAssertLessThan(relativeError(fused.values, separate.values), 2e-5, "shortcut, " + shape)
+                // The pool written alongside equals AvgPool2d(2) of the result (odd last rows and bins dropped).
+                if frames >= 2 && bins >= 2 {
+                    let expectedPool = Convolution.averagePool(separate, frames: 2, bins: 2, workspace: workspace)
+                    XCTAssertLessThan(relativeError(pooled.values, expectedPool.values), 2e-5, "pool, " + shape)
+                }
 
                 let x = FeatureMap(channels: outC, frames: frames, bins: bins, values: signed(outC * frames * bins, seed: 49))
                 let withInput = Winograd.conv3x3([h], activation: activation, weights: weights, kernel: kernel,

@@ -76,6 +76,8 @@ typedef struct {
     const float *residual_weights;         // a 1×1 convolution (ck_winograd_pack_shortcut's output),
     const float *residual_bias;            //   plus out_channels biases; NULL: the planes themselves
                                            //   (then residual_channels == out_channels)
+    float *pooled;                // NULL, or out_channels planes of ⌊frames/2⌋ × ⌊bins/2⌋ for the output's
+                                  //   2 × 2 average pool (AvgPool2d: an odd last row or bin is dropped)
 } ck_winograd_layer;
 
 /// Tiles (4 × 4 outputs each) one `ck_winograd_run` call computes at most.

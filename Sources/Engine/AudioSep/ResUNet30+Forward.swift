@@ -48,12 +48,27 @@ extension ResUNet30 {
         var skips: [FeatureMap] = []
         for (index, block) in encoders.enumerated() {
             let hiddenSlot = (current + 1) % 3
+            let pool = Self.pools[index]
+            if block.poolsInKernel(pool) {
+                // conv2 writes the pooled map as well, into the slot neither x nor the hidden map holds.
+                let pooledSlot = (current + 2) % 3
+                let pooled = slot(pooledSlot, block.outChannels, x.frames / pool.0, x.bins / pool.1)
+                let skip = block.forward([x], offsets: conditioning.encoders[index],
+                                         hidden: slot(hiddenSlot, block.outChannels, x.frames, x.bins),
+                                         output: workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins),
+                                         pooled: pooled, workspace: workspace, name: "encoder_block\(index + 1)", trace: trace)
+                record("encoder_block\(index + 1)/skip", skip)
+                x = pooled
+                current = pooledSlot
+                record("encoder_block\(index + 1)/pool", x)
+                skips.append(skip)
+                continue
+            }
             let skip = block.forward([x], offsets: conditioning.encoders[index],
                                      hidden: slot(hiddenSlot, block.outChannels, x.frames, x.bins),
                                      output: workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins),
                                      workspace: workspace, name: "encoder_block\(index + 1)", trace: trace)
             record("encoder_block\(index + 1)/skip", skip)
-            let pool = Self.pools[index]
             // The block has read x for the last time: its pooled output can take x's slot.
             x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1,
                                         into: slot(current, skip.channels, skip.frames / pool.0, skip.bins / pool.1),
@@ -101,10 +116,11 @@ extension ResUNet30 {
         for (index, block) in encoders.enumerated() {
             let name = "encoder_block\(index + 1)"
             pixels.append(levelFrames * levelBins)
-            result += block.operations(pixels: levelFrames * levelBins, name: name)
+            let pooledInKernel = block.poolsInKernel(Self.pools[index])
+            result += block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel)
             levelFrames /= Self.pools[index].0
             levelBins /= Self.pools[index].1
-            result.append((name + "/pool", Double(block.outChannels * levelFrames * levelBins * 4)))
+            if !pooledInKernel { result.append((name + "/pool", Double(block.outChannels * levelFrames * levelBins * 4))) }
         }
         result += centre.operations(pixels: levelFrames * levelBins, name: "conv_block7a")
         var inPixels = levelFrames * levelBins
@@ -280,7 +296,7 @@ extension AudioSepEngine {
         let total = stages.reduce(0) { $0 + $1.seconds }
         let operations = stages.reduce(0) { $0 + ($1.operations ?? 0) }
         func row(_ cells: [String]) -> String {
-            cells[0].padding(toLength: 30, withPad: " ", startingAt: 0)
+            cells[0].padding(toLength: 36, withPad: " ", startingAt: 0)
                 + zip(cells.dropFirst(), [9, 9, 9, 8]).map { String(repeating: " ", count: max(1, $1 - $0.count)) + $0 }.joined() + "\n"
         }
         func rate(_ operations: Double?, _ seconds: Double) -> String {

@@ -91,8 +91,12 @@ struct ResidualBlock {
         beta2 = try FiLMLinear(weights, film + "->beta2", channels: outChannels, conditionSize: conditionSize)
     }
 
-    /// The name conv2 is traced under when it adds the residual itself.
-    var fusedStage: String { shortcut == nil ? "/conv2+residual" : "/conv2+shortcut" }
+    /// The name conv2 is traced under when it adds the residual itself (and pools its output).
+    func fusedStage(pooled: Bool) -> String { (shortcut == nil ? "/conv2+residual" : "/conv2+shortcut") + (pooled ? "+pool" : "") }
+
+    /// Whether conv2 can also write the block's pooled output, for a pool of `size`: the fused
+    /// kernels do 2 × 2.
+    func poolsInKernel(_ size: (frames: Int, bins: Int)) -> Bool { fusesResidual && size == (2, 2) }
 
     /// The per-query offsets of the two fused activations.
     func offsets(_ condition: [Float]) -> ([Float], [Float]) {
@@ -104,16 +108,18 @@ struct ResidualBlock {
     /// `hidden` and `output`, when given, are where the intermediate and the result go (workspace
     /// slots); `output` must not overlap the inputs or `hidden`.
     /// `trace`, when given, hears `<name>/conv1`, `<name>/conv2` and `<name>/shortcut` (or `/residual`),
-    /// or, where conv2 adds the residual, `<name>/conv1` and `<name>/conv2+shortcut` (or `+residual`).
+    /// or, where conv2 adds the residual, `<name>/conv1` and `<name>/conv2+shortcut` (or `+residual`,
+    /// and `+pool` when it writes `pooled`, the output's 2 × 2 average pool: only where `poolsInKernel`).
     func forward(_ inputs: [FeatureMap], offsets: ([Float], [Float]), hidden: FeatureMap? = nil, output: FeatureMap? = nil,
-                 workspace: Workspace, name: String = "", trace: ResUNet30.Trace? = nil) -> FeatureMap {
+                 pooled: FeatureMap? = nil, workspace: Workspace, name: String = "", trace: ResUNet30.Trace? = nil) -> FeatureMap {
+        precondition(pooled == nil || fusesResidual)
         let h = conv1(inputs, activation: .init(scale: bn1.scale, offset: offsets.0), into: hidden, workspace: workspace)
         trace?(name + "/conv1", h)
         if fusesResidual {
             let residual: Winograd.Residual = packedShortcut.map { .shortcut(inputs, $0) } ?? .identity(inputs)
-            let out = conv2([h], activation: .init(scale: bn2.scale, offset: offsets.1), residual: residual, into: output,
-                            workspace: workspace)
-            trace?(name + fusedStage, out)
+            let out = conv2([h], activation: .init(scale: bn2.scale, offset: offsets.1), residual: residual, pooled: pooled,
+                            into: output, workspace: workspace)
+            trace?(name + fusedStage(pooled: pooled != nil), out)
             return out
         }
         let out = conv2([h], activation: .init(scale: bn2.scale, offset: offsets.1), into: output, workspace: workspace)
@@ -131,11 +137,12 @@ struct ResidualBlock {
     }
 
     /// Floating-point operations of `forward` on maps of `pixels` pixels, by the names it traces.
-    func operations(pixels: Int, name: String) -> [(String, Double)] {
+    /// `pooled`: conv2 also pools (2 × 2, one add per input value).
+    func operations(pixels: Int, name: String, pooled: Bool = false) -> [(String, Double)] {
         let p = Double(pixels), i = Double(inChannels), o = Double(outChannels)
         let conv1 = (name + "/conv1", 2 * 9 * i * o * p + 3 * i * p), conv2 = 2 * 9 * o * o * p + 3 * o * p
         let residual = shortcut == nil ? ("/residual", o * p) : ("/shortcut", 2 * i * o * p + 2 * o * p)
-        if fusesResidual { return [conv1, (name + fusedStage, conv2 + residual.1)] }
+        if fusesResidual { return [conv1, (name + fusedStage(pooled: pooled), conv2 + residual.1 + (pooled ? o * p : 0))] }
         return [conv1, (name + "/conv2", conv2), (name + residual.0, residual.1)]
     }
 }

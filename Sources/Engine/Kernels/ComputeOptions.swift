@@ -121,15 +121,15 @@ struct Conv3x3Layer {
     /// Whether the convolution can add a residual as it writes its output (a fused Winograd kernel).
     var addsResidual: Bool { winograd != nil && kernel != .blas }
 
-    /// The convolution of the activated channel concatenation of `inputs`, plus `residual`
-    /// (only where `addsResidual`).
+    /// The convolution of the activated channel concatenation of `inputs`, plus `residual`, and
+    /// its 2 × 2 average pool into `pooled` (both only where `addsResidual`).
     func callAsFunction(_ inputs: [FeatureMap], activation: Convolution.Activation?, residual: Winograd.Residual? = nil,
-                        into destination: FeatureMap?, workspace: Workspace) -> FeatureMap {
+                        pooled: FeatureMap? = nil, into destination: FeatureMap?, workspace: Workspace) -> FeatureMap {
         if let winograd {
             return Winograd.conv3x3(inputs, activation: activation, weights: winograd, bf16: bf16, kernel: kernel,
-                                    residual: residual, into: destination, workspace: workspace)
+                                    residual: residual, pooled: pooled, into: destination, workspace: workspace)
         }
-        precondition(residual == nil, "im2col adds no residual")
+        precondition(residual == nil && pooled == nil, "im2col adds no residual and pools nothing")
         return Convolution.conv3x3(inputs, activation: activation, weights: weights, bf16: bf16?.first, outChannels: outChannels,
                                    into: destination, workspace: workspace)
     }

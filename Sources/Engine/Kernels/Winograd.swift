@@ -130,7 +130,7 @@ public enum Winograd {
 
     /// `conv3x3` through `ck_winograd_run`: blocks of 32 tiles spread over the threads.
     static func fusedConv3x3(_ planes: [UnsafePointer<Float>], activation: Convolution.Activation?, weights: Weights,
-                             kernel: ck_build, residual: Residual?, streamingBytes: Int, output: FeatureMap,
+                             kernel: ck_build, residual: Residual?, pooled: FeatureMap?, streamingBytes: Int, output: FeatureMap,
                              workspace: Workspace) -> FeatureMap {
         guard let packed = weights.packed else { preconditionFailure("Winograd weights kept without their packed form") }
         let frames = output.frames, bins = output.bins, plane = frames * bins
@@ -152,6 +152,9 @@ public enum Winograd {
                 precondition(residualSources.count == outChannels)
             }
         }
+        if let pooled {
+            precondition(pooled.channels == outChannels && pooled.frames == frames / 2 && pooled.bins == bins / 2)
+        }
         let bias = shortcut?.bias ?? []
         let scratchFloats = ck_winograd_scratch_floats(inChannels, shortcut?.inChannels ?? 0)
         sources.withUnsafeBufferPointer { planePointers in
@@ -167,7 +170,8 @@ public enum Winograd {
                                 streaming: outChannels * plane * MemoryLayout<Float>.stride >= streamingBytes ? 1 : 0,
                                 residual_planes: residual == nil ? nil : residualPointers.baseAddress,
                                 residual_channels: residualSources.count,
-                                residual_weights: shortcut.map { UnsafePointer($0.packed.pointer) }, residual_bias: bias.baseAddress)
+                                residual_weights: shortcut.map { UnsafePointer($0.packed.pointer) }, residual_bias: bias.baseAddress,
+                                pooled: pooled?.storage.pointer)
                             withUnsafePointer(to: layer) { layer in
                                 workspace.parallel((tiles + blockTiles - 1) / blockTiles) { worker, block in
                                     let first = block * blockTiles
@@ -191,11 +195,12 @@ public enum Winograd {
     /// channel, the 36 products by point, the output transform by output channel.
     /// With `bf16` (`weights.bfloat16()`), the 36 products run in bf16 with fp32 accumulation,
     /// in three phases whatever `kernel` says. A `residual` (fused kernels only) is added to the
-    /// output as it is written.
+    /// output as it is written; `pooled` (fused kernels only) receives the output's 2 × 2 average
+    /// pool (AvgPool2d: ⌊frames/2⌋ × ⌊bins/2⌋).
     public static func conv3x3(_ inputs: [FeatureMap], activation: Convolution.Activation? = nil, weights: Weights,
                                bf16: [BFloat16Weights]? = nil, kernel: KernelBuild = .best, residual: Residual? = nil,
-                               streamingBytes: Int = streamingBytes, into destination: FeatureMap? = nil,
-                               workspace: Workspace) -> FeatureMap {
+                               pooled: FeatureMap? = nil, streamingBytes: Int = streamingBytes,
+                               into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
         let planes = inputs.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
@@ -209,9 +214,9 @@ public enum Winograd {
         if bf16 == nil, let fused = kernel.fused {
             precondition(kernel.isSupported, "--kernels \(kernel) on a CPU without its instructions")
             return fusedConv3x3(planes, activation: activation, weights: weights, kernel: fused, residual: residual,
-                                streamingBytes: streamingBytes, output: output, workspace: workspace)
+                                pooled: pooled, streamingBytes: streamingBytes, output: output, workspace: workspace)
         }
-        precondition(residual == nil, "a residual is added only by the fused kernels")
+        precondition(residual == nil && pooled == nil, "a residual or a pool is added only by the fused kernels")
         let most = max(lanes, min(unitTiles, unitFloats / (points * (inChannels + outChannels))))
         let columnsPerUnit = min(tileColumns, most)
         let rowsPerUnit = columnsPerUnit < tileColumns ? 1 : max(1, min(most / tileColumns, tileRows))
