@@ -95,30 +95,4 @@ INLINE void run(const ck_upsample_layer *layer, size_t first_block, size_t block
 #endif
 }
 
-static void run_portable(const ck_upsample_layer *layer, size_t first_block, size_t blocks, float *scratch) {
-    run(layer, first_block, blocks, scratch, 0);
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx512f")))
-static void run_avx512(const ck_upsample_layer *layer, size_t first_block, size_t blocks, float *scratch) {
-    run(layer, first_block, blocks, scratch, 1);
-}
-
-__attribute__((target("avx2,fma")))
-static void run_avx2(const ck_upsample_layer *layer, size_t first_block, size_t blocks, float *scratch) {
-    run(layer, first_block, blocks, scratch, 0);
-}
-#endif
-
-void ck_upsample_run(ck_build build, const ck_upsample_layer *layer, size_t first_block, size_t blocks, float *scratch) {
-#if defined(__x86_64__)
-    switch (build) {
-    case CK_BUILD_AVX512: run_avx512(layer, first_block, blocks, scratch); return;
-    case CK_BUILD_AVX2: run_avx2(layer, first_block, blocks, scratch); return;
-    default: break;
-    }
-#endif
-    (void)build;
-    run_portable(layer, first_block, blocks, scratch);
-}
+CK_DEFINE_BUILDS(ck_upsample_run, ck_upsample_layer)

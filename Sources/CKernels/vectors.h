@@ -108,4 +108,36 @@ INLINE void interleave(v16 a, v16 b, v16 *out) {
     out[1] = __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 }
 
+/// Defines `void entry(ck_build, const layer_type *, size_t first, size_t count, float *scratch)`,
+/// which runs the file's always-inlined `run(layer, first, count, scratch, wide)` compiled for
+/// the build asked for: AVX-512F (wide), AVX2 + FMA or the baseline (narrow). Builds for x86-64
+/// instruction sets exist only on x86-64; elsewhere every build runs the portable one.
+#if defined(__x86_64__)
+#define CK_X86_BUILDS(entry, layer_type)                                                                  \
+    __attribute__((target("avx512f")))                                                                    \
+    static void entry##_avx512(const layer_type *layer, size_t first, size_t count, float *scratch) {     \
+        run(layer, first, count, scratch, 1);                                                             \
+    }                                                                                                     \
+    __attribute__((target("avx2,fma")))                                                                   \
+    static void entry##_avx2(const layer_type *layer, size_t first, size_t count, float *scratch) {       \
+        run(layer, first, count, scratch, 0);                                                             \
+    }
+#define CK_X86_DISPATCH(entry)                                                                            \
+    if (build == CK_BUILD_AVX512) { entry##_avx512(layer, first, count, scratch); return; }               \
+    if (build == CK_BUILD_AVX2) { entry##_avx2(layer, first, count, scratch); return; }
+#else
+#define CK_X86_BUILDS(entry, layer_type)
+#define CK_X86_DISPATCH(entry)
+#endif
+
+#define CK_DEFINE_BUILDS(entry, layer_type)                                                               \
+    static void entry##_portable(const layer_type *layer, size_t first, size_t count, float *scratch) {   \
+        run(layer, first, count, scratch, 0);                                                             \
+    }                                                                                                     \
+    CK_X86_BUILDS(entry, layer_type)                                                                      \
+    void entry(ck_build build, const layer_type *layer, size_t first, size_t count, float *scratch) {     \
+        CK_X86_DISPATCH(entry)                                                                            \
+        entry##_portable(layer, first, count, scratch);                                                   \
+    }
+
 #endif

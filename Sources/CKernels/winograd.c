@@ -408,31 +408,4 @@ INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
 #endif
 }
 
-static void run_portable(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch) {
-    run(layer, first_tile, tiles, scratch, 0);
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx512f")))
-static void run_avx512(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch) {
-    run(layer, first_tile, tiles, scratch, 1);
-}
-
-__attribute__((target("avx2,fma")))
-static void run_avx2(const ck_winograd_layer *layer, size_t first_tile, size_t tiles, float *scratch) {
-    run(layer, first_tile, tiles, scratch, 0);
-}
-#endif
-
-void ck_winograd_run(ck_build build, const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
-                     float *scratch) {
-#if defined(__x86_64__)
-    switch (build) {
-    case CK_BUILD_AVX512: run_avx512(layer, first_tile, tiles, scratch); return;
-    case CK_BUILD_AVX2: run_avx2(layer, first_tile, tiles, scratch); return;
-    default: break;
-    }
-#endif
-    (void)build;
-    run_portable(layer, first_tile, tiles, scratch);
-}
+CK_DEFINE_BUILDS(ck_winograd_run, ck_winograd_layer)
