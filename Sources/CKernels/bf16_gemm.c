@@ -214,7 +214,6 @@ CK_AVX512 static void avx512_convert(const float *source, uint16_t *destination,
     }
 }
 
-#else
 #endif
 
 // MARK: - Driver

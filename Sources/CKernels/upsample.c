@@ -49,7 +49,7 @@ INLINE void run(const ck_upsample_layer *layer, size_t first_block, size_t block
     for (size_t block = first_block; block < first_block + blocks; block++) {
         const size_t frame = block / chunks, first_bin = (block % chunks) * BLOCK_PIXELS;
         const size_t width = bins - first_bin < BLOCK_PIXELS ? bins - first_bin : BLOCK_PIXELS;
-        // The block's input, activated (lanes past the map's last bin: zero, never written out).
+        // The block's input, activated (lanes past the map's last bin hold leaky(offset), never written out).
         for (size_t k = 0; k < in_channels; k++) {
             const float *source = layer->input + k * frames * bins + frame * bins + first_bin;
             v16 a = width >= 16 ? load(source) : partial(source, width);

@@ -76,7 +76,7 @@ size_t ck_winograd_scratch_floats(size_t in_channels, size_t residual_channels) 
                                                      //   past a row's tiles stay inside its point's padding)
          + 2 * 6 * 4 * WIDTH                         // staged rows and their Bᵀ (or the 24 rows of Aᵀ M)
          + TILE_ROWS * R_CHANNEL                     // the shortcut's outputs for one channel block
-         + residual_channels * R_CHANNEL + 32;       // the shortcut's input under the block (+ the products' overreach)
+         + residual_channels * R_CHANNEL;            // the shortcut's input under the block
 }
 
 size_t ck_winograd_packed_shortcut_floats(size_t out_channels, size_t in_channels) {

@@ -1,6 +1,6 @@
 // Hand-written C kernels that Swift cannot express: code compiled for a CPU feature (AVX-512
-// BF16, AVX-512F) that is chosen at run time. The Swift-facing APIs are Engine's BFloat16GEMM.swift
-// and Winograd.swift; these functions are their internals.
+// BF16, AVX-512F, AVX2) that is chosen at run time (cpu.c). The Swift-facing APIs are Engine's
+// BFloat16GEMM.swift, Winograd.swift and Upsampling.swift; these functions are their internals.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 

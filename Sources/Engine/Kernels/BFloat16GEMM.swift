@@ -7,11 +7,17 @@ public enum CPUFeatures {
     /// registers: cpuid leaf 7 subleaves 0 and 1, and XCR0 through xgetbv (`ck_cpu_has_avx512bf16`).
     /// Always false off x86-64.
     public static let hasAVX512BF16: Bool = ck_cpu_has_avx512bf16() != 0
-    /// AVX512F with the OS saving its registers, unless AUDIOSEP_NO_AVX512 is set (to try the
-    /// fallbacks on a CPU that has it).
-    public static let hasAVX512F: Bool = ck_cpu_has_avx512f() != 0 && ProcessInfo.processInfo.environment["AUDIOSEP_NO_AVX512"] == nil
+    /// AVX512F with the OS saving its registers, for the fused kernels' choice, unless
+    /// AUDIOSEP_NO_AVX512 is set (to try the fallbacks on a CPU that has it; the bf16 gemm has
+    /// its own variable, `BFloat16GEMM.disableVariable`).
+    public static let hasAVX512F: Bool = ck_cpu_has_avx512f() != 0 && !isSet("AUDIOSEP_NO_AVX512")
     /// AVX2 and FMA with the OS saving the AVX registers, unless AUDIOSEP_NO_AVX2 is set.
-    public static let hasAVX2FMA: Bool = ck_cpu_has_avx2_fma() != 0 && ProcessInfo.processInfo.environment["AUDIOSEP_NO_AVX2"] == nil
+    public static let hasAVX2FMA: Bool = ck_cpu_has_avx2_fma() != 0 && !isSet("AUDIOSEP_NO_AVX2")
+
+    /// Whether a switch variable is on: set to anything but empty or `0`.
+    static func isSet(_ variable: String) -> Bool {
+        ProcessInfo.processInfo.environment[variable].map { !$0.isEmpty && $0 != "0" } ?? false
+    }
 }
 
 /// bfloat16 (1 sign, 8 exponent, 7 mantissa bits) as the bf16 gemm quantises: round to nearest,
@@ -105,7 +111,7 @@ public enum BFloat16GEMM {
 
     /// `.avx512BF16` when the CPU has it and `AUDIOSEP_NO_AVX512BF16` is not set, else `.portable`.
     public static let preferredKernel: Kernel = {
-        let disabled = ProcessInfo.processInfo.environment[disableVariable].map { !$0.isEmpty && $0 != "0" } ?? false
+        let disabled = CPUFeatures.isSet(disableVariable)
         return CPUFeatures.hasAVX512BF16 && !disabled ? .avx512BF16 : .portable
     }()
 

@@ -1,6 +1,6 @@
 import CKernels
 
-/// How the network computes: chosen once when a model is loaded (`--convolution`, `--precision`).
+/// How the network computes: chosen once when a model is loaded (`--convolution`, `--precision`, `--kernels`).
 public struct ComputeOptions: Sendable, Equatable {
     /// The algorithm for 3×3 convolutions.
     public enum Convolution: String, Sendable, CaseIterable {
