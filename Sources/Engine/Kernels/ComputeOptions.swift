@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// How the network computes: chosen once when a model is loaded (`--convolution`, `--precision`, `--kernels`).
 public struct ComputeOptions: Sendable, Equatable {
@@ -40,13 +41,22 @@ public struct ComputeOptions: Sendable, Equatable {
 
     public static let standard = ComputeOptions()
 
-    /// U-Net levels below this use Winograd. Levels 0–4 do 96% of the 3×3 arithmetic; level 5
-    /// and the centre, with 64 tiles or fewer per 10 s and most of the weights (9 M of 19 M),
-    /// would quadruple their weights' memory for 4% of the work.
-    static let winogradLevels = 5
+    /// U-Net levels below this use Winograd on OpenBLAS (`--kernels blas`). Levels 0–4 do 96%
+    /// of the 3×3 arithmetic; level 5 and the centre, with 64 tiles or fewer per 10 s and most
+    /// of the weights (9 M of 19 M), would have sgemm repack 4× their weights for every unit.
+    static let blasWinogradLevels = 5
 
-    /// Whether a 3×3 convolution at U-Net `level` (0: full resolution) uses Winograd.
-    func winograd(level: Int) -> Bool { convolution == .winograd && level < Self.winogradLevels }
+    /// Whether a 3×3 convolution at U-Net `level` (0: full resolution, 6: the centre) uses
+    /// Winograd: every level on the fused kernels, which read the transformed weights in place
+    /// (level 5 and the centre: 0.64 → 0.23 s a minute, for 143 MB more weights), levels 0–4 on
+    /// OpenBLAS.
+    func winograd(level: Int) -> Bool {
+        convolution == .winograd && (winogradKernel != .blas || level < Self.blasWinogradLevels)
+    }
+
+    /// The code Winograd layers run on: `kernels` in fp32; bf16's products run on the bf16 gemm
+    /// in three phases.
+    var winogradKernel: KernelBuild { precision == .fp32 ? kernels : .blas }
 }
 
 /// Which code runs the layers that have a fused C kernel (Winograd 3×3 convolutions in fp32, the
@@ -91,20 +101,21 @@ public enum KernelBuild: String, CaseIterable, Sendable {
 /// algorithm wants, prepared at load.
 struct Conv3x3Layer {
     let inChannels: Int, outChannels: Int
+    /// The weights as PyTorch has them, for im2col (empty for a Winograd layer).
     let weights: [Float]
     let winograd: Winograd.Weights?
     let kernel: KernelBuild
     /// The bf16 forms, with `--precision bf16`: per Winograd point, or the im2col matrix.
     let bf16: [BFloat16Weights]?
 
-    /// `weights` is PyTorch's `[out][in][3][3]`; with `winograd`, they are also transformed
-    /// (4× their memory) into the one form the kernel reads.
+    /// `weights` is PyTorch's `[out][in][3][3]`; with `winograd`, they are transformed (4× their
+    /// memory) into the one form the kernel reads, and only that form is kept.
     init(weights: [Float], inChannels: Int, outChannels: Int, winograd: Bool, options: ComputeOptions) {
         self.inChannels = inChannels
         self.outChannels = outChannels
-        self.weights = weights
+        self.weights = winograd ? [] : weights
         let precision = options.precision
-        kernel = precision == .fp32 ? options.kernels : .blas
+        kernel = options.winogradKernel
         let forms: Winograd.Weights.Forms = kernel == .blas ? .matrices : .packed
         let transformed = winograd ? Winograd.Weights(weights, outChannels: outChannels, inChannels: inChannels, forms: forms) : nil
         self.winograd = transformed
