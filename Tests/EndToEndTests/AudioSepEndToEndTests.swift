@@ -124,9 +124,14 @@ final class AudioSepEndToEndTests: XCTestCase {
     }
 
     /// Windows start on the network's pooling grid (the overlap is snapped for it), so away from
-    /// the seams a chunked run computes exactly what one pass over the whole input computes.
+    /// the seams a chunked run computes what one pass over the whole input computes, to rounding:
+    /// the sums are the same but their order is not everywhere (im2col's sgemm blocks by the
+    /// map's size; the Winograd tiles of level 5 and the centre, 4 of their frames, are 128 and
+    /// 256 input frames tall, finer than the 32-frame grid windows start on). Over 12 random
+    /// inputs that gave 102.8–107.6 dB, and one CI run 91.6 dB, so the input is fixed (sox -R)
+    /// and the bound is 95 dB; a window off the pooling grid gives tens of dB.
     func testChunkedRunEqualsOnePassAwayFromTheSeams() throws {
-        try Harness.shell("sox -n -r 32000 -c 1 -b 32 -e floating-point grid-in.wav synth 16 pinknoise vol 0.3")
+        try Harness.shell("sox -R -n -r 32000 -c 1 -b 32 -e floating-point grid-in.wav synth 16 pinknoise vol 0.3")
         let tiny = "--engine audiosep --model \(Self.fixtures)/tiny.safetensors --embedding \(Self.fixtures)/embedding.f32 -i grid-in.wav"
         let whole = try Harness.shell("$BIN \(tiny) --chunk 17 --overlap 0 -o grid-whole.wav")
         let chunked = try Harness.shell("$BIN \(tiny) --chunk 8 --overlap 1 --progress -o grid-chunked.wav")
@@ -139,7 +144,7 @@ final class AudioSepEndToEndTests: XCTestCase {
         // Windows start at 0, 7.04 and 14.08 s; the tiny network's seams reach about 3 s either
         // side, so 10.6–11.2 s is inside the second window only.
         let interior = Int(10.6 * 32_000)..<Int(11.2 * 32_000)
-        XCTAssertGreaterThan(Harness.snr(Array(reference[interior]), Array(test[interior])), 100)
+        XCTAssertGreaterThan(Harness.snr(Array(reference[interior]), Array(test[interior])), 95)
         XCTAssertGreaterThan(Harness.snr(reference, test), 10, "the seams themselves stay close")
     }
 
