@@ -6,7 +6,7 @@ struct ComputeFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("How AudioSep's 3×3 convolutions compute: winograd (fast, equal to float32 rounding) or im2col (the plain form).",
                                             valueName: "winograd|im2col"))
     var convolution: String = ComputeOptions.standard.convolution.rawValue
-    @Option(name: .long, help: ArgumentHelp("Arithmetic of the 3×3 convolutions: fp32, or bf16 (about twice as fast on CPUs with AVX-512 BF16; elsewhere fp32 is used, with a note).",
+    @Option(name: .long, help: ArgumentHelp("Arithmetic of the 3×3 convolutions: fp32, or bf16 (AVX-512 BF16 products: 20–35 dB from fp32, and slower than fp32 on the fused kernels; without AVX-512 BF16, fp32 is used, with a note).",
                                             valueName: "fp32|bf16"))
     var precision: String = ComputeOptions.standard.precision.rawValue
     @Option(name: .long, help: ArgumentHelp("Code for the fp32 Winograd layers and the upsampling: auto (the fastest this CPU runs), our fused kernels for avx512, avx2 or any CPU (portable), or blas (OpenBLAS sgemm).",
