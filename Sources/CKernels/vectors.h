@@ -102,10 +102,31 @@ INLINE void product(const float *u, const float *v, size_t v_row, size_t depth, 
     }
 }
 
+// Lane shuffles between the layout of a map's row (consecutive bins) and the layouts the
+// kernels compute in. `a` and `b` are read as one 32-float sequence (a's lanes, then b's).
+
 /// Interleaves two vectors lane by lane: (a0, b0, a1, b1, …), 32 floats into `out[0..1]`.
 INLINE void interleave(v16 a, v16 b, v16 *out) {
     out[0] = __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     out[1] = __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+}
+
+/// Interleaves two vectors pair by pair: (a0, a1, b0, b1, a2, a3, b2, b3, …) into `out[0..1]`.
+INLINE void interleave_pairs(v16 a, v16 b, v16 *out) {
+    out[0] = __builtin_shufflevector(a, b, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+    out[1] = __builtin_shufflevector(a, b, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+}
+
+/// The inverse of `interleave`: the even floats of the sequence into out[0], the odd into out[1].
+INLINE void deinterleave(v16 a, v16 b, v16 *out) {
+    out[0] = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    out[1] = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+}
+
+/// The inverse of `interleave_pairs`: pairs 0, 2, 4, … into out[0], pairs 1, 3, 5, … into out[1].
+INLINE void deinterleave_pairs(v16 a, v16 b, v16 *out) {
+    out[0] = __builtin_shufflevector(a, b, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
+    out[1] = __builtin_shufflevector(a, b, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
 }
 
 /// Defines `void entry(ck_build, const layer_type *, size_t first, size_t count, float *scratch)`,

@@ -167,14 +167,15 @@ INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segmen
                 a = load(edge); b = load(edge + 16); c = load(edge + 32); d = load(edge + 48);
             }
             // Split by bin modulo 4: first pairs of phases (0,1 | 2,3) for 8 tiles, then single phases for 16.
-            v16 ab01 = __builtin_shufflevector(a, b, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
-            v16 ab23 = __builtin_shufflevector(a, b, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
-            v16 cd01 = __builtin_shufflevector(c, d, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29);
-            v16 cd23 = __builtin_shufflevector(c, d, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
-            store(row + j, __builtin_shufflevector(ab01, cd01, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
-            store(row + WIDTH + j, __builtin_shufflevector(ab01, cd01, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
-            store(row + 2 * WIDTH + j, __builtin_shufflevector(ab23, cd23, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
-            store(row + 3 * WIDTH + j, __builtin_shufflevector(ab23, cd23, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+            v16 ab[2], cd[2], phase[2];
+            deinterleave_pairs(a, b, ab);   // phases (0, 1) | (2, 3) of 8 tiles
+            deinterleave_pairs(c, d, cd);
+            deinterleave(ab[0], cd[0], phase);
+            store(row + j, phase[0]);
+            store(row + WIDTH + j, phase[1]);
+            deinterleave(ab[1], cd[1], phase);
+            store(row + 2 * WIDTH + j, phase[0]);
+            store(row + 3 * WIDTH + j, phase[1]);
         }
         if (extra) {
             long bin = first_bin + 4 * (long)staged;
@@ -250,16 +251,11 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
             v16 y[4];
             OUTPUT_TRANSFORM(load(q + j), load(q + WIDTH + j), load(q + 2 * WIDTH + j), load(q + 3 * WIDTH + j),
                              load(q + 4 * WIDTH + j), load(q + 5 * WIDTH + j), y);
-            v16 lo01 = __builtin_shufflevector(y[0], y[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-            v16 hi01 = __builtin_shufflevector(y[0], y[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-            v16 lo23 = __builtin_shufflevector(y[2], y[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-            v16 hi23 = __builtin_shufflevector(y[2], y[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-            v16 out[4] = {
-                __builtin_shufflevector(lo01, lo23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23),
-                __builtin_shufflevector(lo01, lo23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31),
-                __builtin_shufflevector(hi01, hi23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23),
-                __builtin_shufflevector(hi01, hi23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31),
-            };
+            v16 p01[2], p23[2], out[4];
+            interleave(y[0], y[1], p01);   // phases 0 and 1 in pairs, tiles 0–7 | 8–15
+            interleave(y[2], y[3], p23);
+            interleave_pairs(p01[0], p23[0], out);
+            interleave_pairs(p01[1], p23[1], out + 2);
             if (residual) {
                 const float *add = residual + row * residual_row + 4 * j;
                 if (whole) {
@@ -278,10 +274,10 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
                 }
                 if (pooled) {
                     // 2 × 2 average: neighbouring bins summed, then the pair of rows.
-                    v16 h0 = __builtin_shufflevector(out[0], out[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
-                           + __builtin_shufflevector(out[0], out[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-                    v16 h1 = __builtin_shufflevector(out[2], out[3], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
-                           + __builtin_shufflevector(out[2], out[3], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+                    v16 first[2], second[2];
+                    deinterleave(out[0], out[1], first);
+                    deinterleave(out[2], out[3], second);
+                    v16 h0 = first[0] + first[1], h1 = second[0] + second[1];
                     if (row % 2 == 0) {
                         upper[0] = h0; upper[1] = h1;
                     } else {

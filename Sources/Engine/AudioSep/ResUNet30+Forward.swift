@@ -47,33 +47,23 @@ extension ResUNet30 {
 
         var skips: [FeatureMap] = []
         for (index, block) in encoders.enumerated() {
-            let hiddenSlot = (current + 1) % 3
-            let pool = Self.pools[index]
-            if block.poolsInKernel(pool) {
-                // conv2 writes the pooled map as well, into the slot neither x nor the hidden map holds.
-                let pooledSlot = (current + 2) % 3
-                let pooled = slot(pooledSlot, block.outChannels, x.frames / pool.0, x.bins / pool.1)
-                let skip = block.forward([x], offsets: conditioning.encoders[index],
-                                         hidden: slot(hiddenSlot, block.outChannels, x.frames, x.bins),
-                                         output: workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins),
-                                         pooled: pooled, workspace: workspace, name: "encoder_block\(index + 1)", trace: trace)
-                record("encoder_block\(index + 1)/skip", skip)
-                x = pooled
-                current = pooledSlot
-                record("encoder_block\(index + 1)/pool", x)
-                skips.append(skip)
-                continue
-            }
+            let pool = Self.pools[index], name = "encoder_block\(index + 1)"
+            // Where conv2 pools as it writes, the pooled map takes the slot neither x nor the
+            // hidden map holds; otherwise it is pooled after the block, into x's slot (the block
+            // has read x for the last time).
+            let pooledSlot = block.poolsInKernel(pool) ? (current + 2) % 3 : current
+            let pooled = slot(pooledSlot, block.outChannels, x.frames / pool.0, x.bins / pool.1)
             let skip = block.forward([x], offsets: conditioning.encoders[index],
-                                     hidden: slot(hiddenSlot, block.outChannels, x.frames, x.bins),
+                                     hidden: slot((current + 1) % 3, block.outChannels, x.frames, x.bins),
                                      output: workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins),
-                                     workspace: workspace, name: "encoder_block\(index + 1)", trace: trace)
-            record("encoder_block\(index + 1)/skip", skip)
-            // The block has read x for the last time: its pooled output can take x's slot.
-            x = Convolution.averagePool(skip, frames: pool.0, bins: pool.1,
-                                        into: slot(current, skip.channels, skip.frames / pool.0, skip.bins / pool.1),
-                                        workspace: workspace)
-            record("encoder_block\(index + 1)/pool", x)
+                                     pooled: block.poolsInKernel(pool) ? pooled : nil, workspace: workspace, name: name, trace: trace)
+            record(name + "/skip", skip)
+            if !block.poolsInKernel(pool) {
+                _ = Convolution.averagePool(skip, frames: pool.0, bins: pool.1, into: pooled, workspace: workspace)
+            }
+            x = pooled
+            current = pooledSlot
+            record(name + "/pool", x)
             skips.append(skip)
         }
         let centreOut = (current + 2) % 3

@@ -33,7 +33,7 @@ public enum Convolution {
                                into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
-        let planes = inputs.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
+        let planes = FeatureMap.planes(of: inputs)
         let inChannels = planes.count
         precondition(weights.count == outChannels * inChannels * 9)
         if let activation { precondition(activation.scale.count == inChannels && activation.offset.count == inChannels) }

@@ -50,6 +50,12 @@ public struct FeatureMap {
     public var planeSize: Int { frames * bins }
     public var count: Int { channels * frames * bins }
 
+    /// The channel planes of `maps` one after the other: their channel concatenation, as the
+    /// convolutions read it (the maps must share frames and bins).
+    static func planes(of maps: [FeatureMap]) -> [UnsafePointer<Float>] {
+        maps.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * map.planeSize) } }
+    }
+
     /// A copy of the values, row-major (for tests and traces).
     public var values: [Float] { withUnsafeBufferPointer { Array($0) } }
 

@@ -144,7 +144,7 @@ public enum Winograd {
         case nil: break
         case .identity(let maps), .shortcut(let maps, _):
             precondition(maps.allSatisfy { $0.frames == frames && $0.bins == bins })
-            residualSources = maps.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
+            residualSources = FeatureMap.planes(of: maps)
             if case .shortcut(_, let weights) = residual {
                 precondition(weights.inChannels == residualSources.count && weights.outChannels == outChannels)
                 shortcut = weights
@@ -203,7 +203,7 @@ public enum Winograd {
                                into destination: FeatureMap? = nil, workspace: Workspace) -> FeatureMap {
         let frames = inputs[0].frames, bins = inputs[0].bins, plane = frames * bins
         precondition(inputs.allSatisfy { $0.frames == frames && $0.bins == bins })
-        let planes = inputs.flatMap { map in (0..<map.channels).map { UnsafePointer(map.storage.pointer + $0 * plane) } }
+        let planes = FeatureMap.planes(of: inputs)
         let inChannels = planes.count, outChannels = weights.outChannels
         precondition(inChannels == weights.inChannels)
         if let activation { precondition(activation.scale.count == inChannels && activation.offset.count == inChannels) }
