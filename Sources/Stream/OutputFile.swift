@@ -32,6 +32,15 @@ public final class OutputFile {
         self.startOffset = 0
     }
 
+    /// Writes to `descriptor`, which this object closes (a file `StagedOutput` opened).
+    init(adopting descriptor: Int32) {
+        self.fd = descriptor
+        self.ownsDescriptor = true
+        var status = stat()
+        self.isSeekableFile = fstat(descriptor, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+        self.startOffset = 0
+    }
+
     deinit { if ownsDescriptor { close(fd) } }
 
     public func write(_ bytes: [UInt8]) throws {

@@ -14,6 +14,12 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case outputClosed
     case resamplerFailed(reason: String)
     case invalidValue(name: String, value: String)
+    /// The output named is a folder.
+    case outputIsDirectory(path: String)
+    /// The output named is the input file itself (by device and inode: also through links).
+    case outputIsInput(path: String)
+    /// The output's folder does not exist.
+    case outputFolderMissing(path: String, folder: String)
 
     public var description: String {
         switch self {
@@ -43,6 +49,12 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             return "resampler failed: \(reason)"
         case .invalidValue(let name, let value):
             return "invalid \(name) '\(value)'"
+        case .outputIsDirectory(let path):
+            return "output '\(path)' is a folder; name a file in it"
+        case .outputIsInput(let path):
+            return "output '\(path)' is the input file: writing it would destroy the input; name another file"
+        case .outputFolderMissing(let path, let folder):
+            return "cannot write '\(path)': folder '\(folder)' does not exist"
         }
     }
 }
