@@ -43,20 +43,25 @@ public final class RawSink: AudioSink {
 
 /// RIFF WAVE. Plain PCM / IEEE-float headers for ≤ 2 channels of 8/16-bit or float, and
 /// WAVE_FORMAT_EXTENSIBLE otherwise (as Microsoft asks for > 2 channels or > 16 bits).
-/// On a pipe the lengths say "unknown" the way sox writes them (0x7ffff000 bytes of data);
-/// on a seekable file they are patched with the true values at the end.
+/// When the length is known in advance (`expectedFrames`) the header says it from the start, as
+/// sox's does, so a reader of a pipe knows it; otherwise on a pipe the lengths say "unknown" the
+/// way sox writes them (0x7ffff000 bytes of data). On a seekable file they are patched with the
+/// true values at the end, and after a failed write (a full disk) with what the file holds.
 public final class WAVSink: AudioSink {
     private let output: OutputFile
     private let codec: SampleCodec
     private let sampleRate: Int
     private let headerBytes: Int
     private var dataBytes: Int64 = 0
+    /// The data length the header announced, when it announced one.
+    public let announcedDataBytes: Int64?
     public private(set) var clampedSamples = 0
 
     /// The data length written into headers of streams whose length is not known yet.
     static let unknownDataLength: UInt32 = 0x7FFF_F000
 
-    public init(output: OutputFile, sampleRate: Int, channelCount: Int, format: SampleFormat) throws {
+    public init(output: OutputFile, sampleRate: Int, channelCount: Int, format: SampleFormat,
+                expectedFrames: Int? = nil) throws {
         switch (format.encoding, format.bits) {
         case (.unsignedInteger, 8), (.signedInteger, 16), (.signedInteger, 24), (.signedInteger, 32),
              (.floatingPoint, 32), (.floatingPoint, 64):
@@ -66,16 +71,29 @@ public final class WAVSink: AudioSink {
         }
         var littleEndian = format
         littleEndian.endian = .little
+        let codec = SampleCodec(format: littleEndian, channelCount: channelCount)
         self.output = output
-        self.codec = SampleCodec(format: littleEndian, channelCount: channelCount)
+        self.codec = codec
         self.sampleRate = sampleRate
-        let header = Self.header(sampleRate: sampleRate, channelCount: channelCount, format: littleEndian, dataBytes: nil)
+        // A length past what 32 bits hold (RIFF's limit, 4 GB) is announced as unknown.
+        let expectedBytes = expectedFrames.map { Int64($0) * Int64(codec.bytesPerFrame) }
+        let announced = expectedBytes.flatMap { $0 + 64 <= Int64(UInt32.max) ? $0 : nil }
+        self.announcedDataBytes = announced
+        let header = try Self.header(sampleRate: sampleRate, channelCount: channelCount, format: littleEndian,
+                                     dataBytes: announced.map { UInt32($0) })
         self.headerBytes = header.count
         try output.write(header)
     }
 
     public func write(_ planar: [[Float]]) throws {
-        clampedSamples += try codec.write(planar, to: output)
+        do {
+            clampedSamples += try codec.write(planar, to: output)
+        } catch {
+            // Whatever made it to the file is audio a reader should find: say so in the header.
+            patchLengths(dataBytes: max(0, output.bytesWritten - Int64(headerBytes)) / Int64(codec.bytesPerFrame)
+                         * Int64(codec.bytesPerFrame))
+            throw error
+        }
         dataBytes += Int64((planar.first?.count ?? 0) * codec.bytesPerFrame)
     }
 
@@ -83,28 +101,55 @@ public final class WAVSink: AudioSink {
         // RIFF wants chunks padded to an even length.
         if dataBytes % 2 == 1 { try output.write([0]) }
         guard output.isSeekableFile else { return }
+        try patch(dataBytes: dataBytes)
+    }
+
+    /// Data bytes written so far.
+    public var writtenDataBytes: Int64 { dataBytes }
+    /// Data bytes in the file, counting those of a write that failed part-way.
+    public var dataBytesOnDisk: Int64 { max(0, output.bytesWritten - Int64(headerBytes)) }
+
+    private func patch(dataBytes: Int64) throws {
         let data = UInt32(clamping: dataBytes)
         let riff = UInt32(clamping: dataBytes + Int64(headerBytes) - 8 + dataBytes % 2)
         try output.patch(Self.le32(riff), at: 4)
         try output.patch(Self.le32(data), at: Int64(headerBytes - 4))
     }
 
+    /// Best effort after a failure: a seekable file's header is made to say what it holds.
+    private func patchLengths(dataBytes: Int64) {
+        guard output.isSeekableFile else { return }
+        try? patch(dataBytes: dataBytes)
+    }
+
     static func le16(_ value: UInt16) -> [UInt8] { [UInt8(value & 0xff), UInt8(value >> 8)] }
     static func le32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8((value >> (8 * $0)) & 0xff) } }
 
-    /// Builds the header; `dataBytes == nil` writes the "unknown length" values.
-    public static func header(sampleRate: Int, channelCount: Int, format: SampleFormat, dataBytes: UInt32?) -> [UInt8] {
+    /// Builds the header; `dataBytes == nil` writes the "unknown length" values. Every field is
+    /// checked to hold its value (a rate past 32 bits is an error, never a wrapped number).
+    public static func header(sampleRate: Int, channelCount: Int, format: SampleFormat, dataBytes: UInt32?) throws -> [UInt8] {
         let isFloat = format.encoding == .floatingPoint
         let extensible = channelCount > 2 || (!isFloat && format.bits > 16)
         let blockAlign = channelCount * format.bytesPerSample
+        func field16(_ name: String, _ value: Int) throws -> UInt16 {
+            guard let narrow = UInt16(exactly: value) else { throw StreamError.headerFieldOverflow(field: name, value: value) }
+            return narrow
+        }
+        func field32(_ name: String, _ value: Int) throws -> UInt32 {
+            guard let narrow = UInt32(exactly: value) else { throw StreamError.headerFieldOverflow(field: name, value: value) }
+            return narrow
+        }
+        guard sampleRate > 0 else { throw StreamError.invalidRate(hz: sampleRate) }
+        guard channelCount > 0 else { throw StreamError.invalidChannels(count: channelCount) }
+        let (byteRate, overflow) = sampleRate.multipliedReportingOverflow(by: blockAlign)
         let fmtSize = extensible ? 40 : (isFloat ? 18 : 16)
         var fmt: [UInt8] = []
         fmt += le16(extensible ? 0xFFFE : (isFloat ? 3 : 1))
-        fmt += le16(UInt16(channelCount))
-        fmt += le32(UInt32(sampleRate))
-        fmt += le32(UInt32(sampleRate * blockAlign))
-        fmt += le16(UInt16(blockAlign))
-        fmt += le16(UInt16(format.bits))
+        fmt += le16(try field16("a channel count of", channelCount))
+        fmt += le32(try field32("a sample rate of", sampleRate))
+        fmt += le32(try field32("a byte rate of", overflow ? Int.max : byteRate))
+        fmt += le16(try field16("a block align of", blockAlign))
+        fmt += le16(try field16("bits per sample of", format.bits))
         if extensible {
             fmt += le16(22)
             fmt += le16(UInt16(format.bits))          // valid bits per sample
@@ -115,11 +160,11 @@ public final class WAVSink: AudioSink {
         } else if isFloat {
             fmt += le16(0)
         }
-        precondition(fmt.count == fmtSize)
         let headerSize = 12 + 8 + fmtSize + 8
         let unknown = unknownDataLength - unknownDataLength % UInt32(blockAlign)
         let data = dataBytes ?? unknown
-        var header: [UInt8] = Array("RIFF".utf8) + le32(data &+ UInt32(headerSize - 8)) + Array("WAVE".utf8)
+        let riff = try field32("a RIFF length of", Int(data) + Int(data % 2) + headerSize - 8)
+        var header: [UInt8] = Array("RIFF".utf8) + le32(riff) + Array("WAVE".utf8)
         header += Array("fmt ".utf8) + le32(UInt32(fmtSize)) + fmt
         header += Array("data".utf8) + le32(data)
         return header

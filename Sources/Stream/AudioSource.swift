@@ -42,6 +42,11 @@ public final class SndfileSource: AudioSource {
     private var ranPastEnd = false
     /// MPEG audio, decoded by libmpg123, which prints its own notes (see `QuietStderr`).
     private let isMPEG: Bool
+    /// The length a FLAC stream's STREAMINFO states (0: not stated). A FLAC stream that ends
+    /// before it is truncated, whether it comes from a file or a pipe: libsndfile says "lost
+    /// sync" for a file, and nothing for a pipe, whose end it takes for the stream's.
+    private let flacStatedFrames: Int
+    private var framesDelivered = 0
 
     public convenience init(_ location: InputLocation) throws {
         var info = SF_INFO()
@@ -59,7 +64,7 @@ public final class SndfileSource: AudioSource {
             guard let handle = QuietStderr.run({ sf_open_fd(fd, Int32(SFM_READ), &info, 0) }) else {
                 throw Self.diagnose(head, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
             }
-            try self.init(handle: handle, info: info, isRegularFile: true, input: nil)
+            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head)
         case .path(let path):
             guard stat(path, &status) == 0 else {
                 throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
@@ -73,7 +78,10 @@ public final class SndfileSource: AudioSource {
                 defer { close(fd) }
                 throw Self.diagnose(Self.firstBytes(fd, at: 0), otherwise: failure)
             }
-            try self.init(handle: handle, info: info, isRegularFile: isRegularFile, input: nil)
+            let fd = open(path, O_RDONLY)
+            let head = fd >= 0 ? Self.firstBytes(fd, at: 0) : []
+            if fd >= 0 { close(fd) }
+            try self.init(handle: handle, info: info, isRegularFile: isRegularFile, input: nil, prefix: head)
         }
     }
 
@@ -91,7 +99,7 @@ public final class SndfileSource: AudioSource {
             if input.bytesArrived == 0 { throw StreamError.emptyInput }
             throw Self.diagnose(input.prefix, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
         }
-        try self.init(handle: handle, info: info, isRegularFile: false, input: input)
+        try self.init(handle: handle, info: info, isRegularFile: false, input: input, prefix: input.prefix)
     }
 
     /// The error for a header libsndfile refused: one naming the value at fault when the bytes
@@ -112,7 +120,7 @@ public final class SndfileSource: AudioSource {
     static let tailStepFrames = 64
 
     /// Takes ownership of an open handle; validates what the header says (closing it on failure).
-    private init(handle: OpaquePointer, info: SF_INFO, isRegularFile: Bool, input: VirtualInput?) throws {
+    private init(handle: OpaquePointer, info: SF_INFO, isRegularFile: Bool, input: VirtualInput?, prefix: [UInt8]) throws {
         guard info.samplerate > 0 else {
             sf_close(handle)
             throw StreamError.invalidRate(hz: Int(info.samplerate))
@@ -121,12 +129,22 @@ public final class SndfileSource: AudioSource {
             sf_close(handle)
             throw StreamError.invalidChannels(count: Int(info.channels))
         }
-        // libsndfile's frame count is only trustworthy when it could see the whole file.
-        let known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
+        let wav = WAVFormatChunk(prefix: prefix)
+        if let error = wav?.blockAlignError {
+            sf_close(handle)
+            throw error
+        }
+        // libsndfile's frame count is trustworthy when it could see the whole file; on a pipe,
+        // when a WAV header states a real length (not a streaming writer's placeholder) and
+        // libsndfile read the same from it.
+        var known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
+        if known == nil, let stated = wav?.statedFrames, stated == Int(info.frames) { known = stated }
         self.handle = handle
         self.virtualInput = input
         self.readsAtEndWhenOpened = input?.readsAtEnd ?? 0
         self.isMPEG = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_MPEG)
+        let isFLAC = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_FLAC)
+        self.flacStatedFrames = isFLAC && info.frames > 0 && info.frames < sf_count_t(Int64.max / 4) ? Int(info.frames) : 0
         self.description = InputDescription(
             sampleRate: Int(info.samplerate), channelCount: Int(info.channels),
             sampleFormat: Self.storedFormat(info.format), knownFrames: known)
@@ -167,9 +185,14 @@ public final class SndfileSource: AudioSource {
             }
         }
         if got == 0 {
+            if flacStatedFrames > 0, framesDelivered < flacStatedFrames {
+                throw StreamError.truncated(format: "FLAC", framesRead: framesDelivered, framesStated: flacStatedFrames,
+                                            sampleRate: description.sampleRate)
+            }
             if failed { throw StreamError.readFailed(reason: String(cString: sf_strerror(handle))) }
             return []
         }
+        framesDelivered += got
         let frames = got
         var planar = [[Float]](repeating: [Float](repeating: 0, count: frames), count: channels)
         interleaved.withUnsafeBufferPointer { source in

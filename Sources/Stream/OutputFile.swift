@@ -43,6 +43,10 @@ public final class OutputFile {
 
     deinit { if ownsDescriptor { close(fd) } }
 
+    /// Bytes written through `write` so far, counting those of a write that failed part-way
+    /// (a full disk): what the file holds past `startOffset`.
+    public private(set) var bytesWritten: Int64 = 0
+
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { buffer in
             var done = 0
@@ -53,6 +57,7 @@ public final class OutputFile {
                     throw Self.error(errno)
                 }
                 done += result
+                bytesWritten += Int64(result)
             }
         }
     }

@@ -40,6 +40,10 @@ public struct ChunkPlan: Sendable, Equatable {
         guard configuration.overlapSeconds.isFinite, configuration.overlapSeconds >= 0 else {
             throw StreamError.invalidValue(name: "overlap", value: "\(configuration.overlapSeconds) s")
         }
+        // Said in the user's seconds: the frames below are at the engine's rate, which they never named.
+        guard configuration.overlapSeconds <= configuration.chunkSeconds / 2 else {
+            throw StreamError.overlapTooLong(overlapSeconds: configuration.overlapSeconds, chunkSeconds: configuration.chunkSeconds)
+        }
         let requested = max(1, Int((configuration.chunkSeconds * Double(engine.sampleRate)).rounded()))
         let chunk = engine.preferredChunkFrames(near: requested) ?? requested
         let requestedOverlap = Int((configuration.overlapSeconds * Double(engine.sampleRate)).rounded())
@@ -47,6 +51,10 @@ public struct ChunkPlan: Sendable, Equatable {
         let overlap = requestedOverlap <= chunk / 2
             ? engine.preferredOverlapFrames(near: requestedOverlap, chunkFrames: chunk) ?? requestedOverlap
             : requestedOverlap
+        guard overlap <= chunk / 2 else {
+            throw StreamError.overlapTooLong(overlapSeconds: configuration.overlapSeconds,
+                                             chunkSeconds: Double(chunk) / Double(engine.sampleRate))
+        }
         layout = try WindowLayout(chunkFrames: chunk, overlapFrames: overlap)
         engineRate = engine.sampleRate
         snapped = chunk != requested || overlap != requestedOverlap
@@ -74,6 +82,9 @@ public struct PipelineSummary: Sendable {
     public var outputFrames = 0
     /// NaN and ±Inf input samples, replaced by 0 before anything else saw them.
     public var nonFiniteSamples = 0
+    /// NaN and ±Inf samples the engine returned (weights or input it could not compute with),
+    /// replaced by 0 before the cross-fade.
+    public var nonFiniteEngineSamples = 0
     public var clampedSamples = 0
     public var droppedTrailingBytes = 0
     public var wallSeconds = 0.0
@@ -107,9 +118,35 @@ public final class Pipeline {
         case failed(Error, inputFrames: Int)
     }
 
+    /// The frames a run writes for `inputFrames` frames of input: round(inputFrames · outputRate /
+    /// inputRate), whatever happens in between, so a header can say it before the audio is made.
+    public static func outputFrames(inputFrames: Int, inputRate: Int, outputRate: Int) -> Int {
+        let (product, overflow) = inputFrames.multipliedReportingOverflow(by: outputRate)
+        if overflow { return Int((Double(inputFrames) * Double(outputRate) / Double(inputRate)).rounded()) }
+        return (product + inputRate / 2) / inputRate
+    }
+
+    /// Refuses an input or output rate the resampler cannot reach from the engine's rate, before
+    /// anything is read or written (libsamplerate converts at most 256 times up or down).
+    public static func checkRates(inputHz: Int?, outputHz: Int?, engine: Separator) throws {
+        let engineHz = engine.sampleRate
+        func reachable(_ hz: Int) -> Bool {
+            hz == engineHz || (Double(hz) >= Double(engineHz) / 256 && Double(hz) <= Double(engineHz) * 256)
+        }
+        if let inputHz {
+            guard inputHz > 0 else { throw StreamError.invalidRate(hz: inputHz) }
+            guard reachable(inputHz) else { throw StreamError.rateOutOfReach(what: "input sample rate", hz: inputHz, engineHz: engineHz) }
+        }
+        if let outputHz {
+            guard outputHz > 0 else { throw StreamError.invalidRate(hz: outputHz) }
+            guard reachable(outputHz) else { throw StreamError.rateOutOfReach(what: "output sample rate", hz: outputHz, engineHz: engineHz) }
+        }
+    }
+
     public init(source: AudioSource, engine: Separator, sink: AudioSink, outputRate: Int,
                 configuration: PipelineConfiguration) throws {
         guard outputRate > 0 else { throw StreamError.invalidRate(hz: outputRate) }
+        try Self.checkRates(inputHz: source.description.sampleRate, outputHz: outputRate, engine: engine)
         self.source = source
         self.engine = engine
         self.sink = sink
@@ -160,6 +197,7 @@ public final class Pipeline {
         }
         finished.wait()
         summary.nonFiniteSamples = readerNonFinite
+        summary.nonFiniteEngineSamples = engineTiming.nonFinite
         summary.windows = engineTiming.windows
         summary.engineSeconds = engineTiming.seconds
         summary.slowestWindowSeconds = engineTiming.slowestFull ?? engineTiming.slowest
@@ -204,6 +242,7 @@ public final class Pipeline {
         var seconds = 0.0
         var slowest = 0.0
         var slowestFull: Double?
+        var nonFinite = 0
 
         mutating func record(_ seconds: Double, fullLength: Bool) {
             windows += 1
@@ -258,6 +297,14 @@ public final class Pipeline {
         return nonFinite
     }
 
+    /// Read errors after audio arrived end the output validly with what arrived, then are reported.
+    static func keepsOutput(_ error: Error) -> Bool {
+        switch error as? StreamError {
+        case .readFailed?, .truncated?: return true
+        default: return false
+        }
+    }
+
     /// Replaces NaN and ±Inf by 0 so they never reach the engine; returns how many there were.
     static func zeroNonFinite(_ planar: inout [[Float]]) -> Int {
         var count = 0
@@ -305,6 +352,7 @@ public final class Pipeline {
                     }
                 }
                 window.channels = outputs
+                engineTiming.nonFinite += Self.zeroNonFinite(&window.channels)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - windowStarted) / 1e9
                 engineTiming.record(seconds, fullLength: window.frames == plan.layout.chunkFrames)
             } catch {
@@ -330,7 +378,7 @@ public final class Pipeline {
         let totalSeconds = source.description.knownFrames.map { Double($0) / Double(inputRate) }
 
         func expectedFrames(_ inputFrames: Int) -> Int {
-            (inputFrames * outputRate + inputRate / 2) / inputRate
+            Self.outputFrames(inputFrames: inputFrames, inputRate: inputRate, outputRate: outputRate)
         }
         func emit(_ planar: [[Float]], inputFrames: Int) throws {
             var block = planar
@@ -379,7 +427,7 @@ public final class Pipeline {
                 return PipelineSummary(inputFrames: inputFrames, outputFrames: written,
                                        clampedSamples: sink.clampedSamples)
             case .failed(let error, let inputFrames):
-                if case StreamError.readFailed = error {
+                if Self.keepsOutput(error) {
                     // Keep everything that arrived: end the output validly, then report.
                     try end(inputFrames: inputFrames)
                 } else {

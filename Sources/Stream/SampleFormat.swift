@@ -37,7 +37,9 @@ public struct SampleFormat: Sendable, Equatable, CustomStringConvertible {
         case "signed-integer", "signed", "s", "int": return .signedInteger
         case "unsigned-integer", "unsigned", "u", "uint": return .unsignedInteger
         case "floating-point", "float", "f": return .floatingPoint
-        default: throw StreamError.invalidValue(name: "sample encoding", value: text)
+        default:
+            throw StreamError.invalidChoice(name: "sample encoding", value: text,
+                                            valid: ["signed-integer (signed)", "unsigned-integer (unsigned)", "floating-point (float)"])
         }
     }
 }

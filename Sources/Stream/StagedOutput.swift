@@ -24,18 +24,8 @@ public final class StagedOutput {
 
     public init(path: String, inputs: [FileIdentity] = []) throws {
         self.path = path
-        let target = try Self.followLinks(path)
+        let target = try Self.check(path: path, inputs: inputs)
         self.target = target
-        if let existing = FileIdentity(path: target) {
-            if existing.isDirectory { throw StreamError.outputIsDirectory(path: path) }
-            if inputs.contains(existing) { throw StreamError.outputIsInput(path: path) }
-        } else {
-            let folder = (target as NSString).deletingLastPathComponent
-            let parent = folder.isEmpty ? "." : folder
-            guard let identity = FileIdentity(path: parent), identity.isDirectory else {
-                throw StreamError.outputFolderMissing(path: path, folder: parent)
-            }
-        }
         let existing = FileIdentity(path: target)
         if let existing, !existing.isRegularFile {
             let descriptor = open(target, O_WRONLY | O_CLOEXEC)
@@ -51,6 +41,24 @@ public final class StagedOutput {
         if existing != nil { fchmod(descriptor, mode) }
         temporaryPath = temporary
         file = OutputFile(adopting: descriptor)
+    }
+
+    /// The refusals of `init`, without creating anything: call it before reading any input, so a
+    /// mistake is reported at once. Returns the path with symbolic links followed.
+    @discardableResult
+    public static func check(path: String, inputs: [FileIdentity] = []) throws -> String {
+        let target = try followLinks(path)
+        if let existing = FileIdentity(path: target) {
+            if existing.isDirectory { throw StreamError.outputIsDirectory(path: path) }
+            if inputs.contains(existing) { throw StreamError.outputIsInput(path: path) }
+        } else {
+            let folder = (target as NSString).deletingLastPathComponent
+            let parent = folder.isEmpty ? "." : folder
+            guard let identity = FileIdentity(path: parent), identity.isDirectory else {
+                throw StreamError.outputFolderMissing(path: path, folder: parent)
+            }
+        }
+        return target
     }
 
     /// Puts the complete output under its name (a no-op when writing straight through).

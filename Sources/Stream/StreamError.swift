@@ -9,11 +9,23 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case invalidRate(hz: Int)
     case invalidChannels(count: Int)
     case readFailed(reason: String)
+    /// The input ended before the length its header states (a cut-off download or copy).
+    case truncated(format: String, framesRead: Int, framesStated: Int, sampleRate: Int)
     case writeFailed(reason: String)
     /// The downstream reader closed the pipe; not a failure of ours.
     case outputClosed
     case resamplerFailed(reason: String)
     case invalidValue(name: String, value: String)
+    /// A value that is not one of a fixed set; `valid` lists them.
+    case invalidChoice(name: String, value: String, valid: [String])
+    /// A rate (the input's or `--out-rate`) that libsamplerate cannot reach from the engine's rate.
+    case rateOutOfReach(what: String, hz: Int, engineHz: Int)
+    /// The overlap must be at most half the window (seconds, as the user gave them).
+    case overlapTooLong(overlapSeconds: Double, chunkSeconds: Double)
+    /// A WAV header whose block align is not channels × the bytes of one sample.
+    case blockAlignMismatch(blockAlign: Int, channels: Int, bitsPerSample: Int)
+    /// A WAV header field that cannot hold the value (a rate or length past 32 bits).
+    case headerFieldOverflow(field: String, value: Int)
     /// The output named is a folder.
     case outputIsDirectory(path: String)
     /// The output named is the input file itself (by device and inode: also through links).
@@ -41,6 +53,9 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             return "invalid channel count \(count) (1 to 1024)"
         case .readFailed(let reason):
             return "reading input failed: \(reason)"
+        case .truncated(let format, let read, let stated, let rate):
+            return String(format: "reading input failed: the %@ stream is truncated: it ended after %.2f s of the %.2f s its header states",
+                          format, Double(read) / Double(rate), Double(stated) / Double(rate))
         case .writeFailed(let reason):
             return "writing output failed: \(reason)"
         case .outputClosed:
@@ -49,6 +64,21 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             return "resampler failed: \(reason)"
         case .invalidValue(let name, let value):
             return "invalid \(name) '\(value)'"
+        case .invalidChoice(let name, let value, let valid):
+            return "invalid \(name) '\(value)' (valid: \(valid.joined(separator: ", ")))"
+        case .rateOutOfReach(let what, let hz, let engineHz):
+            let low = (engineHz + 255) / 256, high = engineHz * 256
+            return "\(what) \(hz) hz is out of reach of the engine's \(engineHz) hz: libsamplerate converts between rates "
+                + "at most 256 times apart (\(low) to \(high) hz)"
+        case .overlapTooLong(let overlap, let chunk):
+            return "overlap \(Self.seconds(overlap)) s is more than half the \(Self.seconds(chunk)) s window; "
+                + "give --overlap \(Self.seconds(chunk / 2)) or less"
+        case .blockAlignMismatch(let blockAlign, let channels, let bits):
+            let bytes = (bits + 7) / 8
+            return "invalid WAV header: block align \(blockAlign) does not match \(channels) channel\(channels == 1 ? "" : "s") "
+                + "× \(bytes) byte\(bytes == 1 ? "" : "s") (\(bits) bits per sample)"
+        case .headerFieldOverflow(let field, let value):
+            return "a WAV header cannot hold \(field) \(value): it is past 32 bits"
         case .outputIsDirectory(let path):
             return "output '\(path)' is a folder; name a file in it"
         case .outputIsInput(let path):
@@ -56,5 +86,13 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
         case .outputFolderMissing(let path, let folder):
             return "cannot write '\(path)': folder '\(folder)' does not exist"
         }
+    }
+
+    /// Seconds as a person writes them: 0.5, 10, 2.125.
+    static func seconds(_ value: Double) -> String {
+        var text = String(format: "%.3f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
     }
 }

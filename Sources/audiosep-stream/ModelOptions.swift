@@ -14,7 +14,7 @@ struct ModelOptions: ParsableArguments {
     var robertaDir: String?
     @Option(name: .long, help: "Query embedding file (512 little-endian float32, raw or .npy), instead of the text query.")
     var embedding: String?
-    @Option(name: .long, help: "Threads for the engine (default: all cores).")
+    @Option(name: .long, help: "Threads for the engine, 1 to 1024 (default: all cores).", transform: ArgumentValues.threadCount)
     var threads: Int?
     @OptionGroup var compute: ComputeFlags
     @Flag(name: .long, help: "Neither read nor write the query-embedding cache (~/.cache/audiosep-stream/embeddings).")

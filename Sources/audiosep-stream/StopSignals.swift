@@ -2,13 +2,24 @@ import Foundation
 import Stream
 import Synchronization
 
-/// SIGINT and SIGTERM end a run the way the end of the input does: reading stops, the windows
-/// in flight are separated and written, the output is ended validly (a WAV header on a file is
-/// patched), then the tool exits 128 + the signal (130, 143). A second signal exits at once.
+/// SIGINT, SIGTERM and SIGHUP end a run the way the end of the input does: reading stops, the
+/// windows in flight are separated and written, the output is ended validly (a WAV header on a
+/// file is patched), then the tool exits 128 + the signal (130, 143, 129). A second signal exits
+/// at once, removing the unfinished output's temporary file first.
 enum StopSignals {
     private static let received = Atomic<Int32>(0)
     /// The self-pipe: the handler writes a byte, a watcher thread does the rest.
     nonisolated(unsafe) private static var wakeWrite: Int32 = -1
+    /// The temporary file of an output still being written, for the handler to remove (unlink
+    /// is async-signal-safe) when a second signal ends the run at once.
+    nonisolated(unsafe) private static var stagedPath: UnsafeMutablePointer<CChar>?
+
+    /// Names the temporary file to remove if a second signal cuts the run short (nil: none).
+    static func stage(_ path: String?) {
+        let old = stagedPath
+        stagedPath = path.map { strdup($0) }
+        free(old)
+    }
 
     /// Whose blocked read to interrupt: the main thread while it opens the input (reading the
     /// header), then the pipeline's reader thread.
@@ -41,11 +52,14 @@ enum StopSignals {
             while wake() { usleep(20_000) }
         }
         watcher.start()
-        for number in [SIGINT, SIGTERM] {
+        for number in [SIGINT, SIGTERM, SIGHUP] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
                 // Only async-signal-safe work here: atomics, write(2), _exit.
-                if StopSignals.received.exchange(number, ordering: .acquiringAndReleasing) != 0 { _exit(128 + number) }
+                if StopSignals.received.exchange(number, ordering: .acquiringAndReleasing) != 0 {
+                    if let staged = StopSignals.stagedPath { unlink(staged) }
+                    _exit(128 + number)
+                }
                 InputInterruption.request()
                 var byte: UInt8 = 1
                 _ = write(StopSignals.wakeWrite, &byte, 1)
@@ -105,7 +119,7 @@ struct Interrupted: Error, CustomStringConvertible {
     var secondsWritten: Double?
 
     var description: String {
-        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : signal == SIGHUP ? "SIGHUP" : "signal \(signal)"
         guard let secondsWritten else { return "stopped by \(name) before any audio arrived" }
         return String(format: "stopped by %@: %.2f s written, the output ended validly", name, secondsWritten)
     }

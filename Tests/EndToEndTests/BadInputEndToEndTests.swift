@@ -276,4 +276,25 @@ final class BadInputEndToEndTests: XCTestCase {
             XCTAssertLessThan(result.seconds, 20, command)
         }
     }
+
+    /// A disk that fills up part-way: the file keeps what fit, with a header that says so.
+    func testAFileSystemThatFillsUpKeepsWhatFitWithATrueHeader() throws {
+        let mount = Harness.path("small-disk")
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        guard try Harness.shell("mount -t tmpfs -o size=200k tmpfs \(mount)").status == 0 else {
+            throw XCTSkip("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN)")
+        }
+        defer { _ = try? Harness.shell("umount \(mount)") }
+        let input = Harness.path("fills-up.wav")
+        try Harness.shell("sox -n -r 16000 -c 1 -b 16 \(input) synth 20 sine 440 vol 0.5")
+        let run = try Harness.shell("$BIN --engine identity -i \(input) -o \(mount)/out.wav")
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stderr.contains("No space left on device"), run.stderr)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(mount)/out.wav"))
+        let stated = bytes[40..<44].withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
+        XCTAssertEqual(stated, (bytes.count - 44) / 2 * 2, "the header does not say what the file holds")
+        XCTAssertGreaterThan(stated, 100_000)
+        let frames = try Harness.readAudio("\(mount)/out.wav").channels.first?.count
+        XCTAssertEqual(frames, stated / 2)
+    }
 }

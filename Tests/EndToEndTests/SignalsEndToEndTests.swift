@@ -54,6 +54,21 @@ final class SignalsEndToEndTests: XCTestCase {
         XCTAssertEqual(String(decoding: soxi.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "132300")
     }
 
+    /// A closed terminal (SIGHUP) ends the run as SIGINT does: the output, written to -o under a
+    /// temporary name, is ended validly and put under its name; nothing else is left behind.
+    func testSIGHUPEndsTheOutputValidly() throws {
+        let result = try interrupt(signal: "HUP", input: "sox -n -r 44100 -c 1 -b 16 -t wav - synth 2 sine 440 vol 0.5 2>/dev/null",
+                                   flags: "", output: "-o sighup.wav")
+        XCTAssertEqual(result.status, 129, result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n"), ["audiosep-stream: stopped by SIGHUP: 2.00 s written, the output ended validly"])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Harness.path("sighup.wav")))
+        let riff = bytes[4..<8].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+        XCTAssertEqual(Int(riff), bytes.count - 8, "the header claims what the file does not hold")
+        XCTAssertEqual(try Harness.readAudio(Harness.path("sighup.wav")).channels[0].count, 2 * 44_100)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Harness.directory).filter { $0.contains("sighup.wav.audiosep-") }
+        XCTAssertEqual(leftovers, [])
+    }
+
     func testSIGTERMOnRawInputThroughAPipe() throws {
         let result = try interrupt(signal: "TERM", input: "sox -n -r 48000 -c 1 -b 16 -t raw - synth 2.5 sine 300 vol 0.5 2>/dev/null",
                                    flags: "-t raw -r 48000 -c 1 -b 16 -e signed-integer", output: "> out-pipe",

@@ -123,7 +123,7 @@ final class WAVTests: XCTestCase {
     }
 
     func testPipeHeaderSaysUnknownLengthLikeSox() throws {
-        let header = WAVSink.header(sampleRate: 44_100, channelCount: 2, format: try SampleFormat(encoding: .signedInteger, bits: 16), dataBytes: nil)
+        let header = try WAVSink.header(sampleRate: 44_100, channelCount: 2, format: try SampleFormat(encoding: .signedInteger, bits: 16), dataBytes: nil)
         XCTAssertEqual(header.count, 44)
         let dataLength = header[40..<44].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
         XCTAssertEqual(dataLength, 0x7FFF_F000)

@@ -23,6 +23,11 @@ public enum DSPTarget: String, CaseIterable, Sendable {
         throw EngineError.unsupportedQuery(query: query, known: known)
     }
 
+    /// Every class with all its words, for help text.
+    public static var vocabulary: String {
+        terms.map { "\($0.0.rawValue) (\($0.1.joined(separator: ", ")))" }.joined(separator: "; ")
+    }
+
     /// One line listing what the engine knows, for error messages.
     static var known: String {
         terms.map { "\($0.0.rawValue) (\($0.1.prefix(4).joined(separator: ", ")))" }.joined(separator: "; ")
