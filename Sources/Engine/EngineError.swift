@@ -4,6 +4,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case wrongOutputLength(engine: String, got: Int, expected: Int)
     case missingQuery
     case unsupportedQuery(query: String, known: String)
+    /// A window whose feature maps need more memory than the machine has.
+    case windowTooLarge(engine: String, seconds: Double, neededBytes: Int, physicalBytes: Int, largestSeconds: Double)
 
     public var description: String {
         switch self {
@@ -14,6 +16,9 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
                 + "get the AudioSep model (Audio-AGI/AudioSep's checkpoints) and give --model PATH"
         case .missingQuery:
             return "say what to separate: audiosep-stream \"vocals\" (or give --embedding FILE)"
+        case .windowTooLarge(let engine, let seconds, let needed, let physical, let largest):
+            return String(format: "a %g s window needs about %.1f GB for the %@ engine's feature maps and this machine has %.1f GB; "
+                          + "give --chunk %g or less", seconds, Double(needed) / 1e9, engine, Double(physical) / 1e9, largest)
         case .wrongOutputLength(let engine, let got, let expected):
             return "engine \(engine) returned \(got) samples for a window of \(expected)"
         }

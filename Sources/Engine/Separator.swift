@@ -15,11 +15,15 @@ public protocol Separator: AnyObject {
     func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int?
     /// Separates one mono window. The result has exactly `samples.count` samples.
     func separate(_ samples: [Float]) throws -> [Float]
+    /// Throws when a window of `frames` frames needs more memory than the machine has (checked
+    /// before a run, so a long `--chunk` is a message, not an allocation that fails mid-run).
+    func checkWindow(frames: Int) throws
 }
 
 extension Separator {
     public func preferredChunkFrames(near frames: Int) -> Int? { nil }
     public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? { nil }
+    public func checkWindow(frames: Int) throws {}
 
     /// Separates every channel of a window. The default separates each channel on its own;
     /// an engine that uses cues across channels (stereo panning) overrides it.
@@ -42,6 +46,7 @@ public final class Remover: MultichannelSeparator {
     public var name: String { base.name }
     public var sampleRate: Int { base.sampleRate }
     public func preferredChunkFrames(near frames: Int) -> Int? { base.preferredChunkFrames(near: frames) }
+    public func checkWindow(frames: Int) throws { try base.checkWindow(frames: frames) }
     public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? {
         base.preferredOverlapFrames(near: frames, chunkFrames: chunkFrames)
     }

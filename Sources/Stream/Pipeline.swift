@@ -55,6 +55,7 @@ public struct ChunkPlan: Sendable, Equatable {
             throw StreamError.overlapTooLong(overlapSeconds: configuration.overlapSeconds,
                                              chunkSeconds: Double(chunk) / Double(engine.sampleRate))
         }
+        try engine.checkWindow(frames: chunk)
         layout = try WindowLayout(chunkFrames: chunk, overlapFrames: overlap)
         engineRate = engine.sampleRate
         snapped = chunk != requested || overlap != requestedOverlap

@@ -16,7 +16,7 @@ struct Separate: ParsableCommand {
               sox song.flac -t wav - | audiosep-stream vocals | aplay
               audiosep-stream "a dog barking" -i field.wav -o dog.wav
               audiosep-stream drums --remove < song.wav > no-drums.wav
-              audiosep-stream vocals -t raw -r 48k -c 2 -b 16 -e signed < in.raw > vocals.wav
+              audiosep-stream vocals -t raw -r 48k -c 2 -b 16 -e signed < in.raw > v.wav
             """)
 
     @Argument(help: "What to separate, in words (\"vocals\", \"a dog barking\").")

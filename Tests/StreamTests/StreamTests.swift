@@ -309,12 +309,21 @@ final class VirtualInputTests: XCTestCase {
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
+    /// sox's and our own "unknown length" placeholder on a pipe is never taken for a length.
+    func testAPlaceholderLengthIsNotTrusted() throws {
+        var bytes = try wavBytes(frames: 5000, channels: 1)
+        for (index, byte) in [UInt8(0x00), 0xF0, 0xFF, 0x7F].enumerated() { bytes[40 + index] = byte }
+        let source = try SndfileSource(bytes: bytes)
+        XCTAssertNil(source.description.knownFrames)
+    }
+
     func testHeadersAndSamplesDecodeFromMemory() throws {
         for channels in [1, 2, 6] {
             let source = try SndfileSource(bytes: try wavBytes(frames: 5000, channels: channels))
             XCTAssertEqual(source.description.channelCount, channels)
             XCTAssertEqual(source.description.sampleRate, 16_000)
-            XCTAssertNil(source.description.knownFrames, "a stream's length is never trusted")
+            // The header states a real length (not a streaming placeholder), and libsndfile agrees.
+            XCTAssertEqual(source.description.knownFrames, 5000, "a WAV stream's stated length")
             var frames = 0
             while let block = try Optional(source.read(maxFrames: 777)), let count = block.first?.count, count > 0 { frames += count }
             XCTAssertEqual(frames, 5000)

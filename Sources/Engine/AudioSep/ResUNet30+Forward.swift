@@ -5,6 +5,26 @@ extension ResUNet30 {
     /// The maps live in reused slots: a callback that keeps one must keep `map.copy()`.
     public typealias Trace = (String, FeatureMap) -> Void
 
+    /// Floats one window of `frames` STFT frames holds at its peak (see `AudioSepEngine.windowBytes`).
+    func windowFloats(frames: Int) -> Int {
+        let netBins = Self.frequencyBins - 1
+        let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
+        var widest = encoderWidths[0] * padded * netBins
+        var skips = 0
+        var levelFrames = padded, levelBins = netBins
+        for (index, width) in encoderWidths.enumerated() {
+            skips += width * levelFrames * levelBins
+            widest = max(widest, width * levelFrames * levelBins)
+            levelFrames /= Self.pools[index].0
+            levelBins /= Self.pools[index].1
+            widest = max(widest, width * levelFrames * levelBins)
+        }
+        widest = max(widest, centreWidth * levelFrames * levelBins)
+        // Spectra: real, imaginary, magnitude, cosine, sine, the two masked ones, and the logits.
+        let spectra = 7 * frames * Self.frequencyBins + 3 * padded * netBins
+        return 3 * widest + skips + spectra
+    }
+
     /// Mask logits [3, frames, 1025] for a magnitude spectrogram `[frames × 1025]`
     /// (the U-Net: bn0, padding, pre_conv, encoders, centre, decoders, after_conv).
     func maskLogits(magnitude: [Float], frames: Int, conditioning: Conditioning, workspace: Workspace, trace: Trace?) -> FeatureMap {
@@ -213,6 +233,24 @@ public final class AudioSepEngine: Separator {
         self.network = network
         self.conditioning = network.condition(on: embedding)
         self.workspace = workspace
+    }
+
+    /// The bytes one window of `samples` samples holds at its peak: the three map slots, each
+    /// level's skip, and the spectra (the scratch of the products is small beside them).
+    public func windowBytes(samples: Int) -> Int {
+        let frames = stft.frameCount(samples: max(samples, stft.minimumSamples))
+        return network.windowFloats(frames: frames) * MemoryLayout<Float>.stride
+    }
+
+    public func checkWindow(frames: Int) throws {
+        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        let needed = windowBytes(samples: frames)
+        guard physical > 0, needed > physical * 3 / 4 else { return }
+        // The longest window (in whole seconds) that fits in three quarters of the memory.
+        var seconds = max(1, frames / sampleRate)
+        while seconds > 1, windowBytes(samples: seconds * sampleRate) > physical * 3 / 4 { seconds = seconds * 3 / 4 }
+        throw EngineError.windowTooLarge(engine: name, seconds: Double(frames) / Double(sampleRate), neededBytes: needed,
+                                         physicalBytes: physical, largestSeconds: Double(seconds))
     }
 
     /// Windows of (32k − 1)·320 samples give 32k STFT frames exactly: no padded frames.
