@@ -4,6 +4,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case wrongOutputLength(engine: String, got: Int, expected: Int)
     case missingQuery
     case unsupportedQuery(query: String, known: String)
+    /// Memory the engine asked for and could not have.
+    case outOfMemory(bytes: Int)
     /// A window whose feature maps need more memory than the machine has.
     case windowTooLarge(engine: String, seconds: Double, neededBytes: Int, physicalBytes: Int, largestSeconds: Double)
 
@@ -16,6 +18,9 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
                 + "get the AudioSep model (Audio-AGI/AudioSep's checkpoints) and give --model PATH"
         case .missingQuery:
             return "say what to separate: audiosep-stream \"vocals\" (or give --embedding FILE)"
+        case .outOfMemory(let bytes):
+            return String(format: "out of memory: %.1f MB for the window's feature maps could not be had; give a shorter --chunk",
+                          Double(bytes) / 1e6)
         case .windowTooLarge(let engine, let seconds, let needed, let physical, let largest):
             return String(format: "a %g s window needs about %.1f GB for the %@ engine's feature maps and this machine has %.1f GB; "
                           + "give --chunk %g or less", seconds, Double(needed) / 1e9, engine, Double(physical) / 1e9, largest)

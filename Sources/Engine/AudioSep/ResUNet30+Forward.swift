@@ -5,15 +5,23 @@ extension ResUNet30 {
     /// The maps live in reused slots: a callback that keeps one must keep `map.copy()`.
     public typealias Trace = (String, FeatureMap) -> Void
 
-    /// Floats one window of `frames` STFT frames holds at its peak (see `AudioSepEngine.windowBytes`).
-    func windowFloats(frames: Int) -> Int {
+    /// The maps one window of `frames` STFT frames lays out: the size of each of the three slots
+    /// and of each level's skip, in floats, and the spectra beside them.
+    struct WindowPlan {
+        var slotFloats: Int
+        var skipFloats: [Int]
+        var spectrumFloats: Int
+        var totalFloats: Int { 3 * slotFloats + skipFloats.reduce(0, +) + spectrumFloats }
+    }
+
+    func windowPlan(frames: Int) -> WindowPlan {
         let netBins = Self.frequencyBins - 1
         let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
         var widest = encoderWidths[0] * padded * netBins
-        var skips = 0
+        var skips: [Int] = []
         var levelFrames = padded, levelBins = netBins
         for (index, width) in encoderWidths.enumerated() {
-            skips += width * levelFrames * levelBins
+            skips.append(width * levelFrames * levelBins)
             widest = max(widest, width * levelFrames * levelBins)
             levelFrames /= Self.pools[index].0
             levelBins /= Self.pools[index].1
@@ -21,8 +29,20 @@ extension ResUNet30 {
         }
         widest = max(widest, centreWidth * levelFrames * levelBins)
         // Spectra: real, imaginary, magnitude, cosine, sine, the two masked ones, and the logits.
-        let spectra = 7 * frames * Self.frequencyBins + 3 * padded * netBins
-        return 3 * widest + skips + spectra
+        return WindowPlan(slotFloats: widest, skipFloats: skips,
+                          spectrumFloats: 7 * frames * Self.frequencyBins + 3 * padded * netBins)
+    }
+
+    /// Floats one window of `frames` STFT frames holds at its peak (see `AudioSepEngine.windowBytes`).
+    func windowFloats(frames: Int) -> Int { windowPlan(frames: frames).totalFloats }
+
+    /// Allocates the slots and skips a window of `frames` STFT frames uses, before it runs: the
+    /// memory that grows with the window is had here or refused with a typed error, never
+    /// found missing half-way through the network.
+    func reserve(frames: Int, workspace: Workspace) throws {
+        let plan = windowPlan(frames: frames)
+        try workspace.reserveSlots(3, floats: plan.slotFloats)
+        for (level, floats) in plan.skipFloats.enumerated() { try workspace.reserveSkip(level, floats: floats) }
     }
 
     /// Mask logits [3, frames, 1025] for a magnitude spectrogram `[frames × 1025]`
@@ -34,16 +54,7 @@ extension ResUNet30 {
         // Short-lived maps live in three slots of the largest map's size, each level's skip in a
         // buffer of its own; both are kept for the next window of this length. Slot roles rotate:
         // `current` holds the running map, the other two take what each step makes.
-        var widest = encoderWidths[0] * padded * netBins
-        var levelFrames = padded, levelBins = netBins
-        for (index, width) in encoderWidths.enumerated() {
-            widest = max(widest, width * levelFrames * levelBins)
-            levelFrames /= Self.pools[index].0
-            levelBins /= Self.pools[index].1
-            widest = max(widest, width * levelFrames * levelBins)
-        }
-        widest = max(widest, centreWidth * levelFrames * levelBins)
-        workspace.prepareSlots(3, floats: widest)
+        workspace.prepareSlots(3, floats: windowPlan(frames: frames).slotFloats)
         func slot(_ index: Int, _ channels: Int, _ frames: Int, _ bins: Int) -> FeatureMap {
             workspace.slot(index, channels: channels, frames: frames, bins: bins)
         }
@@ -289,6 +300,7 @@ public final class AudioSepEngine: Separator {
     public func enableProfiling() { profile = [] }
 
     public func separate(_ samples: [Float]) throws -> [Float] {
+        try network.reserve(frames: stft.frameCount(samples: max(samples.count, stft.minimumSamples)), workspace: workspace)
         guard profile != nil else { return network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) }
         let frames = stft.frameCount(samples: max(samples.count, stft.minimumSamples))
         let operations = Dictionary(network.operations(frames: frames).map { ($0.stage, $0.operations) }, uniquingKeysWith: +)

@@ -18,10 +18,13 @@ final class FloatStorage: @unchecked Sendable {
         self.owner = owner
     }
 
-    init(capacity: Int) {
+    /// Storage of `capacity` floats; nil when the memory cannot be had. What grows with the
+    /// window (the map slots and skips) is allocated this way, up front (`Workspace.reserveSlots`).
+    init?(allocating capacity: Int) {
+        let (bytes, overflow) = max(1, capacity).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow else { return nil }
         self.capacity = capacity
         self.owner = nil
-        let bytes = max(1, capacity) * MemoryLayout<Float>.stride
         var raw: UnsafeMutableRawPointer?
         if bytes >= Self.hugePage {
             let rounded = (bytes + Self.hugePage - 1) / Self.hugePage * Self.hugePage
@@ -29,8 +32,24 @@ final class FloatStorage: @unchecked Sendable {
             if let raw { madvise(raw, rounded, MADV_HUGEPAGE) }
         }
         if raw == nil { raw = malloc(bytes) }
-        guard let raw else { fatalError("out of memory allocating \(bytes) bytes") }
+        guard let raw else { return nil }
         pointer = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
+    }
+
+    /// Storage for the kernels' own scratch and for maps the network has reserved room for:
+    /// sizes bounded by a tile, not by the window. Failing that, nothing can go on.
+    convenience init(capacity: Int) {
+        guard let made = FloatStorage(allocating: capacity) else {
+            preconditionFailure("out of memory allocating \(capacity) floats of kernel scratch")
+        }
+        self.init(taking: made)
+    }
+
+    /// Takes over `other`'s block (which then frees nothing).
+    private init(taking other: FloatStorage) {
+        self.pointer = other.pointer
+        self.capacity = other.capacity
+        self.owner = other
     }
 
     deinit { if owner == nil { free(pointer) } }

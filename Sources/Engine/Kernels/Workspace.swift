@@ -46,6 +46,38 @@ public final class Workspace: @unchecked Sendable {
         }
     }
 
+    /// `prepareSlots`, with memory that cannot be had thrown as `EngineError.outOfMemory`.
+    func reserveSlots(_ count: Int, floats: Int) throws {
+        guard slots.count != count || slots.first!.capacity < floats else { return }
+        slots = []  // the old ones go first: the new ones are larger
+        var made: [FloatStorage] = []
+        for _ in 0..<count {
+            guard let storage = FloatStorage(allocating: floats) else {
+                throw EngineError.outOfMemory(bytes: Self.bytes(floats: floats, times: count))
+            }
+            made.append(storage)
+        }
+        slots = made
+    }
+
+    /// Bytes of `times` blocks of `floats` floats, saturating (the count that could not be had may be absurd).
+    static func bytes(floats: Int, times: Int) -> Int {
+        let (perBlock, overflow) = floats.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        let (total, overflowAgain) = perBlock.multipliedReportingOverflow(by: times)
+        return overflow || overflowAgain ? Int.max : total
+    }
+
+    /// Grows skip buffer `level` to `floats`, throwing `EngineError.outOfMemory` when it cannot.
+    func reserveSkip(_ level: Int, floats: Int) throws {
+        while skipBuffers.count <= level { skipBuffers.append(FloatStorage(capacity: 0)) }
+        guard skipBuffers[level].capacity < floats else { return }
+        skipBuffers[level] = FloatStorage(capacity: 0)
+        guard let storage = FloatStorage(allocating: floats) else {
+            throw EngineError.outOfMemory(bytes: Self.bytes(floats: floats, times: 1))
+        }
+        skipBuffers[level] = storage
+    }
+
     /// A map over slot `index`.
     func slot(_ index: Int, channels: Int, frames: Int, bins: Int) -> FeatureMap {
         FeatureMap(view: slots[index], channels: channels, frames: frames, bins: bins)
