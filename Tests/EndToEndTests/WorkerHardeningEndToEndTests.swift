@@ -102,7 +102,9 @@ final class WorkerHardeningEndToEndTests: XCTestCase {
                 [ "$(cat out/* out/.[!.]* 2>/dev/null | wc -c)" -gt 200000 ] && break; sleep 0.05
             done
             \(kills)
-            wait $pid; echo $?
+            ( sleep 30; kill -KILL $pid ) > /dev/null 2>&1 & watchdog=$!  # a worker that ignores the signal fails, not hangs
+            wait $pid; status=$?; kill $watchdog 2>/dev/null
+            echo $status
             """
         let run = try Harness.shell(script)
         let status = Int(String(decoding: run.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
@@ -171,7 +173,8 @@ final class WorkerHardeningEndToEndTests: XCTestCase {
             echo '{"cmd":"get_status"}' >&3
             for i in $(seq 200); do grep -q '"status":"status"' answers.jsonl && break; sleep 0.05; done
             kill -INT $pid; start=$(date +%s%N)
-            wait $pid; status=$?; end=$(date +%s%N)
+            ( sleep 10; kill -KILL $pid ) > /dev/null 2>&1 & watchdog=$!  # a worker that ignores SIGINT fails, not hangs
+            wait $pid; status=$?; end=$(date +%s%N); kill $watchdog 2>/dev/null
             echo "$status $(( (end - start) / 1000000 ))"
             """
         let run = try Harness.shell(script)
