@@ -28,23 +28,23 @@ public enum SeparationJob {
     /// Window length when chunking and none is given (the command line's default).
     public static let defaultChunkSeconds = 10.0
 
+    /// The output is written under a temporary name beside it and renamed onto it when complete
+    /// (`StagedOutput`), so its name never holds a partial file. A stop request
+    /// (`InputInterruption`) ends the input where reading got to: the output is ended validly,
+    /// put under its name, and `WorkerError.interrupted` says how much it holds.
+    ///
     /// - Parameters:
     ///   - engine: the separator for this query (wrapped in a `Remover` here when asked).
     ///   - autoChunkSeconds: `"use_chunk": "auto"` chunks inputs at least this long.
     ///   - maxPassSeconds: `"use_chunk": false` on a longer input is chunked anyway (a single
     ///     window holds the whole input and the network's maps for it), and the answer says so.
-    /// - Throws: `WorkerError.inputNotFound`, `.invalidField`, or the Stream/Engine error that stopped the run.
+    ///   - job: where a stop signal finds the running pipeline and the temporary output.
+    /// - Throws: `WorkerError.inputNotFound`, `.inputIsDirectory`, `.interrupted`, or the
+    ///   Stream/Engine error that stopped the run (`StreamError.outputIsInput`, also through a hard link).
     public static func run(_ request: SeparateRequest, engine: Separator, autoChunkSeconds: Double,
-                           maxPassSeconds: Double) throws -> SeparationResult {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: request.input, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw WorkerError.inputNotFound(path: request.input)
-        }
-        let inputPath = URL(fileURLWithPath: request.input).resolvingSymlinksInPath().path
-        let outputPath = URL(fileURLWithPath: request.output).resolvingSymlinksInPath().path
-        guard inputPath != outputPath else {
-            throw WorkerError.invalidField(field: "output", value: request.output, expected: "a file other than the input")
-        }
+                           maxPassSeconds: Double, job: RunningJob = RunningJob()) throws -> SeparationResult {
+        guard let inputIdentity = FileIdentity(path: request.input) else { throw WorkerError.inputNotFound(path: request.input) }
+        guard !inputIdentity.isDirectory else { throw WorkerError.inputIsDirectory(path: request.input) }
         let source = try SndfileSource(.path(request.input))
         let input = source.description
         let inputSeconds = input.knownFrames.map { Double($0) / Double(input.sampleRate) }
@@ -79,13 +79,23 @@ public enum SeparationJob {
         settings.downmix = request.downmix
 
         let outputRate = request.outputSampleRate ?? input.sampleRate
-        let output = try OutputFile(path: request.output)
-        let sink = try WAVSink(output: output, sampleRate: outputRate, channelCount: input.channelCount,
-                               format: try wavFormat(for: input.sampleFormat))
+        let format = try wavFormat(for: input.sampleFormat)
         let separator: Separator = request.remove ? Remover(engine) : engine
+        // A stop that came while the engine was made: nothing created, nothing to end.
+        guard !InputInterruption.isRequested else { throw WorkerError.interrupted(output: request.output, secondsWritten: nil) }
+        // Until commit(), dropping `output` (any throw below) removes its temporary file.
+        let output = try StagedOutput(path: request.output, inputs: [inputIdentity])
+        job.began(writing: output)
+        defer { job.ended() }
+        let sink = try WAVSink(output: output.file, sampleRate: outputRate, channelCount: input.channelCount, format: format)
         let pipeline = try Pipeline(source: source, engine: separator, sink: sink, outputRate: outputRate,
                                     configuration: settings)
+        job.attach(pipeline)
         let summary = try pipeline.run()
+        try output.commit()
+        if InputInterruption.isRequested, summary.inputFrames < input.knownFrames ?? .max {
+            throw WorkerError.interrupted(output: request.output, secondsWritten: Double(summary.outputFrames) / Double(outputRate))
+        }
         return SeparationResult(engine: engine.name, inputSeconds: Double(summary.inputFrames) / Double(input.sampleRate),
                                 outputFrames: summary.outputFrames, outputRate: outputRate, channels: input.channelCount,
                                 chunked: !onePass, chunkSeconds: pipeline.plan.chunkSeconds,

@@ -1,7 +1,13 @@
+import Engine
+import Overlap
+import Stream
+
 /// Errors of the Worker module: each becomes one `{"status":"error","message":…}` answer.
 /// Where the packaged AudioSep worker has a message for the same case, ours starts the same way
 /// ("Invalid JSON", "Unknown command: …", "Checkpoint not found: …", "Input not found: …",
 /// "Failed to load model: …", "Separation failed: …"), so a host that matches on them still does.
+/// Cases the packaged worker has no message for start "Separation failed: " when they stop a
+/// `separate` (the packaged worker answers any failure there so).
 public enum WorkerError: Error, Equatable, CustomStringConvertible {
     case invalidJSON(line: String)
     case notAnObject(line: String)
@@ -11,10 +17,21 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
     /// A named model file or folder that does not exist; `kind` is "Checkpoint", "CLAP checkpoint", …
     case fileNotFound(kind: String, path: String)
     case inputNotFound(path: String)
+    /// The input named is a folder.
+    case inputIsDirectory(path: String)
+    /// A command line longer than the cap, without its newline; the rest of it is skipped.
+    case lineTooLong(limitBytes: Int)
+    /// A stop signal ended the input early. The output holds `secondsWritten` seconds, ended
+    /// validly and under its name; nil when the separation had not begun and nothing was written.
+    case interrupted(output: String, secondsWritten: Double?)
     /// `separate` without a loaded model, for a query the built-in engine does not know.
     case modelNotLoaded(reason: String)
     case loadFailed(reason: String)
     case separationFailed(reason: String)
+    /// What stopped a separation, kept as it was thrown.
+    case stream(StreamError)
+    case engine(EngineError)
+    case overlap(OverlapError)
 
     public var description: String {
         switch self {
@@ -32,12 +49,42 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
             return "\(kind) not found: \(path)"
         case .inputNotFound(let path):
             return "Input not found: \(path)"
+        case .inputIsDirectory(let path):
+            return "Separation failed: input '\(path)' is a folder, not an audio file"
+        case .lineTooLong(let limitBytes):
+            return "Command line too long: more than \(limitBytes) bytes"
+        case .interrupted:
+            return "Separation failed: stopped by a signal before the end of the input: \(stopDetail ?? "")"
         case .modelNotLoaded(let reason):
             return "Model not loaded. Use load_model first (\(reason))"
         case .loadFailed(let reason):
             return "Failed to load model: \(reason)"
         case .separationFailed(let reason):
             return "Separation failed: \(reason)"
+        case .stream(let error):
+            return "Separation failed: \(error)"
+        case .engine(let error):
+            return "Separation failed: \(error)"
+        case .overlap(let error):
+            return "Separation failed: \(error)"
+        }
+    }
+
+    /// For `.interrupted`: what the stopped separation left, for the answer and the stop's log line.
+    public var stopDetail: String? {
+        guard case .interrupted(let output, let secondsWritten) = self else { return nil }
+        guard let secondsWritten else { return "the separation had not begun, nothing was written to '\(output)'" }
+        return String(format: "%.2f s written to '%@', the output ended validly", secondsWritten, output)
+    }
+
+    /// Any error that stopped a separation, typed when its module is known.
+    public static func separation(_ error: Error) -> WorkerError {
+        switch error {
+        case let error as WorkerError: return error
+        case let error as StreamError: return .stream(error)
+        case let error as EngineError: return .engine(error)
+        case let error as OverlapError: return .overlap(error)
+        default: return .separationFailed(reason: "\(error)")
         }
     }
 

@@ -40,6 +40,8 @@ public struct WorkerOptions: Sendable {
 public struct WorkerReply: Sendable {
     public var answer: JSONObject
     public var exit = false
+    /// Set when a stop signal cut this command's separation short: what its output holds.
+    public var interruption: String?
     /// The answer as the line to write (no newline inside).
     public var line: String { answer.encoded }
 }
@@ -55,6 +57,8 @@ public final class WorkerSession {
     private var current: LoadedModel?
     /// The load_model request that made `current`, for the fields answers echo.
     private var currentRequest = LoadModelRequest()
+    /// The separation running, for the executable's stop-signal thread.
+    public let job = RunningJob()
     /// Shared by every AudioSep engine: buffers planned for one window length are reused by the next run.
     private lazy var workspace = Workspace(threads: options.threads)
 
@@ -76,6 +80,7 @@ public final class WorkerSession {
 
     /// Answers one stdin line; nil for a blank line (the packaged worker skips those too).
     public func handle(_ line: String) -> WorkerReply? {
+        let received = Date()
         let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { return nil }
         do {
@@ -90,13 +95,25 @@ public final class WorkerSession {
                 return WorkerReply(answer: try separate(request))
             }
         } catch {
-            log("error: \(error)")
-            return WorkerReply(answer: Self.errorAnswer(error))
+            return refuse(error, receivedAt: received)
         }
     }
 
-    public static func errorAnswer(_ error: Error) -> JSONObject {
-        JSONObject(["status": "error", "message": .string("\(error)")])
+    /// The error answer to a command received at `receivedAt` (also for a line the executable
+    /// could not take, such as one too long), logged unless it is a stop: the executable logs that.
+    public func refuse(_ error: Error, receivedAt: Date) -> WorkerReply {
+        var reply = WorkerReply(answer: Self.errorAnswer(error, elapsedSeconds: Date().timeIntervalSince(receivedAt)))
+        if let detail = (error as? WorkerError)?.stopDetail {
+            reply.interruption = detail
+        } else {
+            log("error: \(error)")
+        }
+        return reply
+    }
+
+    /// `elapsed` as the other answers carry it: seconds since the command was received.
+    public static func errorAnswer(_ error: Error, elapsedSeconds: Double) -> JSONObject {
+        JSONObject(["status": "error", "message": .string("\(error)"), "elapsed": .number(round(elapsedSeconds, 3))])
     }
 
     // MARK: load_model
@@ -189,11 +206,9 @@ public final class WorkerSession {
         let result: SeparationResult
         do {
             result = try SeparationJob.run(request, engine: engine, autoChunkSeconds: currentRequest.autoChunkSeconds,
-                                           maxPassSeconds: options.maxPassSeconds)
-        } catch let error as WorkerError {
-            throw error
+                                           maxPassSeconds: options.maxPassSeconds, job: job)
         } catch {
-            throw WorkerError.separationFailed(reason: "\(error)")
+            throw WorkerError.separation(error)
         }
         let elapsed = Date().timeIntervalSince(started)
         log(String(format: "separated %@ (%.2f s, %@) into %@ in %.3f s", request.input, result.inputSeconds, result.engine,
@@ -249,10 +264,8 @@ public final class WorkerSession {
                         "no model loaded: used the built-in engine (classical separation of \(target.rawValue), far below "
                         + "AudioSep's quality); send load_model to use AudioSep")
             }
-        } catch let error as WorkerError {
-            throw error
         } catch {
-            throw WorkerError.separationFailed(reason: "\(error)")
+            throw WorkerError.separation(error)
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Stream
+import Synchronization
 import Worker
 
 struct WorkerMode: ParsableCommand {
@@ -45,15 +46,42 @@ struct WorkerMode: ParsableCommand {
         options.maxPassSeconds = maxPassSeconds
         if noCache { options.embeddingCache = nil }
         let quiet = quiet
-        let session = WorkerSession(options: options) { message in
+        let log: @Sendable (String) -> Void = { message in
             if !quiet { Console.error("audiosep-stream worker: \(message)\n") }
         }
+        let session = WorkerSession(options: options, log: log)
+        WorkerStopSignals.install(job: session.job, log: log)
         for answer in session.greeting { send(answer.encoded) }
-        while let line = readLine(strippingNewline: true) {
-            guard let reply = session.handle(line) else { continue }
-            send(reply.line)
-            if reply.exit { return }
+        let commands = CommandReader(descriptor: STDIN_FILENO)
+        while true {
+            if let signal = WorkerStopSignals.signal { stop(signal, nil, log: log) }
+            let event: CommandReader.Event
+            do {
+                event = try commands.next()
+            } catch {
+                log("cannot read commands: \(error)")
+                Foundation.exit(1)
+            }
+            switch event {
+            case .end:
+                return
+            case .stopped:
+                continue  // the loop's first line stops
+            case .tooLong:
+                send(session.refuse(WorkerError.lineTooLong(limitBytes: CommandReader.maxLineBytes), receivedAt: Date()).line)
+            case .line(let line):
+                guard let reply = session.handle(line) else { continue }
+                send(reply.line)
+                if reply.exit { return }
+                if let signal = WorkerStopSignals.signal { stop(signal, reply.interruption, log: log) }
+            }
         }
+    }
+
+    /// One log line and the status shells expect of a process a signal stopped (130, 143).
+    private func stop(_ signal: Int32, _ interruption: String?, log: (String) -> Void) -> Never {
+        log("stopped by \(WorkerStopSignals.name(signal)): \(interruption ?? "no separation was running")")
+        Foundation.exit(128 + signal)
     }
 
     /// Writes one answer line straight to stdout (no buffer to flush, so an answer written is
@@ -65,6 +93,69 @@ struct WorkerMode: ParsableCommand {
             Foundation.exit(0)
         } catch {
             Foundation.exit(1)
+        }
+    }
+}
+
+/// SIGINT and SIGTERM stop the worker. Between commands it stops at once; during a separation
+/// the input stops being read (as the filter stops, `InputInterruption`), what is in flight is
+/// written, the output is ended validly and put under its name, the command is answered, then the
+/// worker exits. A second signal removes the output still being written and exits at once.
+/// (The filter's StopSignals, with the worker's targets: its main thread reading commands, or
+/// the running pipeline's reader.)
+enum WorkerStopSignals {
+    private static let received = Atomic<Int32>(0)
+    /// The self-pipe: the handler writes a byte per signal, a watcher thread does the rest.
+    nonisolated(unsafe) private static var wakeWrite: Int32 = -1
+
+    /// The first signal received, if any.
+    static var signal: Int32? {
+        let value = received.load(ordering: .acquiring)
+        return value == 0 ? nil : value
+    }
+
+    static func name(_ signal: Int32) -> String {
+        signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+    }
+
+    static func install(job: RunningJob, log: @escaping @Sendable (String) -> Void) {
+        _ = InputInterruption.isRequested  // initialise the flag outside the handler
+        InputInterruption.installWakeHandler()
+        var descriptors: [Int32] = [-1, -1]
+        guard pipe(&descriptors) == 0 else { return }
+        wakeWrite = descriptors[1]
+        let wakeRead = descriptors[0]
+        let mainThread = pthread_self()
+        let watcher = Thread {
+            var byte: UInt8 = 0
+            while read(wakeRead, &byte, 1) < 0, errno == EINTR {}
+            // Keep knocking until the process ends: a signal can land just before a read starts,
+            // and then only a later one interrupts it. The main thread is knocked when no
+            // pipeline reader is (it may be waiting for a command, or opening an input).
+            var wait = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
+            while true {
+                if !job.interruptReader() { pthread_kill(mainThread, InputInterruption.wakeSignal) }
+                if poll(&wait, 1, 20) > 0, read(wakeRead, &byte, 1) == 1 {
+                    let first = signal ?? SIGTERM
+                    job.removeTemporaryOutput()
+                    log("stopped by \(name(first)) twice: the output being written was removed")
+                    _exit(128 + first)
+                }
+            }
+        }
+        watcher.start()
+        for number in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { number in
+                // Only async-signal-safe work here: atomics, write(2).
+                _ = WorkerStopSignals.received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
+                InputInterruption.request()
+                var byte: UInt8 = 1
+                _ = write(WorkerStopSignals.wakeWrite, &byte, 1)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0  // no SA_RESTART: a read blocked in the receiving thread returns EINTR
+            sigaction(number, &action, nil)
         }
     }
 }
