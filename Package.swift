@@ -28,7 +28,7 @@ let package = Package(
         // The chunk-size tuner: runs configurations in child processes and weighs them.
         .target(name: "Tuning", dependencies: ["Stream"]),
         // The persistent worker: the packaged AudioSep worker's JSON-lines protocol over the pipeline.
-        .target(name: "Worker", dependencies: ["Stream", "Engine"]),
+        .target(name: "Worker", dependencies: ["Stream", "Engine", "Overlap"]),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
             "Stream", "Engine", "Tuning", "Worker", "CMalloc",

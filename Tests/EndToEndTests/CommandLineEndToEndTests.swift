@@ -262,7 +262,7 @@ final class CommandLineEndToEndTests: XCTestCase {
     }
 
     func testProgressToALogIsLinesWithTotalPercentAndETA() throws {
-        let input = try tone("progress-in.wav", seconds: 600)
+        let input = try tone("progress-in.wav", seconds: 120)
         let run = try Harness.shell("cat \(input) | $BIN --engine identity --progress --chunk 1 --overlap 0.1 -o progress-out.wav 2> progress.log; cat progress.log")
         XCTAssertEqual(run.status, 0, run.stderr)
         let log = String(decoding: run.stdout, as: UTF8.self)
@@ -270,7 +270,7 @@ final class CommandLineEndToEndTests: XCTestCase {
         let lines = log.split(separator: "\n")
         XCTAssertGreaterThanOrEqual(lines.count, 1, log)
         for line in lines {
-            XCTAssertTrue(line.contains("of 600.0 s ("), String(line))
+            XCTAssertTrue(line.contains("of 120.0 s ("), String(line))
             XCTAssertTrue(line.contains("%)"), String(line))
             XCTAssertTrue(line.contains("ETA"), String(line))
         }
