@@ -22,6 +22,17 @@ public struct ModelFiles: Equatable, Sendable {
 
     public var isEmpty: Bool { checkpoint == nil && safetensors == nil }
 
+    /// Every file a model is read from (those that exist are what an output must not replace).
+    public var inputPaths: [String] {
+        var paths = [checkpoint, clapCheckpoint, safetensors].compactMap { $0 }
+        if let robertaDirectory {
+            for name in ["vocab.json", "merges.txt", "config.json", "model.safetensors", "pytorch_model.bin"] {
+                paths.append((robertaDirectory as NSString).appendingPathComponent(name))
+            }
+        }
+        return paths
+    }
+
     /// The default place a model is looked for when none is named.
     public static var cacheDirectory: String {
         let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()

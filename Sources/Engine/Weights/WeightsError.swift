@@ -12,6 +12,13 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case readOutOfRange(file: String, offset: Int, byteCount: Int, fileBytes: Int)
     /// Writing failed; `call` is the C function, `errno` its error number.
     case cannotWrite(file: String, call: String, errno: Int32)
+    /// The output exists and is not a regular file (a device, a FIFO, a folder): a rename would
+    /// replace it with one.
+    case outputNotRegularFile(file: String)
+    /// The output's folder does not exist.
+    case outputFolderMissing(file: String, folder: String)
+    /// The output is one of the files being read (`input`, by device and inode).
+    case outputIsInput(file: String, input: String)
 
     // Zip archives.
     /// No end-of-central-directory record and no local file header at the start: not a zip.
@@ -85,6 +92,12 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): read of \(byteCount) bytes at offset \(offset) passes the end of the file (\(fileBytes) bytes)"
         case .cannotWrite(let file, let call, let errno):
             return "\(file): \(call) failed: \(Self.errnoText(errno))"
+        case .outputNotRegularFile(let file):
+            return "cannot write '\(file)': not a regular file (a device, FIFO or folder is not replaced); name a file"
+        case .outputFolderMissing(let file, let folder):
+            return "cannot write '\(file)': folder '\(folder)' does not exist"
+        case .outputIsInput(let file, let input):
+            return "cannot write '\(file)': it is the input file '\(input)'; name another output"
         case .notAZip(let file):
             return "\(file): not a zip archive (no end-of-central-directory record)"
         case .truncatedZip(let file, let fileBytes):

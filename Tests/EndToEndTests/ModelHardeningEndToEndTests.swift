@@ -1,0 +1,109 @@
+import Foundation
+import XCTest
+
+/// The model's files through the real binary where they could be misused: `convert -o` onto
+/// something a rename must not replace, non-finite weights and embeddings, messages quoting
+/// file content, and a model folder with several `.safetensors`. Each refusal is one line and
+/// exit 1, and leaves everything as it was.
+final class ModelHardeningEndToEndTests: XCTestCase {
+    static let fixtures = AudioSepEndToEndTests.fixtures
+    var folder: String!
+
+    override func setUpWithError() throws {
+        folder = Harness.path("hardening-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "\(Self.fixtures)/tiny.ckpt", toPath: "\(folder!)/x.ckpt")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// Runs `command` in `folder`; expects exit 1 and one line holding each of `messages`.
+    @discardableResult
+    func assertRefused(_ command: String, _ messages: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Harness.Result {
+        let run = try Harness.shell("cd \(folder!) && \(command)")
+        XCTAssertEqual(run.status, 1, run.stderr, file: file, line: line)
+        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, run.stderr, file: file, line: line)
+        XCTAssertTrue(run.stderr.hasPrefix("audiosep-stream: "), run.stderr, file: file, line: line)
+        for message in messages {
+            XCTAssertTrue(run.stderr.contains(message), "wanted '\(message)' in \(run.stderr)", file: file, line: line)
+        }
+        return run
+    }
+
+    func names() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: folder).sorted() }
+
+    func kind(_ name: String) throws -> FileAttributeType? {
+        try FileManager.default.attributesOfItem(atPath: "\(folder!)/\(name)")[.type] as? FileAttributeType
+    }
+
+    func metadata(_ path: String) throws -> [String: String] {
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let length = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + length)])) as? [String: Any])
+        return try XCTUnwrap(header["__metadata__"] as? [String: String])
+    }
+
+    // MARK: convert -o
+
+    /// A rename onto a FIFO (or a device: /dev/full as root) would replace it with a regular file.
+    func testConvertRefusesAFIFOAndAFolderAndCreatesNothing() throws {
+        XCTAssertEqual(mkfifo("\(folder!)/pipe", 0o644), 0)
+        try FileManager.default.createDirectory(atPath: "\(folder!)/sub", withIntermediateDirectories: false)
+        try assertRefused("$BIN convert --checkpoint x.ckpt -o pipe", ["cannot write 'pipe': not a regular file"])
+        try assertRefused("$BIN convert --checkpoint x.ckpt -o sub", ["cannot write 'sub': not a regular file"])
+        XCTAssertEqual(try kind("pipe"), .typeUnknown, "still a FIFO (Foundation has no name for it)")
+        XCTAssertEqual(try kind("sub"), .typeDirectory)
+        XCTAssertEqual(try names(), ["pipe", "sub", "x.ckpt"], "no temporary file left")
+    }
+
+    func testConvertRefusesItsOwnInputThroughAnyName() throws {
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(folder!)/x.ckpt"))
+        XCTAssertEqual(symlink("x.ckpt", "\(folder!)/link.ckpt"), 0)
+        XCTAssertEqual(link("\(folder!)/x.ckpt", "\(folder!)/hard.ckpt"), 0)
+        try assertRefused("$BIN convert --checkpoint x.ckpt -o x.ckpt", ["cannot write 'x.ckpt': it is the input file 'x.ckpt'"])
+        try assertRefused("$BIN convert --checkpoint x.ckpt -o link.ckpt", ["cannot write 'link.ckpt': it is the input file 'x.ckpt'"])
+        try assertRefused("$BIN convert --model hard.ckpt -o x.ckpt", ["cannot write 'x.ckpt': it is the input file 'hard.ckpt'"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(folder!)/x.ckpt")), before, "the checkpoint is untouched")
+        XCTAssertEqual(try kind("link.ckpt"), .typeSymbolicLink)
+        XCTAssertEqual(try names(), ["hard.ckpt", "link.ckpt", "x.ckpt"])
+    }
+
+    func testConvertRefusesAMissingFolderBeforeReadingTheModel() throws {
+        try assertRefused("$BIN convert --checkpoint x.ckpt -o nowhere/out.safetensors",
+                          ["cannot write 'nowhere/out.safetensors': folder 'nowhere' does not exist"])
+        // The output is checked before any work: a broken model is not even opened.
+        XCTAssertEqual(mkfifo("\(folder!)/pipe", 0o644), 0)
+        try assertRefused("$BIN convert --checkpoint \(Self.fixtures)/README.md -o pipe", ["'pipe': not a regular file"])
+    }
+
+    /// The link stays a link; the file it points to (also one not there yet) gets the model.
+    func testConvertWritesThroughASymbolicLink() throws {
+        try FileManager.default.createDirectory(atPath: "\(folder!)/store", withIntermediateDirectories: false)
+        FileManager.default.createFile(atPath: "\(folder!)/store/model.safetensors", contents: Data("old".utf8))
+        XCTAssertEqual(symlink("store/model.safetensors", "\(folder!)/current.safetensors"), 0)
+        XCTAssertEqual(symlink("store/new.safetensors", "\(folder!)/dangling.safetensors"), 0)
+        for name in ["current", "dangling"] {
+            let run = try Harness.shell("cd \(folder!) && $BIN convert --checkpoint x.ckpt -o \(name).safetensors")
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertEqual(try kind("\(name).safetensors"), .typeSymbolicLink, name)
+        }
+        for target in ["model", "new"] {
+            XCTAssertEqual(try metadata("\(folder!)/store/\(target).safetensors")["format"], "audiosep-stream/1")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(folder!)/store").sorted(),
+                       ["model.safetensors", "new.safetensors"], "no temporary file left")
+        let separated = try Harness.shell("cd \(folder!) && $BIN --engine audiosep --model current.safetensors --embedding \(Self.fixtures)/embedding.f32 "
+                                          + "-t raw -r 32000 -c 1 -b 32 -e float --out-type raw < \(Self.fixtures)/input.f32 | wc -c")
+        XCTAssertEqual(separated.status, 0, separated.stderr)
+    }
+
+    /// A write that fails half-way (the file-size limit) leaves no temporary file and no output.
+    func testAFailedWriteRemovesItsTemporaryFile() throws {
+        let run = try assertRefused("trap '' XFSZ; ulimit -f 64; $BIN convert --checkpoint x.ckpt -o out.safetensors",
+                                    ["out.safetensors: write failed: File too large"])
+        XCTAssertFalse(run.stderr.contains("wrote"))
+        XCTAssertEqual(try names(), ["x.ckpt"])
+    }
+}
