@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import XCTest
 
@@ -105,5 +106,55 @@ final class ModelHardeningEndToEndTests: XCTestCase {
                                     ["out.safetensors: write failed: File too large"])
         XCTAssertFalse(run.stderr.contains("wrote"))
         XCTAssertEqual(try names(), ["x.ckpt"])
+    }
+
+    // MARK: Non-finite weights and embeddings
+
+    /// A copy of `source`, in `folder`, with every value of float32 tensors `names` set by `value`.
+    func damaged(_ source: String, _ names: [String], value: (Int) -> Float) throws -> String {
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: source)))
+        for name in names {
+            let view = try source.hasSuffix(".safetensors") ? SafeTensorsFile(path: source).tensor(name) : TorchCheckpoint(path: source).tensor(name)
+            XCTAssertTrue(view.dtype == .f32 && view.isContiguous, name)
+            for index in 0..<view.elementCount {
+                let bits = value(index).bitPattern, at = view.storageByteOffset + (view.storageOffset + index) * 4
+                for byte in 0..<4 { bytes[at + byte] = UInt8(truncatingIfNeeded: bits >> (8 * UInt32(byte))) }
+            }
+        }
+        let path = "\(folder!)/\((source as NSString).lastPathComponent)"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    let separate = "--engine audiosep -t raw -r 32000 -c 1 -b 32 -e float --out-type raw"
+
+    func testANaNWeightIsOneLineNamingTheTensorAndValue() throws {
+        let path = try damaged("\(Self.fixtures)/tiny.safetensors", ["ss_model.base.after_conv.bias"]) { $0 == 1 ? .nan : 0.5 }
+        try assertRefused("$BIN \(separate) --model \(path) --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32 > out.f32",
+                          ["\(path): tensor 'ss_model.base.after_conv.bias' holds nan at index 1"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(folder!)/out.f32")).count, 0, "no audio")
+        try assertRefused("$BIN convert --model \(path) -o out.safetensors", ["holds nan at index 1"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(folder!)/out.safetensors"))
+    }
+
+    /// 1e38 is finite but no embedding: the FiLM layers would turn it into infinities.
+    func testAnEmbeddingFileWithAnAbsurdValueIsRefused() throws {
+        var values = Array(try Data(contentsOf: URL(fileURLWithPath: "\(Self.fixtures)/embedding.f32")))
+        let bits = Float(1e38).bitPattern
+        for byte in 0..<4 { values[17 * 4 + byte] = UInt8(truncatingIfNeeded: bits >> (8 * UInt32(byte))) }
+        try Data(values).write(to: URL(fileURLWithPath: "\(folder!)/huge.f32"))
+        try assertRefused("$BIN \(separate) --model x.ckpt --embedding huge.f32 < \(Self.fixtures)/input.f32 > out.f32",
+                          ["huge.f32: query embedding value 17 is 1e+38; a query embedding holds finite values within ±10000"])
+    }
+
+    /// Finite weights whose products overflow (the last projection, all 3e38, on ReLU outputs):
+    /// the computed embedding is inf / inf = NaN, refused rather than printed or cached.
+    func testAComputedTextEmbeddingThatOverflowsIsRefused() throws {
+        let clap = AudioSepEndToEndTests.fixtures + "/../clap-tiny"
+        let path = try damaged("\(clap)/clap.pt", ["text_projection.2.weight"]) { _ in 3e38 }
+        let run = try assertRefused("HOME=\(folder!) $BIN embed \"a dog\" --checkpoint \(clap)/audiosep.ckpt --clap-checkpoint \(path) --roberta-dir \(clap)/roberta-base",
+                                    ["the text embedding of 'a dog' (\(clap)/audiosep.ckpt + \(path)): query embedding value 0 is ", "nan; a query embedding holds finite values"])
+        XCTAssertEqual(run.stdout.count, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(folder!)/.cache/audiosep-stream/embeddings"), "nothing cached")
     }
 }

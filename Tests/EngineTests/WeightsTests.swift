@@ -214,7 +214,7 @@ final class WeightsTests: XCTestCase {
             XCTAssertEqual($0 as? WeightsError, .duplicateTensor(file: "(safetensors writer)", tensor: "w"))
         }
         XCTAssertThrowsError(try writer.write(to: "/nonexistent-dir/x.safetensors")) {
-            guard case .cannotWrite(_, "open", _)? = $0 as? WeightsError else { return XCTFail("\($0)") }
+            XCTAssertEqual($0 as? WeightsError, .outputFolderMissing(file: "/nonexistent-dir/x.safetensors", folder: "/nonexistent-dir"))
         }
     }
 

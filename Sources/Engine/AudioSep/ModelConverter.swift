@@ -43,7 +43,7 @@ public enum ModelConverter {
         var summary = Summary(tensors: 0, parameters: 0, bytes: 0)
         for key in weights.tensors.keys.sorted() where isNeeded(key) {
             let view = weights.tensors[key]!
-            let values = try view.floats()
+            let values = try weights.floats(key)  // NaN or infinity refused, not written
             switch precision {
             case .f32: try writer.add(key, shape: view.shape, floats: values)
             case .bf16: try writer.add(key, shape: view.shape, bfloat16: values)

@@ -22,6 +22,12 @@ public struct ModelFiles: Equatable, Sendable {
 
     public var isEmpty: Bool { checkpoint == nil && safetensors == nil }
 
+    /// The weight files, for messages.
+    public var label: String {
+        let names = [safetensors, checkpoint, clapCheckpoint].compactMap { $0 }
+        return names.isEmpty ? "no model files" : names.joined(separator: " + ")
+    }
+
     /// Every file a model is read from (those that exist are what an output must not replace).
     public var inputPaths: [String] {
         var paths = [checkpoint, clapCheckpoint, safetensors].compactMap { $0 }

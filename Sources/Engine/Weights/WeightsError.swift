@@ -63,6 +63,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case tensorLargerThanFile(file: String, tensor: String, shape: [Int], elementCount: Int, fileBytes: Int)
     /// No tensor of that name.
     case missingTensor(file: String, tensor: String)
+    /// The tensor holds a NaN or an infinity (`value`, as text) at row-major `index`.
+    case nonFiniteValue(file: String, tensor: String, index: Int, value: String)
 
     // Safetensors.
     /// The 8-byte header length is larger than the file allows (or absurdly large).
@@ -134,6 +136,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): tensor '\(tensor)' of shape \(shape) holds \(elementCount) values, more than the file's \(fileBytes) bytes"
         case .missingTensor(let file, let tensor):
             return "\(file): no tensor '\(tensor)'"
+        case .nonFiniteValue(let file, let tensor, let index, let value):
+            return "\(file): tensor '\(tensor)' holds \(value) at index \(index): the weights are damaged or diverged"
         case .headerTooLarge(let file, let headerBytes, let fileBytes):
             return "\(file): safetensors header of \(headerBytes) bytes does not fit a file of \(fileBytes) bytes"
         case .invalidHeader(let file, let reason):
