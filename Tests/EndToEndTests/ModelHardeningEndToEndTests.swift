@@ -157,4 +157,31 @@ final class ModelHardeningEndToEndTests: XCTestCase {
         XCTAssertEqual(run.stdout.count, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(folder!)/.cache/audiosep-stream/embeddings"), "nothing cached")
     }
+
+    // MARK: Messages
+
+    /// A file with no tensors at all: the missing tensor's message names it (it used to begin ": tensor").
+    func testAMissingTensorNamesTheFileEvenWhenItHoldsNone() throws {
+        let header = Array(#"{"__metadata__":{"format":"audiosep-stream/1"}}"#.utf8)
+        let bytes = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(header.count) >> (8 * UInt64($0))) } + header
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(folder!)/empty.safetensors"))
+        let run = try assertRefused("$BIN \(separate) --model empty.safetensors --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
+                                    ["audiosep-stream: empty.safetensors: tensor 'ss_model.", "' is missing"])
+        XCTAssertFalse(run.stderr.contains(": : "), run.stderr)
+    }
+
+    /// A broken merges.txt is quoted with its control bytes escaped; an empty one is refused.
+    func testABrokenOrEmptyMergesFileIsOnePrintableLine() throws {
+        let clap = AudioSepEndToEndTests.fixtures + "/../clap-tiny"
+        try FileManager.default.createDirectory(atPath: "\(folder!)/roberta", withIntermediateDirectories: false)
+        for name in ["vocab.json", "config.json", "pytorch_model.bin"] {
+            try FileManager.default.copyItem(atPath: "\(clap)/roberta-base/\(name)", toPath: "\(folder!)/roberta/\(name)")
+        }
+        let flags = "--checkpoint \(clap)/audiosep.ckpt --clap-checkpoint \(clap)/clap.pt --roberta-dir roberta --no-cache"
+        try Data("#version: 0.2\n\u{1b}]0;pwned\u{7} x y\n".utf8).write(to: URL(fileURLWithPath: "\(folder!)/roberta/merges.txt"))
+        let run = try assertRefused("$BIN embed dog \(flags)", ["roberta/merges.txt:2: a merge is two tokens separated by one space, got '\\u{1b}]0;pwned\\u{7} x y'"])
+        XCTAssertFalse(run.stderr.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "no raw control bytes")
+        try Data("#version: 0.2\n".utf8).write(to: URL(fileURLWithPath: "\(folder!)/roberta/merges.txt"))
+        try assertRefused("$BIN embed dog \(flags)", ["roberta/merges.txt: no merges"])
+    }
 }

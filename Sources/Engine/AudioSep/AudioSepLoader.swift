@@ -6,12 +6,17 @@ import Foundation
 public struct MappedWeights: WeightLookup {
     public private(set) var tensors: [String: TensorView] = [:]
     public private(set) var origins: [String: String] = [:]
-    public var origin: String { Array(Set(origins.values)).sorted().joined(separator: " + ") }
+    /// Every file overlaid, also one that held no tensor (so a missing tensor still names it).
+    public private(set) var sources: [String] = []
+    public var origin: String {
+        sources.isEmpty ? "(no weight files)" : Array(Set(sources)).sorted().joined(separator: " + ")
+    }
 
     public init() {}
 
     /// Adds every tensor of `source` under `prefix + key`, replacing what was there.
     public mutating func overlay(_ source: [String: TensorView], from path: String, prefix: String = "") {
+        sources.append(path)
         for (key, view) in source {
             tensors[prefix + key] = view
             origins[prefix + key] = path

@@ -14,7 +14,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     /// The attention head count (from config.json or a converted file's metadata) cannot split the width.
     case invalidAttentionHeads(file: String, heads: Int, hidden: Int)
 
-    public var description: String {
+    /// One line; quoted file content with its control characters escaped.
+    public var description: String { message.printable }
+
+    private var message: String {
         switch self {
         case .missingTensor(let file, let key):
             return "\(file): tensor '\(key)' is missing"

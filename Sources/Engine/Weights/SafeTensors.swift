@@ -22,7 +22,8 @@ public struct SafeTensorsFile: Sendable {
     public let names: [String]
 
     /// Opens and validates the file at `path`. Throws `WeightsError`: `headerTooLarge`,
-    /// `invalidHeader`, `unsupportedDType`, `tensorOutOfRange`, `tensorsNotContiguous`.
+    /// `invalidHeader`, `unsupportedDType`, `tensorOutOfRange`, `shapeOverflow`,
+    /// `byteCountMismatch`, `tensorsNotContiguous`.
     public init(path: String) throws {
         let file = try MappedFile(path: path)
         self.path = path
@@ -84,8 +85,15 @@ public struct SafeTensorsFile: Sendable {
                     expected = overflow ? nil : product
                 }
             }
-            guard begin <= end, end <= dataBytes, let expectedBytes = expected, end - begin == expectedBytes else {
+            guard begin <= end, end <= dataBytes else {
                 throw WeightsError.tensorOutOfRange(file: path, tensor: name, begin: begin, end: end, dataBytes: dataBytes)
+            }
+            guard let expectedBytes = expected else {
+                throw WeightsError.shapeOverflow(file: path, tensor: name, shape: shape, dtype: dtypeName)
+            }
+            guard end - begin == expectedBytes else {
+                throw WeightsError.byteCountMismatch(file: path, tensor: name, shape: shape, dtype: dtypeName,
+                                                     byteCount: end - begin, expectedBytes: expectedBytes)
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }

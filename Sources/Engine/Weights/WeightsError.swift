@@ -76,6 +76,13 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     /// The tensor's byte range `begin..<end` is inverted, outside the data section
     /// (`dataBytes` long) or disagrees with its shape and dtype.
     case tensorOutOfRange(file: String, tensor: String, begin: Int, end: Int, dataBytes: Int)
+    /// The tensor's shape holds more elements than an Int can count.
+    case shapeOverflow(file: String, tensor: String, shape: [Int], dtype: String)
+    /// The tensor's byte range holds `byteCount` bytes where its shape and dtype need `expectedBytes`.
+    case byteCountMismatch(file: String, tensor: String, shape: [Int], dtype: String, byteCount: Int, expectedBytes: Int)
+    /// A checkpoint storage saved as `elementCount` values of `dtype` whose zip entry holds
+    /// `storageBytes`, not `elementCount` × the dtype's width: a wrong storage type or a cut entry.
+    case storageSizeMismatch(file: String, tensor: String, entry: String, dtype: String, elementCount: Int, storageBytes: Int)
     /// Tensors must tile the data section in order without gaps or overlaps; this one
     /// begins at `begin` where `expected` was due.
     case tensorsNotContiguous(file: String, tensor: String, begin: Int, expected: Int)
@@ -84,7 +91,10 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     /// Two tensors share a name (writer).
     case duplicateTensor(file: String, tensor: String)
 
-    public var description: String {
+    /// One line; quoted file content with its control characters escaped.
+    public var description: String { message.printable }
+
+    private var message: String {
         switch self {
         case .cannotOpen(let file, let call, let errno):
             return "\(file): \(call) failed: \(Self.errnoText(errno))"
@@ -146,6 +156,14 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): tensor '\(tensor)' has an unsupported dtype \(dtype)"
         case .tensorOutOfRange(let file, let tensor, let begin, let end, let dataBytes):
             return "\(file): tensor '\(tensor)' byte range \(begin)..<\(end) is invalid for a data section of \(dataBytes) bytes"
+        case .shapeOverflow(let file, let tensor, let shape, let dtype):
+            return "\(file): tensor '\(tensor)' of dtype \(dtype) has shape \(shape), more elements than can be counted"
+        case .byteCountMismatch(let file, let tensor, let shape, let dtype, let byteCount, let expectedBytes):
+            return "\(file): tensor '\(tensor)' of shape \(shape) and dtype \(dtype) needs \(expectedBytes) bytes, its data holds \(byteCount)"
+        case .storageSizeMismatch(let file, let tensor, let entry, let dtype, let elementCount, let storageBytes):
+            let width = DType(rawValue: dtype)?.byteWidth ?? 0
+            return "\(file): storage '\(entry)' of tensor '\(tensor)' is saved as \(elementCount) \(dtype) values "
+                + "(\(elementCount.multipliedReportingOverflow(by: width).partialValue) bytes) but its entry holds \(storageBytes) bytes"
         case .tensorsNotContiguous(let file, let tensor, let begin, let expected):
             return "\(file): tensor '\(tensor)' begins at byte \(begin) of the data section, expected \(expected) (gap or overlap)"
         case .shapeMismatch(let file, let tensor, let shape, let elementCount):
