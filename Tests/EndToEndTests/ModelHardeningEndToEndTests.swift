@@ -184,4 +184,25 @@ final class ModelHardeningEndToEndTests: XCTestCase {
         try Data("#version: 0.2\n".utf8).write(to: URL(fileURLWithPath: "\(folder!)/roberta/merges.txt"))
         try assertRefused("$BIN embed dog \(flags)", ["roberta/merges.txt: no merges"])
     }
+
+    // MARK: Model folders
+
+    /// The fixture folder's two .safetensors are the tiny model (format "pt") and reference
+    /// intermediates: neither is ours, so --model must not take the first by name.
+    func testAModelFolderWithUnrelatedSafetensorsIsRefusedNamingThem() throws {
+        try assertRefused("$BIN \(separate) --model \(Self.fixtures) --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
+                          ["\(Self.fixtures): no converted model among intermediates.safetensors, tiny.safetensors"])
+        let models = "\(folder!)/models"
+        try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: "\(Self.fixtures)/intermediates.safetensors", toPath: "\(models)/a.safetensors")
+        let convert = try Harness.shell("cd \(folder!) && $BIN convert --checkpoint x.ckpt -o models/z.safetensors")
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let run = try Harness.shell("cd \(folder!) && $BIN \(separate) --model models --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32 | wc -c")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(String(decoding: run.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+                       "\(try Data(contentsOf: URL(fileURLWithPath: "\(Self.fixtures)/input.f32")).count)", "the converted one was used")
+        XCTAssertEqual(try Harness.shell("cd \(folder!) && $BIN convert --checkpoint x.ckpt -o models/y.safetensors").status, 0)
+        try assertRefused("$BIN \(separate) --model models --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
+                          ["models: several models (y.safetensors, z.safetensors); give --model one of them"])
+    }
 }

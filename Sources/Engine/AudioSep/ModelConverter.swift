@@ -31,7 +31,7 @@ public enum ModelConverter {
         let weights = try AudioSepLoader.weights(files)
         // Bind the network first: a checkpoint that does not make a whole model is refused here.
         _ = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix, options: .init(convolution: .im2col))
-        var metadata = ["format": "audiosep-stream/1", "precision": precision.rawValue]
+        var metadata = ["format": ModelFiles.convertedFormat, "precision": precision.rawValue]
         if let roberta = files.robertaDirectory {
             for name in ["vocab.json", "merges.txt"] {
                 let file = (roberta as NSString).appendingPathComponent(name)

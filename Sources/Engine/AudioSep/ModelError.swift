@@ -7,6 +7,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     /// magnitude above `QueryEmbedding.maximumMagnitude` (`value`, as text) at `index`.
     case implausibleEmbedding(origin: String, index: Int, value: String)
     case noModel(searched: [String])
+    /// A model folder holds several converted `.safetensors` (or `audiosep.safetensors` and another).
+    case ambiguousModel(folder: String, candidates: [String])
+    /// A model folder holds `.safetensors` files, none converted by us nor named `audiosep.safetensors`.
+    case noConvertedModel(folder: String, found: [String])
     case badTokens(reason: String)
     case missingTokenizer(searched: String)
     /// A layer width read from a tensor's shape is outside 1…maximum.
@@ -37,6 +41,11 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "\(file): tensor '\(key)' makes a layer \(width) channels wide; the network takes 1 to \(maximum)"
         case .invalidAttentionHeads(let file, let heads, let hidden):
             return "\(file): \(heads) attention heads cannot split the text encoder's width of \(hidden)"
+        case .ambiguousModel(let folder, let candidates):
+            return "\(folder): several models (\(candidates.joined(separator: ", "))); give --model one of them"
+        case .noConvertedModel(let folder, let found):
+            return "\(folder): no converted model among \(found.joined(separator: ", ")) (none has format \(ModelFiles.convertedFormat) "
+                + "nor is named \(ModelFiles.convertedName)); give --model the file, or convert the model"
         case .noModel(let searched):
             return "no AudioSep model found (looked in \(searched.joined(separator: ", ")))"
         }

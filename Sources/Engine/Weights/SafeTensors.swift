@@ -121,6 +121,16 @@ public struct SafeTensorsFile: Sendable {
         self.names = entries.map(\.name)
     }
 
+    /// Just the `__metadata__` map of the file at `path`, without checking its tensors; nil when
+    /// the file is not safetensors (used to tell a converted model among other files).
+    public static func headerMetadata(path: String) -> [String: String]? {
+        guard let file = try? MappedFile(path: path), file.byteCount >= 8, let length = try? file.load(UInt64.self, offset: 0),
+              length <= UInt64(file.byteCount - 8), length <= UInt64(maximumHeaderBytes),
+              let json = try? file.bytes(offset: 8, byteCount: Int(length)),
+              let header = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] else { return nil }
+        return (header["__metadata__"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
+    }
+
     /// The tensor called `name`. Throws `missingTensor`.
     public func tensor(_ name: String) throws -> TensorView {
         guard let tensor = tensors[name] else { throw WeightsError.missingTensor(file: path, tensor: name) }
