@@ -426,3 +426,27 @@ final class TokenizerTests: XCTestCase {
         print(String(format: "encode the 3000-character text (fixture vocabulary, cached): %.1f µs", longTime * 1e6))
     }
 }
+
+/// Messages quoting a broken merges.txt stay one printable line; an empty one is refused.
+final class TokenizerMessageTests: XCTestCase {
+    static let vocabulary = (try? String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/tokenizer/vocab.json").path, encoding: .utf8)) ?? ""
+
+    func testControlBytesInAMergeLineAreEscaped() {
+        XCTAssertThrowsError(try BPETokenizer(vocabulary: Self.vocabulary, merges: "i n\n\u{1b}[2J x\u{7}\t y\n", mergesName: "m.txt")) {
+            XCTAssertEqual($0 as? TokenizerError, .invalidMerge(file: "m.txt", line: 2, text: "\u{1b}[2J x\u{7}\t y"))
+            XCTAssertEqual("\($0)", "m.txt:2: a merge is two tokens separated by one space, got '\\u{1b}[2J x\\u{7}\\t y'")
+        }
+        XCTAssertEqual("\(TokenizerError.mergeTokenNotInVocabulary(file: "m.txt", line: 1, token: "a\u{202E}b\r"))",
+                       "m.txt:1: merge token 'a\\u{202e}b\\r' is not in the vocabulary")
+    }
+
+    func testAnEmptyMergesFileIsRefused() {
+        for merges in ["", "#version: 0.2\n", "#version: 0.2"] {
+            XCTAssertThrowsError(try BPETokenizer(vocabulary: Self.vocabulary, merges: merges, mergesName: "roberta/merges.txt")) {
+                XCTAssertEqual($0 as? TokenizerError, .noMerges(file: "roberta/merges.txt"))
+                XCTAssertTrue("\($0)".hasPrefix("roberta/merges.txt: no merges"), "\($0)")
+            }
+        }
+    }
+}

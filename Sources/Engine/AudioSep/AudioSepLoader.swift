@@ -6,12 +6,17 @@ import Foundation
 public struct MappedWeights: WeightLookup {
     public private(set) var tensors: [String: TensorView] = [:]
     public private(set) var origins: [String: String] = [:]
-    public var origin: String { Array(Set(origins.values)).sorted().joined(separator: " + ") }
+    /// Every file overlaid, also one that held no tensor (so a missing tensor still names it).
+    public private(set) var sources: [String] = []
+    public var origin: String {
+        sources.isEmpty ? "(no weight files)" : Array(Set(sources)).sorted().joined(separator: " + ")
+    }
 
     public init() {}
 
     /// Adds every tensor of `source` under `prefix + key`, replacing what was there.
     public mutating func overlay(_ source: [String: TensorView], from path: String, prefix: String = "") {
+        sources.append(path)
         for (key, view) in source {
             tensors[prefix + key] = view
             origins[prefix + key] = path
@@ -20,11 +25,20 @@ public struct MappedWeights: WeightLookup {
 
     public func shape(of key: String) -> [Int]? { tensors[key]?.shape }
 
-    public func mappedView(_ key: String) -> TensorView? { tensors[key] }
+    /// The tensor in place when it is contiguous float32 (else nil: read it with `floats`), once
+    /// checked to hold no NaN or infinity (`WeightsError.nonFiniteValue`).
+    public func mappedView(_ key: String) throws -> TensorView? {
+        guard let view = tensors[key], view.contiguousFloat32 != nil else { return nil }
+        try view.requireFinite()
+        return view
+    }
 
+    /// The tensor's values; NaN or infinity is refused (`WeightsError.nonFiniteValue`): every
+    /// tensor inference uses is read through here or `mappedView` when the model is bound, so
+    /// each is scanned once, as it is copied.
     public func floats(_ key: String) throws -> [Float] {
         guard let view = tensors[key] else { throw ModelError.missingTensor(file: origin, key: key) }
-        return try view.floats()
+        return try view.finiteFloats()
     }
 }
 

@@ -24,11 +24,14 @@ public enum ModelConverter {
         public var bytes: Int
     }
 
+    /// Writes the converted model to `path`. The output is checked first, before any weight is
+    /// read: a device, FIFO or folder, a missing folder, or one of the model's own files is refused.
     public static func convert(_ files: ModelFiles, to path: String, precision: Precision = .f32) throws -> Summary {
+        let output = try ReplacedFile(path: path, inputs: files.inputPaths)
         let weights = try AudioSepLoader.weights(files)
         // Bind the network first: a checkpoint that does not make a whole model is refused here.
         _ = try ResUNet30(weights, prefix: AudioSepLoader.networkPrefix, options: .init(convolution: .im2col))
-        var metadata = ["format": "audiosep-stream/1", "precision": precision.rawValue]
+        var metadata = ["format": ModelFiles.convertedFormat, "precision": precision.rawValue]
         if let roberta = files.robertaDirectory {
             for name in ["vocab.json", "merges.txt"] {
                 let file = (roberta as NSString).appendingPathComponent(name)
@@ -40,7 +43,7 @@ public enum ModelConverter {
         var summary = Summary(tensors: 0, parameters: 0, bytes: 0)
         for key in weights.tensors.keys.sorted() where isNeeded(key) {
             let view = weights.tensors[key]!
-            let values = try view.floats()
+            let values = try weights.floats(key)  // NaN or infinity refused, not written
             switch precision {
             case .f32: try writer.add(key, shape: view.shape, floats: values)
             case .bf16: try writer.add(key, shape: view.shape, bfloat16: values)
@@ -48,8 +51,8 @@ public enum ModelConverter {
             summary.tensors += 1
             summary.parameters += values.count
         }
-        try writer.write(to: path)
-        summary.bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        try writer.write(to: output)
+        summary.bytes = (try? FileManager.default.attributesOfItem(atPath: output.target)[.size] as? Int) ?? 0
         return summary
     }
 }

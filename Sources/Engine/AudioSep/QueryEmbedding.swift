@@ -4,6 +4,17 @@ import Foundation
 /// raw or as a NumPy `.npy` array of shape (512,) or (1, 512).
 public enum QueryEmbedding {
     public static let size = ResUNet30.conditionSize
+    /// The largest magnitude an embedding may hold. CLAP's are L2-normalised (every value within
+    /// ±1); a user's own may be scaled, but beyond this the FiLM layers' products are noise or
+    /// overflow, and a value like 1e38 is a damaged or misread file.
+    public static let maximumMagnitude: Float = 1e4
+
+    /// Refuses NaN, infinity and magnitudes above `maximumMagnitude`:
+    /// `ModelError.implausibleEmbedding` naming `origin`, the index and the value.
+    public static func validate(_ values: [Float], origin: String) throws {
+        guard let index = values.firstIndex(where: { !(abs($0) <= maximumMagnitude) }) else { return }
+        throw ModelError.implausibleEmbedding(origin: origin, index: index, value: "\(values[index])")
+    }
 
     public static func load(path: String) throws -> [Float] {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -51,9 +62,7 @@ public enum QueryEmbedding {
                 values[index] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
             }
         }
-        guard values.allSatisfy(\.isFinite) else {
-            throw ModelError.badEmbedding(file: origin, reason: "it contains NaN or infinite values")
-        }
+        try validate(values, origin: origin)
         return values
     }
 }

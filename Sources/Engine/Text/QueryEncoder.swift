@@ -24,6 +24,8 @@ public enum QueryEncoder {
         if let cache, let hit = cache.lookup(fingerprint: fingerprint, query: text) { return hit }
         let ids = try tokenizer(files).encode(text)
         let embedding = try AudioSepLoader.textEncoder(files, weights: weights).embed(ids)
+        // Finite weights can still overflow to NaN or infinity; never cache or use that.
+        try QueryEmbedding.validate(embedding, origin: "the text embedding of '\(text)' (\(files.label))")
         cache?.store(embedding, fingerprint: fingerprint, query: text)
         return embedding
     }

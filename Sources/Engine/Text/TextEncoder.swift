@@ -19,7 +19,7 @@ struct MappedFloats {
         guard let shape = weights.shape(of: key) else { throw ModelError.missingTensor(file: weights.origin, key: key) }
         guard shape == expected else { throw ModelError.wrongShape(file: weights.origin, key: key, got: shape, expected: expected) }
         self.shape = shape
-        if let view = weights.mappedView(key), view.contiguousFloat32 != nil {
+        if let view = try weights.mappedView(key), view.contiguousFloat32 != nil {
             self.view = view
             self.owned = nil
         } else {

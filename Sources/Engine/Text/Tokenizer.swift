@@ -124,6 +124,7 @@ public struct BPETokenizer: Sendable {
             .map { (Array($0.utf8), vocabulary[TokenKey($0)]!, $0 == "<mask>") }
 
         let mergeList = try mergesBytes.withUnsafeBufferPointer { try MergesFile.parse($0, file: mergesName) }
+        guard !mergeList.isEmpty else { throw TokenizerError.noMerges(file: mergesName) }
         var ranks: [UInt64: UInt64] = [:]
         ranks.reserveCapacity(mergeList.count)
         for (rank, merge) in mergeList.enumerated() {

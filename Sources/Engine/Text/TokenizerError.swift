@@ -15,10 +15,16 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case invalidMerge(file: String, line: Int, text: String)
     /// A merge names a token (either part, or the two joined) that the vocabulary does not hold.
     case mergeTokenNotInVocabulary(file: String, line: Int, token: String)
+    /// `merges.txt` holds no merge (empty, or only its `#version` line): every word would be
+    /// split into single bytes, silently far from the model's tokens.
+    case noMerges(file: String)
     /// A maximum length below 2 leaves no room for `<s>` and `</s>`.
     case invalidMaximumLength(Int)
 
-    public var description: String {
+    /// One line; quoted file content with its control characters escaped.
+    public var description: String { message.printable }
+
+    private var message: String {
         switch self {
         case .cannotRead(let file, let call, let errno):
             let text = strerror(errno).map { String(cString: $0) } ?? "error"
@@ -33,6 +39,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
             return "\(file):\(line): a merge is two tokens separated by one space, got '\(text)'"
         case .mergeTokenNotInVocabulary(let file, let line, let token):
             return "\(file):\(line): merge token '\(token)' is not in the vocabulary"
+        case .noMerges(let file):
+            return "\(file): no merges (the file is empty or holds only its #version line); give roberta-base's merges.txt"
         case .invalidMaximumLength(let length):
             return "maximum length \(length) leaves no room for <s> and </s> (it must be at least 2)"
         }

@@ -22,7 +22,8 @@ public struct SafeTensorsFile: Sendable {
     public let names: [String]
 
     /// Opens and validates the file at `path`. Throws `WeightsError`: `headerTooLarge`,
-    /// `invalidHeader`, `unsupportedDType`, `tensorOutOfRange`, `tensorsNotContiguous`.
+    /// `invalidHeader`, `unsupportedDType`, `tensorOutOfRange`, `shapeOverflow`,
+    /// `byteCountMismatch`, `tensorsNotContiguous`.
     public init(path: String) throws {
         let file = try MappedFile(path: path)
         self.path = path
@@ -84,8 +85,15 @@ public struct SafeTensorsFile: Sendable {
                     expected = overflow ? nil : product
                 }
             }
-            guard begin <= end, end <= dataBytes, let expectedBytes = expected, end - begin == expectedBytes else {
+            guard begin <= end, end <= dataBytes else {
                 throw WeightsError.tensorOutOfRange(file: path, tensor: name, begin: begin, end: end, dataBytes: dataBytes)
+            }
+            guard let expectedBytes = expected else {
+                throw WeightsError.shapeOverflow(file: path, tensor: name, shape: shape, dtype: dtypeName)
+            }
+            guard end - begin == expectedBytes else {
+                throw WeightsError.byteCountMismatch(file: path, tensor: name, shape: shape, dtype: dtypeName,
+                                                     byteCount: end - begin, expectedBytes: expectedBytes)
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }
@@ -111,6 +119,16 @@ public struct SafeTensorsFile: Sendable {
         self.metadata = metadata
         self.tensors = tensors
         self.names = entries.map(\.name)
+    }
+
+    /// Just the `__metadata__` map of the file at `path`, without checking its tensors; nil when
+    /// the file is not safetensors (used to tell a converted model among other files).
+    public static func headerMetadata(path: String) -> [String: String]? {
+        guard let file = try? MappedFile(path: path), file.byteCount >= 8, let length = try? file.load(UInt64.self, offset: 0),
+              length <= UInt64(file.byteCount - 8), length <= UInt64(maximumHeaderBytes),
+              let json = try? file.bytes(offset: 8, byteCount: Int(length)),
+              let header = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] else { return nil }
+        return (header["__metadata__"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
     }
 
     /// The tensor called `name`. Throws `missingTensor`.
@@ -179,9 +197,14 @@ public struct SafeTensorsWriter {
         pending.append(Pending(name: name, dtype: .bf16, shape: shape, bytes: bytes))
     }
 
-    /// Writes the file to `path` (through a temporary file renamed into place).
-    /// Throws `cannotWrite` with the failing call and errno.
+    /// Writes the file to `path`: see `ReplacedFile` for what is refused and how it is replaced.
+    /// Throws `cannotWrite` with the failing call and errno, or `ReplacedFile`'s refusals.
     public func write(to path: String) throws {
+        try write(to: ReplacedFile(path: path))
+    }
+
+    /// Writes the file to an output already checked (before the work of making its tensors).
+    public func write(to output: ReplacedFile) throws {
         let ordered = pending.sorted { ($0.dtype.byteWidth, $1.name) > ($1.dtype.byteWidth, $0.name) }
         var fields: [String] = []
         if !metadata.isEmpty {
@@ -200,27 +223,10 @@ public struct SafeTensorsWriter {
         var prefix = [UInt8](repeating: 0, count: 8)
         for byte in 0..<8 { prefix[byte] = UInt8(truncatingIfNeeded: UInt64(header.count) >> (8 * UInt64(byte))) }
 
-        let temporary = path + ".partial"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw WeightsError.cannotWrite(file: path, call: "open", errno: errno) }
-        do {
-            try Self.writeAll(fd, prefix, path)
-            try Self.writeAll(fd, header, path)
-            for tensor in ordered { try Self.writeAll(fd, tensor.bytes, path) }
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        guard close(fd) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw WeightsError.cannotWrite(file: path, call: "close", errno: code)
-        }
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw WeightsError.cannotWrite(file: path, call: "rename", errno: code)
+        try output.write { descriptor in
+            try prefix.withUnsafeBytes { try output.writeAll(descriptor, $0) }
+            try header.withUnsafeBytes { try output.writeAll(descriptor, $0) }
+            for tensor in ordered { try tensor.bytes.withUnsafeBytes { try output.writeAll(descriptor, $0) } }
         }
     }
 
@@ -246,20 +252,6 @@ public struct SafeTensorsWriter {
         }
         guard name != "__metadata__", names.insert(name).inserted else {
             throw WeightsError.duplicateTensor(file: "(safetensors writer)", tensor: name)
-        }
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var done = 0
-            while done < buffer.count {
-                let written = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw WeightsError.cannotWrite(file: path, call: "write", errno: errno)
-                }
-                done += written
-            }
         }
     }
 

@@ -104,7 +104,9 @@ public struct TensorView: @unchecked Sendable {
         var count = 1
         for extent in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: extent)
-            guard !overflow else { throw invalid }
+            guard !overflow else {
+                throw WeightsError.shapeOverflow(file: file.path, tensor: name, shape: shape, dtype: dtype.rawValue)
+            }
             count = product
         }
         if count > 0 {

@@ -75,6 +75,13 @@ public struct TorchCheckpoint: Sendable {
                     throw WeightsError.storageUnavailable(file: path, tensor: name, entry: entryName,
                                                           reason: "it is compressed (method \(method))")
                 }
+                // torch saves a storage's element count with it: bytes that disagree mean the
+                // storage type (the dtype) is wrong, which the layout check would call out of range.
+                let (expectedBytes, overflow) = storage.elementCount.multipliedReportingOverflow(by: dtype.byteWidth)
+                if storage.elementCount >= 0, overflow || expectedBytes != range.count {
+                    throw WeightsError.storageSizeMismatch(file: path, tensor: name, entry: entryName, dtype: dtype.rawValue,
+                                                           elementCount: storage.elementCount, storageBytes: range.count)
+                }
                 storageRanges[record.storage] = range
             }
             tensors[name] = try TensorView(name: name, dtype: dtype, shape: record.shape, strides: record.strides,

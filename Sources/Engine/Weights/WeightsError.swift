@@ -12,6 +12,13 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case readOutOfRange(file: String, offset: Int, byteCount: Int, fileBytes: Int)
     /// Writing failed; `call` is the C function, `errno` its error number.
     case cannotWrite(file: String, call: String, errno: Int32)
+    /// The output exists and is not a regular file (a device, a FIFO, a folder): a rename would
+    /// replace it with one.
+    case outputNotRegularFile(file: String)
+    /// The output's folder does not exist.
+    case outputFolderMissing(file: String, folder: String)
+    /// The output is one of the files being read (`input`, by device and inode).
+    case outputIsInput(file: String, input: String)
 
     // Zip archives.
     /// No end-of-central-directory record and no local file header at the start: not a zip.
@@ -56,6 +63,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case tensorLargerThanFile(file: String, tensor: String, shape: [Int], elementCount: Int, fileBytes: Int)
     /// No tensor of that name.
     case missingTensor(file: String, tensor: String)
+    /// The tensor holds a NaN or an infinity (`value`, as text) at row-major `index`.
+    case nonFiniteValue(file: String, tensor: String, index: Int, value: String)
 
     // Safetensors.
     /// The 8-byte header length is larger than the file allows (or absurdly large).
@@ -67,6 +76,13 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     /// The tensor's byte range `begin..<end` is inverted, outside the data section
     /// (`dataBytes` long) or disagrees with its shape and dtype.
     case tensorOutOfRange(file: String, tensor: String, begin: Int, end: Int, dataBytes: Int)
+    /// The tensor's shape holds more elements than an Int can count.
+    case shapeOverflow(file: String, tensor: String, shape: [Int], dtype: String)
+    /// The tensor's byte range holds `byteCount` bytes where its shape and dtype need `expectedBytes`.
+    case byteCountMismatch(file: String, tensor: String, shape: [Int], dtype: String, byteCount: Int, expectedBytes: Int)
+    /// A checkpoint storage saved as `elementCount` values of `dtype` whose zip entry holds
+    /// `storageBytes`, not `elementCount` × the dtype's width: a wrong storage type or a cut entry.
+    case storageSizeMismatch(file: String, tensor: String, entry: String, dtype: String, elementCount: Int, storageBytes: Int)
     /// Tensors must tile the data section in order without gaps or overlaps; this one
     /// begins at `begin` where `expected` was due.
     case tensorsNotContiguous(file: String, tensor: String, begin: Int, expected: Int)
@@ -75,7 +91,10 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     /// Two tensors share a name (writer).
     case duplicateTensor(file: String, tensor: String)
 
-    public var description: String {
+    /// One line; quoted file content with its control characters escaped.
+    public var description: String { message.printable }
+
+    private var message: String {
         switch self {
         case .cannotOpen(let file, let call, let errno):
             return "\(file): \(call) failed: \(Self.errnoText(errno))"
@@ -85,6 +104,12 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): read of \(byteCount) bytes at offset \(offset) passes the end of the file (\(fileBytes) bytes)"
         case .cannotWrite(let file, let call, let errno):
             return "\(file): \(call) failed: \(Self.errnoText(errno))"
+        case .outputNotRegularFile(let file):
+            return "cannot write '\(file)': not a regular file (a device, FIFO or folder is not replaced); name a file"
+        case .outputFolderMissing(let file, let folder):
+            return "cannot write '\(file)': folder '\(folder)' does not exist"
+        case .outputIsInput(let file, let input):
+            return "cannot write '\(file)': it is the input file '\(input)'; name another output"
         case .notAZip(let file):
             return "\(file): not a zip archive (no end-of-central-directory record)"
         case .truncatedZip(let file, let fileBytes):
@@ -121,6 +146,8 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): tensor '\(tensor)' of shape \(shape) holds \(elementCount) values, more than the file's \(fileBytes) bytes"
         case .missingTensor(let file, let tensor):
             return "\(file): no tensor '\(tensor)'"
+        case .nonFiniteValue(let file, let tensor, let index, let value):
+            return "\(file): tensor '\(tensor)' holds \(value) at index \(index): the weights are damaged or diverged"
         case .headerTooLarge(let file, let headerBytes, let fileBytes):
             return "\(file): safetensors header of \(headerBytes) bytes does not fit a file of \(fileBytes) bytes"
         case .invalidHeader(let file, let reason):
@@ -129,6 +156,14 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): tensor '\(tensor)' has an unsupported dtype \(dtype)"
         case .tensorOutOfRange(let file, let tensor, let begin, let end, let dataBytes):
             return "\(file): tensor '\(tensor)' byte range \(begin)..<\(end) is invalid for a data section of \(dataBytes) bytes"
+        case .shapeOverflow(let file, let tensor, let shape, let dtype):
+            return "\(file): tensor '\(tensor)' of dtype \(dtype) has shape \(shape), more elements than can be counted"
+        case .byteCountMismatch(let file, let tensor, let shape, let dtype, let byteCount, let expectedBytes):
+            return "\(file): tensor '\(tensor)' of shape \(shape) and dtype \(dtype) needs \(expectedBytes) bytes, its data holds \(byteCount)"
+        case .storageSizeMismatch(let file, let tensor, let entry, let dtype, let elementCount, let storageBytes):
+            let width = DType(rawValue: dtype)?.byteWidth ?? 0
+            return "\(file): storage '\(entry)' of tensor '\(tensor)' is saved as \(elementCount) \(dtype) values "
+                + "(\(elementCount.multipliedReportingOverflow(by: width).partialValue) bytes) but its entry holds \(storageBytes) bytes"
         case .tensorsNotContiguous(let file, let tensor, let begin, let expected):
             return "\(file): tensor '\(tensor)' begins at byte \(begin) of the data section, expected \(expected) (gap or overlap)"
         case .shapeMismatch(let file, let tensor, let shape, let elementCount):
