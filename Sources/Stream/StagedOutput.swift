@@ -82,21 +82,13 @@ public final class StagedOutput {
 
     deinit { discard() }
 
-    /// `path` with every symbolic link followed, also one whose target does not exist yet (the
-    /// file is then created where the link points). Fails on a loop of links.
+    /// `path` with every symbolic link followed (a dangling link: where it points).
     static func followLinks(_ path: String) throws -> String {
-        var current = path
-        for _ in 0..<40 {
-            var status = stat()
-            guard lstat(current, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return current }
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let length = readlink(current, &buffer, buffer.count - 1)
-            guard length >= 0 else { throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-            let link = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            current = link.hasPrefix("/") ? link
-                : ((current as NSString).deletingLastPathComponent as NSString).appendingPathComponent(link)
+        do {
+            return try SymbolicLinks.follow(path)
+        } catch let failure as SymbolicLinks.Failure {
+            throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(failure.errno)))
         }
-        throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(ELOOP)))
     }
 
     private static func createTemporary(beside target: String, mode: mode_t, naming path: String) throws -> (Int32, String) {

@@ -169,7 +169,10 @@ public final class WorkerSession {
         }
         if let named = request.model.map(absolute) {
             guard FileManager.default.fileExists(atPath: named) else { throw WorkerError.fileNotFound(kind: "Model", path: named) }
-            guard let files = ModelFiles.inspect(named) else { throw WorkerError.loadFailed(reason: "\(ModelError.noModel(searched: [named]))") }
+            // An ambiguous folder (several candidate .safetensors) is an error that lists them.
+            let resolved: ModelFiles?
+            do { resolved = try ModelFiles.resolve(named) } catch { throw WorkerError.loadFailed(reason: "\(error)") }
+            guard let files = resolved else { throw WorkerError.loadFailed(reason: "\(ModelError.noModel(searched: [named]))") }
             return files
         }
         guard let checkpoint = request.checkpointPath.map(absolute) else {

@@ -15,6 +15,7 @@ struct AudioSepStream: ParsableCommand {
         abstract: "Separate the sound you describe from audio flowing through a pipe.",
         discussion: """
             Reads WAV (or anything libsndfile streams) or raw PCM on stdin, writes WAV or raw PCM on stdout.
+            Examples:
               sox song.flac -t wav - | audiosep-stream vocals | aplay
               audiosep-stream --engine identity < in.wav > out.wav
             """,

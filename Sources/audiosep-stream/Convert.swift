@@ -7,9 +7,13 @@ extension ModelConverter.Precision: ExpressibleByArgument {}
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the model as one .safetensors file that loads with a memory map.",
-        discussion: "audiosep-stream convert --model ~/models/audiosep -o ~/.cache/audiosep-stream/audiosep.safetensors")
+        discussion: """
+            Examples:
+              cd ~/.cache/audiosep-stream
+              audiosep-stream convert --model ~/models/audiosep -o audiosep.safetensors
+            """)
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelLocation
     @Option(name: [.customShort("o"), .customLong("output")], help: "The .safetensors file to write.")
     var output: String
     @Option(name: .long, help: "Precision of the stored tensors: f32 or bf16.")

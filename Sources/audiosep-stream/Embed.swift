@@ -6,15 +6,19 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the query embedding of TEXT (CLAP's text encoder, as AudioSep uses it).",
         discussion: """
-            audiosep-stream embed "a dog barking" --model ~/models/AudioSep > dog.json
-            audiosep-stream embed "a dog barking" --format f32 > dog.f32 && audiosep-stream --embedding dog.f32 < in.wav > out.wav
+            Examples:
+              audiosep-stream embed "a dog barking" --model ~/models/AudioSep > dog.json
+              audiosep-stream embed "a dog barking" --format f32 > dog.f32
+              audiosep-stream --embedding dog.f32 < in.wav > out.wav
             """)
 
     enum Format: String, ExpressibleByArgument { case json, f32 }
 
     @Argument(help: "The query text.")
     var text: String
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var model: ModelLocation
+    @Flag(name: .long, help: "Neither read nor write the query-embedding cache (~/.cache/audiosep-stream/embeddings).")
+    var noCache = false
     @Option(name: .long, help: "json (an array of 512 numbers) or f32 (raw little-endian float32, as --embedding takes).")
     var format: Format = .json
 
@@ -23,7 +27,7 @@ struct Embed: ParsableCommand {
             guard let files = try model.locate(), !files.isEmpty else {
                 throw ModelError.noModel(searched: ["--model", "AUDIOSEP_MODEL", ModelFiles.cacheDirectory])
             }
-            let embedding = try QueryEncoder.embedding(for: text, files: files, cache: model.cache)
+            let embedding = try QueryEncoder.embedding(for: text, files: files, cache: noCache ? nil : EmbeddingCache())
             switch format {
             case .json:
                 let numbers = embedding.map { "\($0)" }.joined(separator: ",")

@@ -2,8 +2,8 @@ import ArgumentParser
 import Engine
 import Foundation
 
-/// The flags that say where the AudioSep model is and how to query it.
-struct ModelOptions: ParsableArguments {
+/// The flags that say where the AudioSep model's files are (all that `convert` and `embed` need).
+struct ModelLocation: ParsableArguments {
     @Option(name: .long, help: "AudioSep model: a folder with the checkpoints and roberta-base/, or a converted .safetensors (default: $AUDIOSEP_MODEL, then ~/.cache/audiosep-stream/).")
     var model: String?
     @Option(name: .long, help: "The AudioSep Lightning checkpoint (.ckpt), as the packaged worker's checkpoint_path.")
@@ -12,6 +12,19 @@ struct ModelOptions: ParsableArguments {
     var clapCheckpoint: String?
     @Option(name: .long, help: "The roberta-base/ tokenizer folder, as the worker's roberta_dir.")
     var robertaDir: String?
+
+    func locate() throws -> ModelFiles? {
+        try ModelFiles.locate(model: model, checkpoint: checkpoint, clapCheckpoint: clapCheckpoint, robertaDirectory: robertaDir)
+    }
+}
+
+/// The flags that say where the AudioSep model is and how to run and query it.
+struct ModelOptions: ParsableArguments {
+    @OptionGroup var location: ModelLocation
+    var model: String? { location.model }
+    var checkpoint: String? { location.checkpoint }
+    var clapCheckpoint: String? { location.clapCheckpoint }
+    var robertaDir: String? { location.robertaDir }
     @Option(name: .long, help: "Query embedding file (512 little-endian float32, raw or .npy), instead of the text query.")
     var embedding: String?
     @Option(name: .long, help: "Threads for the engine, 1 to 1024 (default: all cores).", transform: ArgumentValues.threadCount)
@@ -35,9 +48,7 @@ struct ModelOptions: ParsableArguments {
 
     var cache: EmbeddingCache? { noCache ? nil : EmbeddingCache() }
 
-    func locate() throws -> ModelFiles? {
-        try ModelFiles.locate(model: model, checkpoint: checkpoint, clapCheckpoint: clapCheckpoint, robertaDirectory: robertaDir)
-    }
+    func locate() throws -> ModelFiles? { try location.locate() }
 
     func makeEngine(name: String, query: String?) throws -> Separator {
         if let threads {

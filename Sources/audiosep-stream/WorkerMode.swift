@@ -11,8 +11,9 @@ struct WorkerMode: ParsableCommand {
         discussion: """
             The packaged AudioSep worker's protocol (commands load_model, separate, get_status, exit); logs go \
             to stderr. See README.md, "Worker mode".
-              printf '%s\\n' '{"cmd":"separate","input":"in.wav","output":"out.wav","text":"vocals"}' \\
-                | audiosep-stream --worker
+            Examples:
+              J='{"cmd":"separate","input":"a.wav","output":"b.wav","text":"vocals"}'
+              echo "$J" | audiosep-stream --worker
             """)
 
     @Option(name: .long, help: "Models kept loaded, least recently used evicted first (default: $AUDIOSEP_MAX_CACHED_MODELS, then 1).")

@@ -283,6 +283,27 @@ final class CommandLineEndToEndTests: XCTestCase {
         }
     }
 
+    /// Every example in the help is one command a user can copy: none is wrapped onto a second
+    /// line, and embed and convert list only the options they use.
+    func testHelpExamplesCopyPasteAndListOnlyWhatApplies() throws {
+        for command in ["", "separate", "embed", "convert", "tune", "worker"] {
+            let help = String(decoding: try Harness.shell("$BIN \(command) --help").stdout, as: UTF8.self)
+            guard let start = help.range(of: "Examples:\n") else { XCTFail("\(command) --help has no examples"); continue }
+            let examples = String(help[start.upperBound...]).components(separatedBy: "\n\n")[0]
+            for line in examples.split(separator: "\n") {
+                XCTAssertTrue(line.hasPrefix("  "), "\(command) --help: an example wrapped onto '\(line)'")
+            }
+        }
+        for command in ["embed", "convert"] {
+            let help = String(decoding: try Harness.shell("$BIN \(command) --help").stdout, as: UTF8.self)
+            let usage = help.split(separator: "\n").first { $0.hasPrefix("USAGE:") }.map(String.init) ?? ""
+            XCTAssertTrue(usage.contains("--model"), usage)
+            for option in ["--threads", "--kernels", "--precision", "--convolution", "--embedding"] {
+                XCTAssertFalse(usage.contains(option), "\(command) --help lists \(option), which it does not use")
+            }
+        }
+    }
+
     func testNonFiniteNetworkOutputIsReplacedAndCounted() throws {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/audiosep-tiny").path

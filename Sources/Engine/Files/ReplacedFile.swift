@@ -87,25 +87,13 @@ public struct ReplacedFile: Sendable {
         }
     }
 
-    /// The folder holding `path` ("." for a bare name).
-    static func folder(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    static func folder(of path: String) -> String { SymbolicLinks.folder(of: path) }
 
-    /// `path` with every symbolic link followed, also one whose target does not exist yet (the
-    /// file is then created where the link points).
     static func followLinks(_ path: String) throws -> String {
-        var current = path
-        for _ in 0..<40 {
-            var status = stat()
-            guard lstat(current, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return current }
-            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let length = readlink(current, &buffer, buffer.count - 1)
-            guard length >= 0 else { throw WeightsError.cannotWrite(file: path, call: "readlink", errno: errno) }
-            let link = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            current = link.hasPrefix("/") ? link : folder(of: current) + "/" + link
+        do {
+            return try SymbolicLinks.follow(path)
+        } catch let failure as SymbolicLinks.Failure {
+            throw WeightsError.cannotWrite(file: path, call: "readlink", errno: failure.errno)
         }
-        throw WeightsError.cannotWrite(file: path, call: "readlink", errno: ELOOP)
     }
 }

@@ -1,0 +1,31 @@
+import Foundation
+
+/// Following symbolic links to the file a write should replace.
+public enum SymbolicLinks {
+    /// A link that cannot be read, or a loop of links: `errno` says which.
+    public struct Failure: Error, Equatable {
+        public let errno: Int32
+    }
+
+    /// `path` with every symbolic link followed, also one whose target does not exist yet (the
+    /// file is then created where the link points). A path that is no link is returned as it is.
+    public static func follow(_ path: String) throws -> String {
+        var current = path
+        for _ in 0..<40 {
+            var status = stat()
+            guard lstat(current, &status) == 0, (status.st_mode & S_IFMT) == S_IFLNK else { return current }
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = readlink(current, &buffer, buffer.count - 1)
+            guard length >= 0 else { throw Failure(errno: errno) }
+            let link = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = link.hasPrefix("/") ? link : folder(of: current) + "/" + link
+        }
+        throw Failure(errno: ELOOP)
+    }
+
+    /// The folder holding `path` ("." for a bare name).
+    public static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
