@@ -94,6 +94,26 @@ final class TunerEndToEndTests: XCTestCase {
         XCTAssertTrue(text.contains("the leanest peaks at"), text)
     }
 
+    /// The built-in engine's chunked outputs differ from one pass by design; a chunk as long as
+    /// the sample has no boundary and would win on boundary SNR by construction.
+    func testAChunkAsLongAsTheSampleIsMeasuredButNotRecommended() throws {
+        let run = try Harness.shell("$BIN tune --engine dsp --seconds 9 --chunks 1,9 -q")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let text = String(decoding: run.stdout, as: UTF8.self)
+        XCTAssertTrue(text.contains("chunks longer than a third of the 9 s sample (3 s) are measured but not recommended: "
+                                    + "they have too few window boundaries to judge"), text)
+        XCTAssertTrue(text.contains("recommended: --chunk 1 "), text)
+        XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix("      9") && $0.contains("too long") }, text)
+    }
+
+    func testNoChunkShortEnoughFailsBeforeAnyRun() throws {
+        let run = try Harness.shell("$BIN tune --engine identity --seconds 24 --chunks 16,32")
+        XCTAssertEqual(run.status, 1, run.stderr)
+        let lines = run.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line and no progress: nothing was measured: \(run.stderr)")
+        XCTAssertTrue(run.stderr.contains("no chunk in --chunks 16,32 is at most a third of the 24 s sample (8 s)"), run.stderr)
+    }
+
     func testBadSettingsAreOneLineErrors() throws {
         for (flags, expected) in [("--chunks 0", "invalid --chunks: 0"), ("--overlap 0.8", "invalid overlap"),
                                   ("--max-memory lots", "invalid memory limit: lots"),
@@ -107,7 +127,7 @@ final class TunerEndToEndTests: XCTestCase {
     }
 
     func testAChildFailureNamesTheConfiguration() throws {
-        let run = try Harness.shell("$BIN tune --engine nosuch --seconds 2 --chunks 1 -q")
+        let run = try Harness.shell("$BIN tune --engine nosuch --seconds 3 --chunks 1 -q")
         XCTAssertEqual(run.status, 1)
         XCTAssertTrue(run.stderr.contains("the run with chunk"), run.stderr)
         XCTAssertTrue(run.stderr.contains("nosuch"), run.stderr)
