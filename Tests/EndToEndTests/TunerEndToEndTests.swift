@@ -126,10 +126,17 @@ final class TunerEndToEndTests: XCTestCase {
         }
     }
 
-    func testAChildFailureNamesTheConfiguration() throws {
-        let run = try Harness.shell("$BIN tune --engine nosuch --seconds 3 --chunks 1 -q")
-        XCTAssertEqual(run.status, 1)
-        XCTAssertTrue(run.stderr.contains("the run with chunk"), run.stderr)
-        XCTAssertTrue(run.stderr.contains("nosuch"), run.stderr)
+    /// Checked before the first run: without the check each of these failed in the one-pass run,
+    /// after the progress line, as "the run with chunk … failed".
+    func testEngineAndQueryAreCheckedBeforeAnyRun() throws {
+        for (flags, expected) in [("--engine dsp --query xyzzy", "the built-in engine cannot separate 'xyzzy'"),
+                                  ("--engine nosuch", "unknown engine 'nosuch'"),
+                                  ("--engine dsp --threads 0", "--threads must be at least 1, got 0")] {
+            let run = try Harness.shell("$BIN tune \(flags) --seconds 30 --chunks 1")
+            XCTAssertEqual(run.status, 1, flags)
+            let lines = run.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "one line and no progress: nothing was measured: \(run.stderr)")
+            XCTAssertTrue(run.stderr.hasPrefix("audiosep-stream: ") && run.stderr.contains(expected), "\(flags): \(run.stderr)")
+        }
     }
 }
