@@ -68,6 +68,7 @@ struct Tune: ParsableCommand {
                                     minBoundarySNR: minBoundarySnr)
         try checkEngine()
         let tuner = try Tuner(request)
+        if let plot { try PlotFile.check(plot) }
 
         let started = Date()
         let terminal = isatty(STDERR_FILENO) == 1
@@ -77,7 +78,7 @@ struct Tune: ParsableCommand {
             Console.error((terminal ? "\r\u{1B}[K" + line : line + "\n"))
         }
         if !quiet, terminal { Console.error("\n") }
-        if let plot { try TuneChart.svg(report).write(toFile: plot, atomically: true, encoding: .utf8) }
+        if let plot { try PlotFile.write(TuneChart.svg(report), to: plot) }
         Console.output(json ? try report.json() : report.table())
     }
 

@@ -139,4 +139,26 @@ final class TunerEndToEndTests: XCTestCase {
             XCTAssertTrue(run.stderr.hasPrefix("audiosep-stream: ") && run.stderr.contains(expected), "\(flags): \(run.stderr)")
         }
     }
+
+    /// A plot that cannot be written is refused before measuring (no progress line), naming the
+    /// path and why; without the check it was a raw NSError after every run.
+    func testAnUnwritablePlotPathFailsBeforeAnyRun() throws {
+        let folder = Harness.path("plots-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (path, reason) in [(folder + "/missing/tune.svg", "folder '\(folder)/missing' does not exist"),
+                               (folder, "it is a folder; name a file in it")] {
+            let run = try Harness.shell("$BIN tune --engine identity --seconds 30 --chunks 1 --plot '\(path)'")
+            XCTAssertEqual(run.status, 1, run.stderr)
+            XCTAssertEqual(run.stderr, "audiosep-stream: cannot write the plot '\(path)': \(reason)\n")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [], "the check leaves nothing behind")
+    }
+
+    /// A write that fails after the check (a full device) is one line with the system's reason.
+    func testAFailedPlotWriteIsOneLineWithTheSystemsReason() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
+        let run = try Harness.shell("$BIN tune --engine identity --seconds 3 --chunks 1 -q --plot /dev/full")
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertEqual(run.stderr, "audiosep-stream: cannot write the plot '/dev/full': \(String(cString: strerror(ENOSPC)))\n")
+    }
 }

@@ -285,6 +285,22 @@ final class AudioTests: XCTestCase {
         XCTAssertEqual(check.frames, 22_050)
     }
 
+    func testPlotFileRefusesFoldersAndMissingFoldersAndWritesWhole() throws {
+        XCTAssertThrowsError(try PlotFile.check(directory)) { error in
+            XCTAssertEqual(error as? TuneError, .cannotWritePlot(path: directory, reason: "it is a folder; name a file in it"))
+        }
+        let missing = directory + "/none/chart.svg"
+        XCTAssertThrowsError(try PlotFile.check(missing)) { error in
+            XCTAssertEqual(error as? TuneError, .cannotWritePlot(path: missing, reason: "folder '\(directory)/none' does not exist"))
+        }
+        let chart = directory + "/chart.svg"
+        try PlotFile.check(chart)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: chart), "the check creates nothing under the name")
+        try PlotFile.write("<svg/>\n", to: chart)
+        XCTAssertEqual(try String(contentsOfFile: chart, encoding: .utf8), "<svg/>\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["chart.svg"])
+    }
+
     func testRunStatsRoundTrip() throws {
         let stats = RunStats(engine: "dsp", engineSampleRate: 44_100, chunkSeconds: 4, overlapSeconds: 0.4, snapped: false,
                              inputFrames: 441_000, inputSampleRate: 44_100, outputFrames: 441_000, wallSeconds: 0.5,
