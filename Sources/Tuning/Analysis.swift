@@ -28,6 +28,22 @@ public enum TuneAnalysis {
     /// A boundary SNR at which the chunked output cannot be told from one pass by ear
     /// (the difference is 40 dB below the signal).
     public static let transparentSNR = 40.0
+    /// Only chunks at most this share of the sample are recommended. A chunk as long as the
+    /// sample has no boundary, so its boundary SNR is perfect by construction; a third leaves at
+    /// least two boundaries whose cost the measurement sees.
+    public static let maxChunkShareOfSample = 1.0 / 3
+
+    /// The longest chunk that may be recommended for a sample of this length.
+    public static func longestJudgedChunkSeconds(sampleSeconds: Double) -> Double {
+        sampleSeconds * maxChunkShareOfSample
+    }
+
+    /// Judged on the requested length, which the tuner can check before any run; snapping moves
+    /// it by a few per cent, not enough to change how many boundaries there are. A millisecond of
+    /// slack absorbs the sample's rounding to whole frames (1 s still qualifies for a 3 s sample).
+    public static func isJudged(chunkSeconds: Double, sampleSeconds: Double) -> Bool {
+        chunkSeconds <= longestJudgedChunkSeconds(sampleSeconds: sampleSeconds) + 0.001
+    }
 
     /// True for each configuration no other beats on throughput and memory at once
     /// (at least as fast and as lean, strictly better in one).
@@ -51,21 +67,31 @@ public enum TuneAnalysis {
         return true
     }
 
-    /// Marks the Pareto front and the limits on every configuration and picks one among those
-    /// that meet the limits. Quality first: small chunks are only worth their boundary error when
+    /// Marks the Pareto front, the limits and whether each configuration's chunk is short enough
+    /// against the `sampleSeconds` to be judged, and picks one among those that are judged and meet
+    /// the limits. Quality first: small chunks are only worth their boundary error when
     /// the limits demand them. So the pool is the configurations whose boundary SNR is
     /// `transparentSNR` or better (or, when none is, those within 1 dB of the best); from the
     /// pool, the leanest within `speedTolerance` of the fastest.
-    public static func analyse(_ configurations: inout [TunedConfiguration], limits: TuneLimits) -> Recommendation {
+    public static func analyse(_ configurations: inout [TunedConfiguration], limits: TuneLimits,
+                               sampleSeconds: Double) -> Recommendation {
         let front = paretoFront(configurations)
         for index in configurations.indices {
             configurations[index].pareto = front[index]
             configurations[index].meetsLimits = meets(configurations[index], limits)
+            configurations[index].recommendable = isJudged(chunkSeconds: configurations[index].requestedChunkSeconds,
+                                                           sampleSeconds: sampleSeconds)
         }
-        let candidates = configurations.indices.filter { configurations[$0].meetsLimits }
+        let judged = configurations.filter(\.recommendable)
+        guard !judged.isEmpty else {
+            return Recommendation(index: nil, chunkSeconds: nil, overlapSeconds: nil,
+                                  reason: TuneError.noJudgedChunk(chunks: configurations.map(\.requestedChunkSeconds),
+                                                                  sampleSeconds: sampleSeconds).description)
+        }
+        let candidates = configurations.indices.filter { configurations[$0].meetsLimits && configurations[$0].recommendable }
         guard !candidates.isEmpty else {
             return Recommendation(index: nil, chunkSeconds: nil, overlapSeconds: nil,
-                                  reason: noneMeets(configurations, limits))
+                                  reason: noneMeets(judged, limits))
         }
         func snr(_ index: Int) -> Double { configurations[index].boundarySNR ?? .infinity }
         let transparent = candidates.filter { snr($0) >= transparentSNR }

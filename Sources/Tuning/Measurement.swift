@@ -83,6 +83,9 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
     public var windows: Int
     public var pareto = false
     public var meetsLimits = true
+    /// False when the chunk is too long a share of the sample for its boundaries to be judged
+    /// (see `TuneAnalysis.maxChunkShareOfSample`): measured and shown, never recommended.
+    public var recommendable = true
 
     public init(requestedChunkSeconds: Double, chunkSeconds: Double, overlapSeconds: Double, snapped: Bool,
                 realtimeFactor: Double, peakRSSBytes: Int, latencySeconds: Double, boundarySNR: Double?,
@@ -104,7 +107,7 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
         case requestedChunkSeconds = "requested_chunk_seconds", chunkSeconds = "chunk_seconds"
         case overlapSeconds = "overlap_seconds", realtimeFactor = "realtime_factor", peakRSSBytes = "peak_rss_bytes"
         case latencySeconds = "latency_seconds", boundarySNR = "boundary_snr_db", loadSeconds = "load_seconds"
-        case meetsLimits = "meets_limits"
+        case meetsLimits = "meets_limits", recommendable
     }
 
     // Encode nil SNR as an explicit null, so every object has every key.
@@ -122,6 +125,7 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
         try container.encode(windows, forKey: .windows)
         try container.encode(pareto, forKey: .pareto)
         try container.encode(meetsLimits, forKey: .meetsLimits)
+        try container.encode(recommendable, forKey: .recommendable)
     }
 
     /// A short name for messages: "chunk 4 s, overlap 0.4 s".

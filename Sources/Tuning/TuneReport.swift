@@ -74,7 +74,8 @@ public struct TuneReport: Codable, Equatable, Sendable {
                 String(format: "%.2f", configuration.latencySeconds),
                 configuration.boundarySNR.map { String(format: "%.1f dB", $0) } ?? "whole",
                 configuration.pareto ? "front" : "",
-                (configuration.meetsLimits ? "ok" : "no") + (recommendation.index == index ? "  <- recommended" : ""),
+                (configuration.meetsLimits ? "ok" : "no") + (configuration.recommendable ? "" : ", too long")
+                    + (recommendation.index == index ? "  <- recommended" : ""),
             ])
         }
         let widths = header.indices.map { column in
@@ -91,12 +92,21 @@ public struct TuneReport: Codable, Equatable, Sendable {
         lines.append(contentsOf: rows.map(render))
         lines.append(String(format: "whole input in one pass (the boundary SNR reference): %.2fx real time, %@ peak",
                             wholePass.realtimeFactor, Self.megabytes(wholePass.peakRSSBytes)))
+        if let note = longChunkNote { lines.append(note) }
         if let chunk = recommendation.chunkSeconds, let overlap = recommendation.overlapSeconds {
             lines.append("recommended: --chunk \(Self.seconds(chunk)) --overlap \(Self.seconds(overlap))  (\(recommendation.reason))")
         } else {
             lines.append("recommended: none — \(recommendation.reason)")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Says which chunks were left out of the recommendation, when any were.
+    public var longChunkNote: String? {
+        guard configurations.contains(where: { !$0.recommendable }) else { return nil }
+        return String(format: "chunks longer than a third of the %.3g s sample (%.3g s) are measured but not recommended: "
+                      + "they have too few window boundaries to judge", input.seconds,
+                      TuneAnalysis.longestJudgedChunkSeconds(sampleSeconds: input.seconds))
     }
 
     public func json() throws -> String {

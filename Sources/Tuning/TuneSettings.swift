@@ -7,6 +7,9 @@ public enum TuneError: Error, Equatable, CustomStringConvertible {
     case cannotStart(path: String, errno: Int32)
     case missingStats(configuration: String)
     case wrongLength(configuration: String, got: Int, expected: Int)
+    /// No chunk asked for is short enough against the sample to have boundaries worth judging.
+    case noJudgedChunk(chunks: [Double], sampleSeconds: Double)
+    case cannotWritePlot(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -21,6 +24,13 @@ public enum TuneError: Error, Equatable, CustomStringConvertible {
             return "the run with \(configuration) wrote no measurements"
         case .wrongLength(let configuration, let got, let expected):
             return "the run with \(configuration) wrote \(got) frames, expected \(expected)"
+        case .cannotWritePlot(let path, let reason):
+            return "cannot write the plot '\(path)': \(reason)"
+        case .noJudgedChunk(let chunks, let sampleSeconds):
+            let list = chunks.map { String(format: "%g", $0) }.joined(separator: ",")
+            let longest = TuneAnalysis.longestJudgedChunkSeconds(sampleSeconds: sampleSeconds)
+            return String(format: "no chunk in --chunks %@ is at most a third of the %.3g s sample (%.3g s), so none has "
+                          + "enough window boundaries to judge: give shorter chunks or a longer --seconds", list, sampleSeconds, longest)
         }
     }
 }

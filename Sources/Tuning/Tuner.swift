@@ -47,6 +47,22 @@ public final class Tuner {
             throw TuneError.invalidValue(name: "--chunks", value: "(none)")
         }
         self.request = request
+        sampleSeconds = try Self.sampleSeconds(request)
+        guard request.chunks.contains(where: { TuneAnalysis.isJudged(chunkSeconds: $0, sampleSeconds: sampleSeconds) }) else {
+            throw TuneError.noJudgedChunk(chunks: request.chunks, sampleSeconds: sampleSeconds)
+        }
+    }
+
+    /// How long the sample will be, known before any run: `seconds`, or less when the input
+    /// file is shorter (from its header).
+    public let sampleSeconds: Double
+
+    private static func sampleSeconds(_ request: TuneRequest) throws -> Double {
+        guard let path = request.inputPath else { return request.seconds }
+        let description = try SndfileSource(.path(path)).description
+        guard let frames = description.knownFrames else { return request.seconds }
+        guard frames > 0 else { throw TuneError.invalidValue(name: "input (no audio)", value: path) }
+        return min(request.seconds, Double(frames) / Double(description.sampleRate))
     }
 
     /// `progress` gets one short line per step, for a status line on stderr.
@@ -105,7 +121,7 @@ public final class Tuner {
                 boundarySNR: comparison.snr, loadSeconds: stats.loadSeconds, windows: stats.windows))
             try? FileManager.default.removeItem(atPath: output)
         }
-        let recommendation = TuneAnalysis.analyse(&configurations, limits: request.limits)
+        let recommendation = TuneAnalysis.analyse(&configurations, limits: request.limits, sampleSeconds: input.seconds)
         let snapNote = snaps.isEmpty ? nil
             : "* the \(whole.engine) engine snapped chunk/overlap to lengths it wastes nothing on, with windows on the grid of one pass (s): "
                 + snaps.joined(separator: ", ")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Tuning
 
@@ -65,7 +66,9 @@ struct Tune: ParsableCommand {
         request.limits = TuneLimits(maxMemoryBytes: try maxMemory.map(Quantity.bytes),
                                     maxLatencySeconds: try maxLatency.map { try Quantity.seconds($0, name: "--max-latency") },
                                     minBoundarySNR: minBoundarySnr)
+        try checkEngine()
         let tuner = try Tuner(request)
+        if let plot { try PlotFile.check(plot) }
 
         let started = Date()
         let terminal = isatty(STDERR_FILENO) == 1
@@ -75,7 +78,26 @@ struct Tune: ParsableCommand {
             Console.error((terminal ? "\r\u{1B}[K" + line : line + "\n"))
         }
         if !quiet, terminal { Console.error("\n") }
-        if let plot { try TuneChart.svg(report).write(toFile: plot, atomically: true, encoding: .utf8) }
+        if let plot { try PlotFile.write(TuneChart.svg(report), to: plot) }
         Console.output(json ? try report.json() : report.table())
+    }
+
+    /// What every run would refuse, checked once before minutes of them: the engine's name,
+    /// --threads, the compute flags, the embedding file, and for the built-in engine the query,
+    /// by building the engine as `separate` does (cheap for it).
+    private func checkEngine() throws {
+        guard EngineFactory.knownNames.contains(engine) else { throw EngineError.unknownEngine(engine) }
+        let files = try model.locate()
+        let loadsAudioSep = (engine == "audiosep" || engine == "auto") && !(files?.isEmpty ?? true)
+        guard loadsAudioSep else {
+            _ = try model.makeEngine(name: engine, query: query)
+            return
+        }
+        // Building AudioSep loads the network (seconds, a gigabyte); any text is a query it takes.
+        if let threads = model.threads, threads < 1 {
+            throw ValidationError("--threads must be at least 1, got \(threads)")
+        }
+        _ = try model.compute.options()
+        _ = try model.embedding.map(QueryEmbedding.load)
     }
 }

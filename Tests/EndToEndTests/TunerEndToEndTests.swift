@@ -94,6 +94,26 @@ final class TunerEndToEndTests: XCTestCase {
         XCTAssertTrue(text.contains("the leanest peaks at"), text)
     }
 
+    /// The built-in engine's chunked outputs differ from one pass by design; a chunk as long as
+    /// the sample has no boundary and would win on boundary SNR by construction.
+    func testAChunkAsLongAsTheSampleIsMeasuredButNotRecommended() throws {
+        let run = try Harness.shell("$BIN tune --engine dsp --seconds 9 --chunks 1,9 -q")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let text = String(decoding: run.stdout, as: UTF8.self)
+        XCTAssertTrue(text.contains("chunks longer than a third of the 9 s sample (3 s) are measured but not recommended: "
+                                    + "they have too few window boundaries to judge"), text)
+        XCTAssertTrue(text.contains("recommended: --chunk 1 "), text)
+        XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix("      9") && $0.contains("too long") }, text)
+    }
+
+    func testNoChunkShortEnoughFailsBeforeAnyRun() throws {
+        let run = try Harness.shell("$BIN tune --engine identity --seconds 24 --chunks 16,32")
+        XCTAssertEqual(run.status, 1, run.stderr)
+        let lines = run.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line and no progress: nothing was measured: \(run.stderr)")
+        XCTAssertTrue(run.stderr.contains("no chunk in --chunks 16,32 is at most a third of the 24 s sample (8 s)"), run.stderr)
+    }
+
     func testBadSettingsAreOneLineErrors() throws {
         for (flags, expected) in [("--chunks 0", "invalid --chunks: 0"), ("--overlap 0.8", "invalid overlap"),
                                   ("--max-memory lots", "invalid memory limit: lots"),
@@ -106,10 +126,39 @@ final class TunerEndToEndTests: XCTestCase {
         }
     }
 
-    func testAChildFailureNamesTheConfiguration() throws {
-        let run = try Harness.shell("$BIN tune --engine nosuch --seconds 2 --chunks 1 -q")
-        XCTAssertEqual(run.status, 1)
-        XCTAssertTrue(run.stderr.contains("the run with chunk"), run.stderr)
-        XCTAssertTrue(run.stderr.contains("nosuch"), run.stderr)
+    /// Checked before the first run: without the check each of these failed in the one-pass run,
+    /// after the progress line, as "the run with chunk … failed".
+    func testEngineAndQueryAreCheckedBeforeAnyRun() throws {
+        for (flags, expected) in [("--engine dsp --query xyzzy", "the built-in engine cannot separate 'xyzzy'"),
+                                  ("--engine nosuch", "unknown engine 'nosuch'"),
+                                  ("--engine dsp --threads 0", "--threads must be at least 1, got 0")] {
+            let run = try Harness.shell("$BIN tune \(flags) --seconds 30 --chunks 1")
+            XCTAssertEqual(run.status, 1, flags)
+            let lines = run.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, "one line and no progress: nothing was measured: \(run.stderr)")
+            XCTAssertTrue(run.stderr.hasPrefix("audiosep-stream: ") && run.stderr.contains(expected), "\(flags): \(run.stderr)")
+        }
+    }
+
+    /// A plot that cannot be written is refused before measuring (no progress line), naming the
+    /// path and why; without the check it was a raw NSError after every run.
+    func testAnUnwritablePlotPathFailsBeforeAnyRun() throws {
+        let folder = Harness.path("plots-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (path, reason) in [(folder + "/missing/tune.svg", "folder '\(folder)/missing' does not exist"),
+                               (folder, "it is a folder; name a file in it")] {
+            let run = try Harness.shell("$BIN tune --engine identity --seconds 30 --chunks 1 --plot '\(path)'")
+            XCTAssertEqual(run.status, 1, run.stderr)
+            XCTAssertEqual(run.stderr, "audiosep-stream: cannot write the plot '\(path)': \(reason)\n")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [], "the check leaves nothing behind")
+    }
+
+    /// A write that fails after the check (a full device) is one line with the system's reason.
+    func testAFailedPlotWriteIsOneLineWithTheSystemsReason() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full") }
+        let run = try Harness.shell("$BIN tune --engine identity --seconds 3 --chunks 1 -q --plot /dev/full")
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertEqual(run.stderr, "audiosep-stream: cannot write the plot '/dev/full': \(String(cString: strerror(ENOSPC)))\n")
     }
 }

@@ -64,42 +64,117 @@ final class AnalysisTests: XCTestCase {
         ]
         // No limits: among transparent (≥ 40 dB) ones, the leanest within 5% of the fastest (9x): 8 s.
         var unlimited = points
-        XCTAssertEqual(TuneAnalysis.analyse(&unlimited, limits: TuneLimits()).index, 3)
+        XCTAssertEqual(TuneAnalysis.analyse(&unlimited, limits: TuneLimits(), sampleSeconds: 60).index, 3)
         // 250 MB: 8 s is out; 4 s (8.2x) and 2 s (8x, within 5%) remain; 2 s is leaner.
         let memory = TuneLimits(maxMemoryBytes: 250_000_000)
-        let pick = TuneAnalysis.analyse(&points, limits: memory)
+        let pick = TuneAnalysis.analyse(&points, limits: memory, sampleSeconds: 60)
         XCTAssertEqual(pick.index, 1)
         XCTAssertEqual(pick.chunkSeconds, 2)
         XCTAssertEqual(points.map(\.meetsLimits), [true, true, true, false])
         XCTAssertTrue(pick.reason.contains("--max-memory"), pick.reason)
         // Latency 1.5 s: only 1 s qualifies; not transparent, so the best SNR there is.
         var latency = points
-        let quick = TuneAnalysis.analyse(&latency, limits: TuneLimits(maxLatencySeconds: 1.5))
+        let quick = TuneAnalysis.analyse(&latency, limits: TuneLimits(maxLatencySeconds: 1.5), sampleSeconds: 60)
         XCTAssertEqual(quick.index, 0)
         XCTAssertTrue(quick.reason.contains("no configuration reaches 40 dB"), quick.reason)
         // A boundary-quality floor.
         var floor = points
-        XCTAssertEqual(TuneAnalysis.analyse(&floor, limits: TuneLimits(maxMemoryBytes: 160_000_000, minBoundarySNR: 50)).index, nil)
+        XCTAssertEqual(TuneAnalysis.analyse(&floor, limits: TuneLimits(maxMemoryBytes: 160_000_000, minBoundarySNR: 50), sampleSeconds: 60).index, nil)
     }
 
     func testALatencyLimitNeedsRealTime() {
         var slow = [configuration(1, speed: 0.8, megabytes: 100, snr: 50)]
-        XCTAssertEqual(TuneAnalysis.analyse(&slow, limits: TuneLimits(maxLatencySeconds: 10)).index, nil)
+        XCTAssertEqual(TuneAnalysis.analyse(&slow, limits: TuneLimits(maxLatencySeconds: 10), sampleSeconds: 60).index, nil)
         XCTAssertFalse(slow[0].meetsLimits)
         var offline = [configuration(1, speed: 0.8, megabytes: 100, snr: 50)]
-        let pick = TuneAnalysis.analyse(&offline, limits: TuneLimits())
+        let pick = TuneAnalysis.analyse(&offline, limits: TuneLimits(), sampleSeconds: 60)
         XCTAssertEqual(pick.index, 0)
         XCTAssertTrue(pick.reason.contains("fall behind"), pick.reason)
     }
 
     func testNoneMeetsSaysWhyAndWhatComesClosest() {
         var points = [configuration(1, speed: 5, megabytes: 100, snr: 30), configuration(4, speed: 6, megabytes: 200, snr: 50)]
-        let verdict = TuneAnalysis.analyse(&points, limits: TuneLimits(maxMemoryBytes: 50_000_000, maxLatencySeconds: 0.5))
+        let verdict = TuneAnalysis.analyse(&points, limits: TuneLimits(maxMemoryBytes: 50_000_000, maxLatencySeconds: 0.5), sampleSeconds: 60)
         XCTAssertNil(verdict.index)
         XCTAssertNil(verdict.chunkSeconds)
         XCTAssertTrue(verdict.reason.hasPrefix("no configuration meets --max-memory"), verdict.reason)
         XCTAssertTrue(verdict.reason.contains("the leanest peaks at 100 MB"), verdict.reason)
         XCTAssertTrue(verdict.reason.contains("lowest latency"), verdict.reason)
+    }
+}
+
+final class SampleLengthTests: XCTestCase {
+    func configuration(_ chunk: Double, speed: Double, megabytes: Double, snr: Double?) -> TunedConfiguration {
+        TunedConfiguration(requestedChunkSeconds: chunk, chunkSeconds: chunk, overlapSeconds: chunk / 10, snapped: false,
+                           realtimeFactor: speed, peakRSSBytes: Int(megabytes * 1e6), latencySeconds: chunk * 1.1,
+                           boundarySNR: snr, loadSeconds: 0, windows: 1)
+    }
+
+    /// The built-in engine's shape: chunked runs differ from one pass (about -8 dB), the chunk
+    /// as long as the sample is that pass (nil). Its perfect SNR must not win.
+    func testAChunkAsLongAsTheSampleIsMeasuredButNotRecommended() {
+        var points = [configuration(2, speed: 4, megabytes: 40, snr: -8), configuration(4, speed: 3, megabytes: 55, snr: -7),
+                      configuration(12, speed: 2, megabytes: 90, snr: nil)]
+        let pick = TuneAnalysis.analyse(&points, limits: TuneLimits(), sampleSeconds: 12)
+        XCTAssertEqual(points.map(\.recommendable), [true, true, false])
+        // -8 and -7 dB are within 1 dB of each other, so the faster 2 s; never the boundary-free 12 s.
+        XCTAssertEqual(pick.chunkSeconds, 2, pick.reason)
+    }
+
+    func testAThirdOfTheSampleIsTheLongestRecommended() {
+        XCTAssertTrue(TuneAnalysis.isJudged(chunkSeconds: 8, sampleSeconds: 24))
+        XCTAssertFalse(TuneAnalysis.isJudged(chunkSeconds: 8.1, sampleSeconds: 24))
+        XCTAssertTrue(TuneAnalysis.isJudged(chunkSeconds: 1, sampleSeconds: 132_299.0 / 44_100), "a frame short of 3 s")
+    }
+
+    func testWhenNoChunkIsShortEnoughTheVerdictSaysSo() {
+        var points = [configuration(16, speed: 2, megabytes: 100, snr: 30), configuration(24, speed: 2, megabytes: 150, snr: nil)]
+        let verdict = TuneAnalysis.analyse(&points, limits: TuneLimits(), sampleSeconds: 24)
+        XCTAssertNil(verdict.index)
+        XCTAssertTrue(verdict.reason.contains("no chunk in --chunks 16,24 is at most a third of the 24 s sample (8 s)"), verdict.reason)
+    }
+
+    func testTheTunerRefusesBeforeAnyRunWhenNoChunkIsShortEnough() {
+        var request = TuneRequest(executable: "/nonexistent/never-run", engineArguments: [], query: nil, threads: 1,
+                                  workDirectory: "/nonexistent/never-made")
+        request.seconds = 24
+        request.chunks = [16, 32]
+        XCTAssertThrowsError(try Tuner(request)) { error in
+            XCTAssertEqual(error as? TuneError, .noJudgedChunk(chunks: [16, 32], sampleSeconds: 24))
+        }
+        request.chunks = [8, 16]
+        XCTAssertNoThrow(try Tuner(request))
+    }
+
+    func testTheTableSaysWhichChunksAreLeftOut() {
+        var points = [configuration(2, speed: 4, megabytes: 40, snr: -8), configuration(12, speed: 2, megabytes: 90, snr: nil)]
+        let recommendation = TuneAnalysis.analyse(&points, limits: TuneLimits(), sampleSeconds: 12)
+        let report = TuneReport(engine: "dsp", query: "vocals", threads: 1,
+                                input: .init(source: "synthetic", seconds: 12, sampleRate: 44_100, channels: 2),
+                                engineSampleRate: 44_100, snapNote: nil,
+                                wholePass: .init(chunkSeconds: 13.6, realtimeFactor: 2, peakRSSBytes: 100_000_000),
+                                limits: TuneLimits(), configurations: points, recommendation: recommendation)
+        let table = report.table()
+        XCTAssertTrue(table.contains("chunks longer than a third of the 12 s sample (4 s) are measured but not recommended"), table)
+        XCTAssertTrue(table.contains("ok, too long"), table)
+        XCTAssertTrue(table.contains("recommended: --chunk 2 "), table)
+    }
+
+    /// A run that fails names its configuration (the command line checks the engine first, so
+    /// only a child that fails on its own reaches this).
+    func testAChildFailureNamesTheConfiguration() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("tuning-child-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var request = TuneRequest(executable: "/bin/false", engineArguments: [], query: nil, threads: 1, workDirectory: work)
+        request.seconds = 3
+        request.chunks = [1]
+        XCTAssertThrowsError(try Tuner(request).run { _ in }) { error in
+            guard case .childFailed(let configuration, let status, _)? = error as? TuneError else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertTrue(configuration.contains("chunk"), configuration)
+            XCTAssertEqual(status, 1)
+        }
     }
 }
 
@@ -110,12 +185,12 @@ final class ReportTests: XCTestCase {
                                realtimeFactor: 2, peakRSSBytes: 300_000_000, latencySeconds: 1.9, boundarySNR: 31.5,
                                loadSeconds: 0.1, windows: 40),
             TunedConfiguration(requestedChunkSeconds: 8, chunkSeconds: 8, overlapSeconds: 0.8, snapped: false,
-                               realtimeFactor: 2.5, peakRSSBytes: 700_000_000, latencySeconds: 11, boundarySNR: nil,
+                               realtimeFactor: 2.5, peakRSSBytes: 700_000_000, latencySeconds: 11, boundarySNR: 48,
                                loadSeconds: 0.1, windows: 1),
         ]
-        let recommendation = TuneAnalysis.analyse(&configurations, limits: TuneLimits(maxMemoryBytes: 1 << 30))
+        let recommendation = TuneAnalysis.analyse(&configurations, limits: TuneLimits(maxMemoryBytes: 1 << 30), sampleSeconds: 30)
         return TuneReport(engine: "audiosep", query: "vocals & <drums>", threads: 2,
-                          input: .init(source: "synthetic", seconds: 8, sampleRate: 44_100, channels: 2),
+                          input: .init(source: "synthetic", seconds: 30, sampleRate: 44_100, channels: 2),
                           engineSampleRate: 32_000, snapNote: "* snapped", wholePass: .init(chunkSeconds: 9.6, realtimeFactor: 2.4, peakRSSBytes: 800_000_000),
                           limits: TuneLimits(maxMemoryBytes: 1 << 30), configurations: configurations,
                           recommendation: recommendation)
@@ -128,11 +203,10 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(configurations.count, 2)
         for configuration in configurations {
             for key in ["chunk_seconds", "overlap_seconds", "realtime_factor", "peak_rss_bytes", "latency_seconds",
-                        "boundary_snr_db", "pareto", "meets_limits", "snapped", "requested_chunk_seconds"] {
+                        "boundary_snr_db", "pareto", "meets_limits", "snapped", "requested_chunk_seconds", "recommendable"] {
                 XCTAssertNotNil(configuration[key], key)
             }
         }
-        XCTAssertTrue(configurations[1]["boundary_snr_db"] is NSNull, "identical to the whole pass is null")
         let recommendation = try XCTUnwrap(object["recommendation"] as? [String: Any])
         XCTAssertEqual(recommendation["chunk_seconds"] as? Double, 8)
         XCTAssertNotNil(recommendation["reason"] as? String)
@@ -145,7 +219,7 @@ final class ReportTests: XCTestCase {
         let lines = table.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.contains { $0.contains("1.28*") }, table)
         XCTAssertTrue(lines.contains { $0.contains("31.5 dB") && $0.contains("front") }, table)
-        XCTAssertTrue(lines.contains { $0.contains("whole") && $0.contains("<- recommended") }, table)
+        XCTAssertTrue(lines.contains { $0.contains("48.0 dB") && $0.contains("<- recommended") }, table)
         XCTAssertTrue(lines.last!.hasPrefix("recommended: --chunk 8 --overlap 0.80"), table)
     }
 
@@ -209,6 +283,22 @@ final class AudioTests: XCTestCase {
         XCTAssertEqual(description.sampleRate, 44_100)
         let check = try TuneAudio.snr(test: short, reference: short)
         XCTAssertEqual(check.frames, 22_050)
+    }
+
+    func testPlotFileRefusesFoldersAndMissingFoldersAndWritesWhole() throws {
+        XCTAssertThrowsError(try PlotFile.check(directory)) { error in
+            XCTAssertEqual(error as? TuneError, .cannotWritePlot(path: directory, reason: "it is a folder; name a file in it"))
+        }
+        let missing = directory + "/none/chart.svg"
+        XCTAssertThrowsError(try PlotFile.check(missing)) { error in
+            XCTAssertEqual(error as? TuneError, .cannotWritePlot(path: missing, reason: "folder '\(directory)/none' does not exist"))
+        }
+        let chart = directory + "/chart.svg"
+        try PlotFile.check(chart)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: chart), "the check creates nothing under the name")
+        try PlotFile.write("<svg/>\n", to: chart)
+        XCTAssertEqual(try String(contentsOfFile: chart, encoding: .utf8), "<svg/>\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["chart.svg"])
     }
 
     func testRunStatsRoundTrip() throws {
