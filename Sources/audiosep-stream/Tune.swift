@@ -10,8 +10,9 @@ struct Tune: ParsableCommand {
             Each configuration runs in a fresh child process of this tool over the same audio (the \
             --input file or a built-in test mixture); its output is compared with one pass over the \
             whole input. Configurations on the throughput/memory Pareto front are marked.
+            Examples:
               audiosep-stream tune --engine dsp --max-memory 200M --max-latency 5s
-              audiosep-stream tune --model ~/models/audiosep --input song.flac --seconds 30 --json
+              audiosep-stream tune --model ~/models/audiosep --input song.flac --json
             """)
 
     @Option(name: .long, help: "Engine: auto, audiosep, dsp or identity.")
