@@ -60,7 +60,10 @@ final class TunerEndToEndTests: XCTestCase {
         let svg = try Self.identityRun.get().svg
         XCTAssertTrue(svg.hasPrefix("<svg"))
         XCTAssertTrue(svg.hasSuffix("</svg>\n"))
-        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
+        for series in ["throughput", "memory", "latency"] {
+            XCTAssertEqual(svg.components(separatedBy: "<polyline data-series=\"\(series)\"").count - 1, 1, series)
+        }
+        XCTAssertTrue(svg.contains(">longer than a third of the sample: too few boundaries to recommend<"), "16 s of 24 s is shaded")
     }
 
     func testRecommendationRespectsTheLimitsGiven() throws {

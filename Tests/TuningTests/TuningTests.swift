@@ -223,13 +223,64 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(lines.last!.hasPrefix("recommended: --chunk 8 --overlap 0.80"), table)
     }
 
-    func testChartIsWellFormedSVGWithBothSeries() throws {
+    func testChartIsWellFormedSVGWithThroughputMemoryAndLatency() throws {
         let svg = TuneChart.svg(report())
         let parser = XMLParser(data: Data(svg.utf8))
         XCTAssertTrue(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
-        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
+        for series in ["throughput", "memory", "latency", "chunk-length"] {
+            XCTAssertEqual(svg.components(separatedBy: "data-series=\"\(series)\"").count - 1, 1, series)
+        }
         XCTAssertTrue(svg.contains("vocals &amp; &lt;drums&gt;"), "the query is escaped")
         XCTAssertTrue(svg.contains(">recommended<"))
+    }
+
+    /// Latency on a log axis: the 11 s point sits above the 1.9 s one, by log10(11 / 1.9) of the axis.
+    func testLatencyIsPlottedOnALogAxis() throws {
+        let svg = TuneChart.svg(report())
+        let points = try XCTUnwrap(svg.split(separator: "\n").first { $0.contains("data-series=\"latency\"") })
+        let ys = try XCTUnwrap(points.split(separator: "\"").dropFirst(3).first).split(separator: " ")
+            .compactMap { Double($0.split(separator: ",")[1]) }
+        XCTAssertEqual(ys.count, 2)
+        let chunk = try XCTUnwrap(svg.split(separator: "\n").first { $0.contains("data-series=\"chunk-length\"") })
+        let chunkYs = try XCTUnwrap(chunk.split(separator: "\"").dropFirst(3).first).split(separator: " ")
+            .compactMap { Double($0.split(separator: ",")[1]) }
+        // Pixels per decade from the chunk-length line (1.28 s and 8 s), applied to the latencies.
+        let perDecade = (chunkYs[0] - chunkYs[1]) / log10(8 / 1.28)
+        XCTAssertEqual(ys[0] - ys[1], perDecade * log10(11 / 1.9), accuracy: 0.3)
+    }
+
+    /// No label leaves the canvas, judged with DejaVu Sans's widths (what rsvg-convert draws
+    /// Helvetica with): 0.62 em a character, 0.68 bold; the old chart's "boundary SNR:" began at x = -16.
+    func testNoTextRunsOffTheCanvas() throws {
+        var crowded = [
+            TunedConfiguration(requestedChunkSeconds: 0.25, chunkSeconds: 0.25, overlapSeconds: 0.02, snapped: false,
+                               realtimeFactor: 187.5, peakRSSBytes: 12_345_000_000, latencySeconds: 0.31, boundarySNR: -12.4,
+                               loadSeconds: 0.1, windows: 900),
+            TunedConfiguration(requestedChunkSeconds: 16, chunkSeconds: 15.99, overlapSeconds: 1.59, snapped: true,
+                               realtimeFactor: 3, peakRSSBytes: 1_264_000_000, latencySeconds: 143.75, boundarySNR: 48,
+                               loadSeconds: 0.1, windows: 4),
+            TunedConfiguration(requestedChunkSeconds: 64, chunkSeconds: 64, overlapSeconds: 6.4, snapped: false,
+                               realtimeFactor: 2.9, peakRSSBytes: 9_000_000_000, latencySeconds: 300, boundarySNR: nil,
+                               loadSeconds: 0.1, windows: 1),
+        ]
+        for recommendedFirst in [true, false] {
+            let limits = recommendedFirst ? TuneLimits() : TuneLimits(maxLatencySeconds: 200)
+            let recommendation = TuneAnalysis.analyse(&crowded, limits: limits, sampleSeconds: 60)
+            let report = TuneReport(engine: "audiosep", query: String(repeating: "a long description of a sound ", count: 5),
+                                    threads: 64, input: .init(source: "synthetic", seconds: 60, sampleRate: 192_000, channels: 8),
+                                    engineSampleRate: 32_000, snapNote: nil,
+                                    wholePass: .init(chunkSeconds: 64, realtimeFactor: 2, peakRSSBytes: 9_000_000_000),
+                                    limits: limits, configurations: crowded, recommendation: recommendation)
+            let svg = TuneChart.svg(report)
+            let boxes = try TextBoxes.of(svg)
+            XCTAssertGreaterThan(boxes.texts.count, 20)
+            for text in boxes.texts {
+                XCTAssertGreaterThanOrEqual(text.minX, 0, text.content)
+                XCTAssertLessThanOrEqual(text.maxX, boxes.width, text.content)
+                XCTAssertGreaterThanOrEqual(text.minY, 0, text.content)
+                XCTAssertLessThanOrEqual(text.maxY, boxes.height, text.content)
+            }
+        }
     }
 
     func testAxesAreRoundNumbersAboveTheData() {
@@ -310,5 +361,53 @@ final class AudioTests: XCTestCase {
         try stats.write(to: path)
         XCTAssertEqual(try RunStats.read(from: path), stats)
         XCTAssertEqual(stats.inputSeconds, 10)
+    }
+}
+
+/// Every <text> of an SVG with the box it covers, from its position, anchor, size, weight and
+/// (for axis titles) a -90° rotation about a translated origin.
+final class TextBoxes: NSObject, XMLParserDelegate {
+    struct Box { var content: String; var minX, maxX, minY, maxY: Double }
+    var width = 0.0, height = 0.0
+    var texts: [Box] = []
+    private var open: [String: String]?
+    private var content = ""
+
+    static func of(_ svg: String) throws -> TextBoxes {
+        let boxes = TextBoxes()
+        let parser = XMLParser(data: Data(svg.utf8))
+        parser.delegate = boxes
+        guard parser.parse() else { throw parser.parserError ?? NSError(domain: "svg", code: 1) }
+        return boxes
+    }
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes: [String: String] = [:]) {
+        if name == "svg" { width = Double(attributes["width"] ?? "") ?? 0; height = Double(attributes["height"] ?? "") ?? 0 }
+        if name == "text" { open = attributes; content = "" }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) { if open != nil { content += string } }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        guard name == "text", let attributes = open else { return }
+        open = nil
+        let size = Double(attributes["font-size"] ?? "13") ?? 13
+        let length = Double(content.count) * size * (attributes["font-weight"] == "bold" ? 0.68 : 0.62)
+        let start: Double
+        switch attributes["text-anchor"] ?? "start" {
+        case "middle": start = -length / 2
+        case "end": start = -length
+        default: start = 0
+        }
+        if let transform = attributes["transform"] {
+            // translate(X Y) rotate(-90): the text runs upwards from (X, Y).
+            let numbers = transform.split { !"0123456789.-".contains($0) }.compactMap { Double($0) }
+            let (x, y) = (numbers[0], numbers[1])
+            texts.append(Box(content: content, minX: x - 0.8 * size, maxX: x + 0.25 * size, minY: y - start - length, maxY: y - start))
+        } else {
+            let x = Double(attributes["x"] ?? "0") ?? 0, y = Double(attributes["y"] ?? "0") ?? 0
+            texts.append(Box(content: content, minX: x + start, maxX: x + start + length, minY: y - 0.8 * size, maxY: y + 0.25 * size))
+        }
     }
 }
