@@ -134,7 +134,7 @@ final class TunerEndToEndTests: XCTestCase {
     func testEngineAndQueryAreCheckedBeforeAnyRun() throws {
         for (flags, expected) in [("--engine dsp --query xyzzy", "the built-in engine cannot separate 'xyzzy'"),
                                   ("--engine nosuch", "unknown engine 'nosuch'"),
-                                  ("--engine dsp --threads 0", "--threads must be at least 1, got 0")] {
+                                  ("--engine dsp --threads 0", "the thread count must be from 1 to 1024")] {
             let run = try Harness.shell("$BIN tune \(flags) --seconds 30 --chunks 1")
             XCTAssertEqual(run.status, 1, flags)
             let lines = run.stderr.split(separator: "\n")
