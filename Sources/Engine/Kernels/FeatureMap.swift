@@ -10,6 +10,10 @@ final class FloatStorage: @unchecked Sendable {
     private let owner: FloatStorage?
 
     static let hugePage = 2 << 20
+    static let physicalBytes: Int = {
+        let bytes = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        return bytes > 0 ? bytes : Int.max
+    }()
 
     init(viewing owner: FloatStorage, capacity: Int) {
         precondition(capacity <= owner.capacity)
@@ -22,7 +26,8 @@ final class FloatStorage: @unchecked Sendable {
     /// window (the map slots and skips) is allocated this way, up front (`Workspace.reserveSlots`).
     init?(allocating capacity: Int) {
         let (bytes, overflow) = max(1, capacity).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
-        guard !overflow else { return nil }
+        // More than the machine has is refused without asking malloc (which may overcommit it).
+        guard !overflow, bytes <= Self.physicalBytes else { return nil }
         self.capacity = capacity
         self.owner = nil
         var raw: UnsafeMutableRawPointer?
