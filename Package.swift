@@ -29,9 +29,11 @@ let package = Package(
         .target(name: "Tuning", dependencies: ["Stream"]),
         // The persistent worker: the packaged AudioSep worker's JSON-lines protocol over the pipeline.
         .target(name: "Worker", dependencies: ["Stream", "Engine", "Overlap"]),
+        // Getting the model: the file table, HTTP (FoundationNetworking), resumable verified downloads.
+        .target(name: "ModelStore"),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
-            "Stream", "Engine", "Tuning", "Worker", "CMalloc",
+            "Stream", "Engine", "Tuning", "Worker", "ModelStore", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -40,6 +42,7 @@ let package = Package(
         .testTarget(name: "StreamTests", dependencies: ["Stream", "Engine"]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Stream", "Engine"]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream"]),
     ],
     swiftLanguageModes: [.v5]

@@ -158,7 +158,7 @@ struct Separate: ParsableCommand {
         let loadSeconds = Date().timeIntervalSince(loadStarted)
         if engine == "auto", separator is DSPEngine, !quiet {
             note("no AudioSep model found: using the built-in engine (classical separation, far below AudioSep's quality); "
-                 + "give --model PATH or set AUDIOSEP_MODEL to use AudioSep")
+                 + "run `audiosep-stream model download` to get AudioSep, or give --model PATH or set AUDIOSEP_MODEL")
         }
         let profiled = profile ? separator as? AudioSepEngine : nil
         profiled?.enableProfiling()

@@ -1,0 +1,281 @@
+import Foundation
+
+/// What the downloader reports as it goes; the executable turns these into lines on stderr.
+public enum DownloadEvent: Sendable {
+    /// The file is already there and checks out (`verified`: against a published SHA-256).
+    case present(ManifestEntry, bytes: Int64, verified: Bool)
+    /// A file under the final name that does not check out: downloaded again, replaced only when whole.
+    case replacing(ManifestEntry, reason: String)
+    /// A transfer starts, at `offset` when a `.part` file is resumed.
+    case started(ManifestEntry, url: String, offset: Int64, total: Int64?)
+    /// The server ignored the Range request and sends the whole file: the `.part` file starts over.
+    case restarted(ManifestEntry, url: String)
+    /// Bytes in the `.part` file so far; `sessionBytes` of them came in `seconds` of this transfer.
+    case progress(ManifestEntry, done: Int64, total: Int64?, sessionBytes: Int64, seconds: Double)
+    /// The file is complete under its final name. `verified`: its SHA-256 matched a published one;
+    /// otherwise `sha256` is what we computed, for the user to compare.
+    case finished(ManifestEntry, bytes: Int64, sha256: String, verified: Bool)
+}
+
+/// Downloads the manifest's files into a folder: each through `NAME.part` beside the target,
+/// resumed with an HTTP Range request, checked (length, SHA-256) and only then renamed to `NAME`,
+/// so a file under its final name is always whole. Files already present and checking out are
+/// left alone. Stops at the first failure, keeping every file already complete.
+public final class ModelDownloader {
+    public let entries: [ManifestEntry]
+    public let baseURL: String
+    public let destination: String
+    public let userAgent: String
+    private let report: (DownloadEvent) -> Void
+    /// Seconds between two `.progress` events.
+    public var progressInterval = 0.25
+
+    public struct Summary: Equatable, Sendable {
+        /// Files that were already present.
+        public var present = 0
+        /// Files downloaded (or finished) now.
+        public var downloaded = 0
+        /// Files whose SHA-256 nobody published, so checked only for their length.
+        public var unverified: [String] = []
+    }
+
+    public init(entries: [ManifestEntry], baseURL: String, destination: String, userAgent: String = "audiosep-stream",
+                report: @escaping (DownloadEvent) -> Void = { _ in }) throws {
+        try Manifest.validate(entries, origin: "the manifest")
+        _ = try Manifest.url(base: baseURL, relative: entries[0].url)
+        self.entries = entries
+        self.baseURL = baseURL
+        self.destination = destination
+        self.userAgent = userAgent
+        self.report = report
+    }
+
+    public func run() throws -> Summary {
+        try Self.makeFolder(destination)
+        var summary = Summary()
+        for entry in entries {
+            let url = try Manifest.url(base: baseURL, relative: entry.url)
+            let target = (destination as NSString).appendingPathComponent(entry.path)
+            try Self.makeFolder(SymbolicLinksFolder.of(target))
+            if let present = try check(entry, at: target) {
+                summary.present += 1
+                if entry.sha256 == nil { summary.unverified.append(entry.path) }
+                report(.present(entry, bytes: present, verified: entry.sha256 != nil))
+                continue
+            }
+            try download(entry, from: url, to: target)
+            summary.downloaded += 1
+            if entry.sha256 == nil { summary.unverified.append(entry.path) }
+        }
+        return summary
+    }
+
+    // MARK: - A file already there
+
+    /// The length of the file at `target` when it is there and checks out; nil when it must be
+    /// downloaded (absent, or failing the check: then `.replacing` is reported).
+    private func check(_ entry: ManifestEntry, at target: String) throws -> Int64? {
+        var status = stat()
+        guard stat(target, &status) == 0 else { return nil }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw DownloadError.writeFailed(file: target, url: "(already there)", call: "not a regular file", errno: EISDIR)
+        }
+        let length = Int64(status.st_size)
+        if let size = entry.size, size != length {
+            report(.replacing(entry, reason: "\(length) bytes, expected \(size)"))
+            return nil
+        }
+        if let sum = entry.sha256 {
+            let (got, _) = try Self.hash(file: target, url: "(already there)")
+            guard got.hexDigest() == sum else {
+                report(.replacing(entry, reason: "SHA-256 \(got.hexDigest()), expected \(sum)"))
+                return nil
+            }
+        }
+        return length
+    }
+
+    // MARK: - Downloading one file
+
+    private func download(_ entry: ManifestEntry, from url: URL, to target: String) throws {
+        let part = target + ".part"
+        let link = url.absoluteString
+        var fresh = false
+        while true {
+            do {
+                try transfer(entry, url: url, link: link, part: part, target: target, fresh: fresh)
+                return
+            } catch Restart.fromZero where !fresh {
+                // The .part holds more than the file, or a server refused its range: start over once.
+                unlink(part)
+                fresh = true
+            }
+        }
+    }
+
+    private enum Restart: Error { case fromZero }
+
+    private func transfer(_ entry: ManifestEntry, url: URL, link: String, part: String, target: String, fresh: Bool) throws {
+        let descriptor = open(part, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw DownloadError.writeFailed(file: part, url: link, call: "open", errno: errno) }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw DownloadError.writeFailed(file: part, url: link, call: "fstat", errno: errno) }
+        var offset = Int64(status.st_size)
+        if let size = entry.size, offset > size {
+            try truncate(descriptor, part: part, link: link)
+            offset = 0
+        }
+        // What is already in the .part counts towards the SHA-256.
+        var hasher = SHA256()
+        if offset > 0 {
+            let (prefix, length) = try Self.hash(file: part, url: link)
+            hasher = prefix
+            offset = length
+        }
+        guard lseek(descriptor, off_t(offset), SEEK_SET) >= 0 else {
+            throw DownloadError.writeFailed(file: part, url: link, call: "lseek", errno: errno)
+        }
+
+        var written = offset
+        var expectedTotal = entry.size
+        if let size = entry.size, offset == size {
+            // The .part is already whole (the previous run stopped before the rename).
+            try finish(entry, descriptor: descriptor, part: part, target: target, link: link, hasher: hasher, bytes: written)
+            return
+        }
+
+        report(.started(entry, url: link, offset: offset, total: entry.size))
+        let started = Date()
+        var lastReport = Date.distantPast
+        var sessionBytes: Int64 = 0
+        let fetcher = HTTPFetcher()
+        do {
+            try fetcher.get(url, offset: offset, userAgent: userAgent, onHead: { head in
+                if head.start != offset {
+                    guard head.start == 0 else { throw Restart.fromZero }
+                    // Range ignored (a 200 with the whole file): the .part starts over from 0.
+                    try self.truncate(descriptor, part: part, link: link)
+                    hasher = SHA256()
+                    written = 0
+                    self.report(.restarted(entry, url: link))
+                }
+                if let total = head.total {
+                    if let size = entry.size, size != total {
+                        throw DownloadError.sizeMismatch(file: entry.path, url: link, expected: size, got: total)
+                    }
+                    expectedTotal = total
+                }
+            }, onBody: { data in
+                try data.withUnsafeBytes { bytes in
+                    try self.writeAll(descriptor, bytes, part: part, link: link)
+                    hasher.update(bytes)
+                }
+                written += Int64(data.count)
+                sessionBytes += Int64(data.count)
+                if let total = expectedTotal, written > total {
+                    throw DownloadError.sizeMismatch(file: entry.path, url: link, expected: total, got: written)
+                }
+                let now = Date()
+                if now.timeIntervalSince(lastReport) >= self.progressInterval {
+                    lastReport = now
+                    self.report(.progress(entry, done: written, total: expectedTotal, sessionBytes: sessionBytes,
+                                          seconds: now.timeIntervalSince(started)))
+                }
+            })
+        } catch let failure as HTTPFailure {
+            switch failure {
+            case .status(416) where offset > 0 && !fresh:
+                throw Restart.fromZero
+            case .status(let code):
+                throw DownloadError.httpStatus(file: entry.path, url: link, status: code)
+            case .transport(let reason):
+                throw DownloadError.connectionFailed(file: entry.path, url: link, reason: reason)
+            }
+        }
+        report(.progress(entry, done: written, total: expectedTotal, sessionBytes: sessionBytes,
+                         seconds: Date().timeIntervalSince(started)))
+        if let total = expectedTotal, written != total {
+            throw DownloadError.incomplete(file: entry.path, url: link, got: written, expected: total)
+        }
+        try finish(entry, descriptor: descriptor, part: part, target: target, link: link, hasher: hasher, bytes: written)
+    }
+
+    /// Checks the whole `.part` and renames it to the final name; a wrong SHA-256 removes it.
+    private func finish(_ entry: ManifestEntry, descriptor: Int32, part: String, target: String, link: String,
+                        hasher: SHA256, bytes: Int64) throws {
+        let got = hasher.hexDigest()
+        if let sum = entry.sha256, got != sum {
+            unlink(part)
+            throw DownloadError.checksumMismatch(file: entry.path, url: link, expected: sum, got: got)
+        }
+        guard fsync(descriptor) == 0 else { throw DownloadError.writeFailed(file: part, url: link, call: "fsync", errno: errno) }
+        guard rename(part, target) == 0 else { throw DownloadError.writeFailed(file: target, url: link, call: "rename", errno: errno) }
+        let folder = open(SymbolicLinksFolder.of(target), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            _ = fsync(folder)
+            close(folder)
+        }
+        report(.finished(entry, bytes: bytes, sha256: got, verified: entry.sha256 != nil))
+    }
+
+    private func truncate(_ descriptor: Int32, part: String, link: String) throws {
+        guard ftruncate(descriptor, 0) == 0 else { throw DownloadError.writeFailed(file: part, url: link, call: "ftruncate", errno: errno) }
+        guard lseek(descriptor, 0, SEEK_SET) == 0 else { throw DownloadError.writeFailed(file: part, url: link, call: "lseek", errno: errno) }
+    }
+
+    private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, part: String, link: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw DownloadError.writeFailed(file: part, url: link, call: "write", errno: errno)
+            }
+            done += count
+        }
+    }
+
+    /// The SHA-256 state after a whole file, and its length.
+    static func hash(file: String, url: String) throws -> (SHA256, Int64) {
+        let descriptor = open(file, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw DownloadError.writeFailed(file: file, url: url, call: "open", errno: errno) }
+        defer { close(descriptor) }
+        var hasher = SHA256()
+        var length: Int64 = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(descriptor, buffer.baseAddress!, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw DownloadError.writeFailed(file: file, url: url, call: "read", errno: errno)
+            }
+            if count == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            length += Int64(count)
+        }
+        return (hasher, length)
+    }
+
+    static func makeFolder(_ folder: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw DownloadError.cannotCreateFolder(folder: folder, reason: "a file of that name is in the way") }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            let reason = (error as NSError).userInfo[NSUnderlyingErrorKey].map { "\($0)" } ?? (error as NSError).localizedDescription
+            throw DownloadError.cannotCreateFolder(folder: folder, reason: reason)
+        }
+    }
+}
+
+enum SymbolicLinksFolder {
+    static func of(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
