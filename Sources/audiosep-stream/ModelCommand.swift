@@ -51,7 +51,8 @@ struct ModelDownload: ParsableCommand {
             if convert { converted = try Self.convert(folder: folder, force: summary.downloaded > 0) }
             if summary.downloaded == 0 && !converted {
                 Console.error("audiosep-stream: the model in \(folder) is complete (\(summary.present) files present"
-                              + (summary.unverified.isEmpty ? ", all verified" : "") + "): nothing to download\n")
+                              + (summary.unverified.isEmpty ? ", all verified" : "")
+                              + (convert ? ", \(ModelFiles.convertedName) too" : "") + "): nothing to download\n")
             } else {
                 Console.error("audiosep-stream: the model is in \(folder): \(summary.downloaded) downloaded, \(summary.present) already there"
                               + (converted ? ", audiosep.safetensors written" : "") + "\n")
@@ -92,10 +93,7 @@ struct ModelDownload: ParsableCommand {
     /// `audiosep-stream convert` runs; skipped when it is there and nothing new came. True when written.
     static func convert(folder: String, force: Bool) throws -> Bool {
         let output = (folder as NSString).appendingPathComponent(ModelFiles.convertedName)
-        if !force, FileManager.default.fileExists(atPath: output) {
-            Console.error("audiosep-stream: \(output) is there already\n")
-            return false
-        }
+        if !force, FileManager.default.fileExists(atPath: output) { return false }
         func inFolder(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
         let files = ModelFiles(checkpoint: inFolder("audiosep_base_4M_steps.ckpt"),
                                clapCheckpoint: inFolder("music_speech_audioset_epoch_15_esc_89.98.pt"),

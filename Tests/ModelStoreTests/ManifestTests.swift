@@ -1,0 +1,100 @@
+import Foundation
+@testable import ModelStore
+import XCTest
+
+final class ManifestTests: XCTestCase {
+    /// The built-in table: AudioSep's two checkpoints from AudioSep's Hugging Face Space and the
+    /// four roberta-base files, under the names the model folder is searched for, the checkpoint last.
+    func testTheBuiltInTableIsWhatAudioSepUsersDownload() throws {
+        let table = Manifest.audioSep
+        try Manifest.validate(table, origin: "built-in")
+        XCTAssertEqual(table.map(\.path), ["roberta-base/config.json", "roberta-base/vocab.json", "roberta-base/merges.txt",
+                                           "roberta-base/pytorch_model.bin", "music_speech_audioset_epoch_15_esc_89.98.pt",
+                                           "audiosep_base_4M_steps.ckpt"])
+        let urls = try table.map { try Manifest.url(base: Manifest.defaultBaseURL, relative: $0.url).absoluteString }
+        XCTAssertEqual(urls, [
+            "https://huggingface.co/FacebookAI/roberta-base/resolve/main/config.json",
+            "https://huggingface.co/FacebookAI/roberta-base/resolve/main/vocab.json",
+            "https://huggingface.co/FacebookAI/roberta-base/resolve/main/merges.txt",
+            "https://huggingface.co/FacebookAI/roberta-base/resolve/main/pytorch_model.bin",
+            "https://huggingface.co/spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/music_speech_audioset_epoch_15_esc_89.98.pt",
+            "https://huggingface.co/spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/audiosep_base_4M_steps.ckpt",
+        ])
+        for entry in table where entry.path.hasPrefix("roberta-base/") {
+            XCTAssertNotNil(entry.sha256, "\(entry.path): a published sum was found for every roberta-base file")
+        }
+    }
+
+    func testJSONRoundTrip() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("manifest-\(UUID().uuidString).json").path
+        defer { unlink(path) }
+        var entries = Manifest.audioSep
+        entries[0].size = 475
+        try Manifest.json(entries).write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Manifest.load(path: path), entries)
+    }
+
+    func testBadManifestsAreRefusedWithTheReason() throws {
+        func refused(_ entries: [ManifestEntry], _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try Manifest.validate(entries, origin: "m.json"), line: line) { error in
+                XCTAssertTrue("\(error)".contains(fragment), "\(error)", line: line)
+                XCTAssertTrue("\(error)".hasPrefix("manifest m.json: "), "\(error)", line: line)
+            }
+        }
+        refused([], "no files")
+        refused([ManifestEntry(path: "../evil", url: "a")], "not a plain relative path")
+        refused([ManifestEntry(path: "/etc/passwd", url: "a")], "not a plain relative path")
+        refused([ManifestEntry(path: "a", url: "x//y")], "not a plain relative path")
+        refused([ManifestEntry(path: "a.part", url: "a")], ".part")
+        refused([ManifestEntry(path: "a", url: "a", sha256: "ABC")], "64 lower-case hex")
+        refused([ManifestEntry(path: "a", url: "a", size: -1)], "negative")
+        refused([ManifestEntry(path: "a", url: "a"), ManifestEntry(path: "a", url: "b")], "twice")
+
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).json").path
+        defer { unlink(path) }
+        try "{\"files\": 3}".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Manifest.load(path: path)) { XCTAssertTrue("\($0)".contains("not a manifest"), "\($0)") }
+        XCTAssertThrowsError(try Manifest.load(path: "/nonexistent/m.json")) { XCTAssertTrue("\($0)".contains("cannot read"), "\($0)") }
+    }
+
+    /// The base URL replaces host and path prefix; the relative paths stay.
+    func testBaseURLReplacesHostAndPrefix() throws {
+        XCTAssertEqual(try Manifest.url(base: "http://127.0.0.1:8080/mirror/", relative: "a/b.ckpt").absoluteString,
+                       "http://127.0.0.1:8080/mirror/a/b.ckpt")
+        XCTAssertEqual(try Manifest.url(base: "https://hf-mirror.com", relative: "x/music_speech_audioset_epoch_15_esc_89.98.pt").absoluteString,
+                       "https://hf-mirror.com/x/music_speech_audioset_epoch_15_esc_89.98.pt")
+        for bad in ["", "huggingface.co", "ftp://host/x", "file:///tmp", "http://", "https://host/?q=1"] {
+            XCTAssertThrowsError(try Manifest.url(base: bad, relative: "a"), bad) { error in
+                XCTAssertEqual(error as? DownloadError, .badBaseURL(bad))
+            }
+        }
+    }
+
+    func testContentRange() {
+        XCTAssertEqual(HTTPFetcher.contentRange("bytes 100-199/200").map { [$0.0, $0.1 ?? -1] }, [100, 200])
+        XCTAssertEqual(HTTPFetcher.contentRange("bytes 0-0/*").map { [$0.0, $0.1 ?? -1] }, [0, -1])
+        XCTAssertNil(HTTPFetcher.contentRange("bytes */200"))
+        XCTAssertNil(HTTPFetcher.contentRange("items 1-2/3"))
+    }
+
+    /// Every error is one line naming the file and the URL.
+    func testErrorsAreOneLineNamingFileAndURL() {
+        let url = "http://127.0.0.1:1/x/a.ckpt"
+        let errors: [DownloadError] = [
+            .httpStatus(file: "a.ckpt", url: url, status: 404),
+            .connectionFailed(file: "a.ckpt", url: url, reason: "connection refused"),
+            .incomplete(file: "a.ckpt", url: url, got: 1, expected: 2),
+            .sizeMismatch(file: "a.ckpt", url: url, expected: 2, got: 3),
+            .checksumMismatch(file: "a.ckpt", url: url, expected: String(repeating: "0", count: 64), got: String(repeating: "1", count: 64)),
+            .writeFailed(file: "a.ckpt.part", url: url, call: "write", errno: ENOSPC),
+        ]
+        for error in errors {
+            let text = error.description
+            XCTAssertFalse(text.contains("\n"), text)
+            XCTAssertTrue(text.contains("a.ckpt"), text)
+            XCTAssertTrue(text.contains(url), text)
+        }
+        XCTAssertTrue(DownloadError.writeFailed(file: "f", url: url, call: "write", errno: ENOSPC).description.contains("No space left on device"))
+        XCTAssertTrue(DownloadError.httpStatus(file: "f", url: url, status: 500).description.contains("HTTP 500 (Internal Server Error)"))
+    }
+}
