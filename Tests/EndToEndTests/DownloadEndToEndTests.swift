@@ -1,0 +1,335 @@
+import Foundation
+import Stream
+import XCTest
+
+/// `audiosep-stream model download` through the real binary, against a loopback HTTP server
+/// (Tests/Servers/model_server.py) serving the tiny fixture model under the real relative paths.
+/// Only the base URL and the manifest's sizes and sums differ from what a user runs.
+final class DownloadEndToEndTests: XCTestCase {
+    static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = tests.appendingPathComponent("Fixtures").path
+    static let rawMono = "-t raw -r 32000 -c 1 -b 32 -e float --out-type raw"
+    static let float32 = try! SampleFormat(encoding: .floatingPoint, bits: 32)
+
+    /// The mirror's files: the tiny AudioSep network (a whole ResUNet30) as the AudioSep checkpoint,
+    /// the tiny CLAP checkpoint and the tiny roberta-base folder.
+    static let sources: [String: String] = [
+        "roberta-base/config.json": "clap-tiny/roberta-base/config.json",
+        "roberta-base/vocab.json": "clap-tiny/roberta-base/vocab.json",
+        "roberta-base/merges.txt": "clap-tiny/roberta-base/merges.txt",
+        "roberta-base/pytorch_model.bin": "clap-tiny/roberta-base/pytorch_model.bin",
+        "music_speech_audioset_epoch_15_esc_89.98.pt": "clap-tiny/clap.pt",
+        "audiosep_base_4M_steps.ckpt": "audiosep-tiny/tiny.ckpt",
+    ]
+
+    var server: ModelServer!
+    var work: String!
+    /// The built-in table with the fixtures' sizes and sums: what `--manifest` gets.
+    var manifest: String!
+
+    override func setUpWithError() throws {
+        work = Harness.path("download-\(UUID().uuidString)")
+        let mirror = work + "/mirror"
+        try FileManager.default.createDirectory(atPath: mirror, withIntermediateDirectories: true)
+        // The relative URLs come from the binary's own table.
+        let printed = try Harness.shell("$BIN model manifest")
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        var table = try XCTUnwrap(JSONSerialization.jsonObject(with: printed.stdout) as? [String: Any])
+        var files = try XCTUnwrap(table["files"] as? [[String: Any]])
+        for index in files.indices {
+            let path = try XCTUnwrap(files[index]["path"] as? String)
+            let url = try XCTUnwrap(files[index]["url"] as? String)
+            let source = Self.fixtures + "/" + (try XCTUnwrap(Self.sources[path], path))
+            let served = mirror + "/" + url
+            try FileManager.default.createDirectory(atPath: (served as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: source, toPath: served)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: source))
+            files[index]["size"] = bytes.count
+            files[index]["sha256"] = try Self.sha256sum(source)
+        }
+        table["files"] = files
+        manifest = work + "/manifest.json"
+        try JSONSerialization.data(withJSONObject: table).write(to: URL(fileURLWithPath: manifest))
+        server = try ModelServer(root: mirror, log: work + "/requests.jsonl")
+    }
+
+    override func tearDown() {
+        server?.stop()
+        _ = try? Harness.shell("umount \(work!)/small-disk 2>/dev/null")
+        try? FileManager.default.removeItem(atPath: work)
+    }
+
+    func download(_ mode: String, _ extra: String = "", environment: String = "") throws -> Harness.Result {
+        try Harness.shell("HOME=\(work!)/home \(environment) $BIN model download --base-url \(server.base)/\(mode) --manifest \(manifest!) \(extra)")
+    }
+
+    var modelFolder: String { work + "/home/.cache/audiosep-stream" }
+
+    func assertModelComplete(in folder: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for (path, source) in Self.sources {
+            XCTAssertEqual(FileManager.default.contents(atPath: folder + "/" + path),
+                           FileManager.default.contents(atPath: Self.fixtures + "/" + source), path, file: file, line: line)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/" + path + ".part"), path, file: file, line: line)
+        }
+    }
+
+    /// The error is the run's last stderr line, alone of its kind, naming the file and the URL.
+    func assertOneLineError(_ run: Harness.Result, _ fragment: String, file name: String, url: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(run.status, 1, run.stderr, file: file, line: line)
+        let lines = run.stderr.split(separator: "\n").map(String.init)
+        let last = lines.last ?? ""
+        XCTAssertTrue(last.hasPrefix("audiosep-stream: \(name): "), run.stderr, file: file, line: line)
+        XCTAssertTrue(last.contains(fragment), run.stderr, file: file, line: line)
+        XCTAssertTrue(last.contains(url), run.stderr, file: file, line: line)
+        XCTAssertEqual(lines.filter { $0.contains(fragment) }.count, 1, run.stderr, file: file, line: line)
+    }
+
+    func url(_ mode: String, _ path: String) -> String {
+        let relative = path.hasPrefix("roberta-base/") ? "FacebookAI/roberta-base/resolve/main/" + path.dropFirst("roberta-base/".count)
+            : "spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/" + path
+        return "\(server.base)/\(mode)/\(relative)"
+    }
+
+    /// Download into the default location, then the filter finds AudioSep there with no flag and
+    /// reproduces the reference output; a second run fetches nothing and says so in one line.
+    func testDownloadThenTheFilterUsesAudioSepWithNoFlag() throws {
+        let run = try download("ok")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        try assertModelComplete(in: modelFolder)
+        for path in Self.sources.keys {
+            XCTAssertTrue(run.stderr.contains("audiosep-stream: \(path): done"), run.stderr)
+        }
+        XCTAssertTrue(run.stderr.contains("(verified)"), run.stderr)
+
+        let output = work + "/separated.f32"
+        let separated = try Harness.shell("HOME=\(work!)/home $BIN --embedding \(Self.fixtures)/audiosep-tiny/embedding.f32 \(Self.rawMono) < \(Self.fixtures)/audiosep-tiny/input.f32 > \(output)")
+        XCTAssertEqual(separated.status, 0, separated.stderr)
+        XCTAssertFalse(separated.stderr.contains("no AudioSep model found"), separated.stderr)
+        let expected = try Harness.readRaw(Self.fixtures + "/audiosep-tiny/output.f32", channels: 1, format: Self.float32)[0]
+        let got = try Harness.readRaw(output, channels: 1, format: Self.float32)[0]
+        XCTAssertEqual(got.count, expected.count)
+        XCTAssertGreaterThan(Harness.snr(expected, got), 90, "AudioSep from the downloaded files")
+
+        let requests = server.requests().count
+        let again = try download("ok")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.stderr, "audiosep-stream: the model in \(modelFolder) is complete (6 files present, all verified): nothing to download\n")
+        XCTAssertEqual(server.requests().count, requests, "nothing fetched")
+    }
+
+    /// $AUDIOSEP_MODEL_URL is the base URL; $AUDIOSEP_MODEL is the folder, as the filter reads it.
+    func testEnvironmentNamesTheMirrorAndTheFolder() throws {
+        let folder = work + "/elsewhere"
+        let run = try Harness.shell("HOME=\(work!)/home AUDIOSEP_MODEL=\(folder) AUDIOSEP_MODEL_URL=\(server.base)/ok $BIN model download --manifest \(manifest!)")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        try assertModelComplete(in: folder)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder))
+        let separated = try Harness.shell("HOME=\(work!)/home AUDIOSEP_MODEL=\(folder) $BIN --embedding \(Self.fixtures)/audiosep-tiny/embedding.f32 \(Self.rawMono) < \(Self.fixtures)/audiosep-tiny/input.f32 | wc -c")
+        XCTAssertEqual(separated.status, 0, separated.stderr)
+        XCTAssertEqual(String(decoding: separated.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "31676")
+
+        let file = try Harness.shell("HOME=\(work!)/home AUDIOSEP_MODEL=\(work!)/model.safetensors $BIN model download --base-url \(server.base)/ok --manifest \(manifest!)")
+        XCTAssertEqual(file.status, 1)
+        XCTAssertEqual(file.stderr.split(separator: "\n").count, 1, file.stderr)
+        XCTAssertTrue(file.stderr.contains("AUDIOSEP_MODEL names a file"), file.stderr)
+    }
+
+    /// A connection dropped half-way: an error naming file and URL, the `.part` kept, no final
+    /// file; the next run resumes it with a Range request, and the result is byte-identical.
+    func testAnInterruptedDownloadResumesWithARange() throws {
+        let first = try download("drop")
+        assertOneLineError(first, "cannot download", file: "roberta-base/pytorch_model.bin", url: url("drop", "roberta-base/pytorch_model.bin"))
+        let part = modelFolder + "/roberta-base/pytorch_model.bin.part"
+        let kept = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: part)[.size] as? Int)
+        XCTAssertGreaterThan(kept, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/pytorch_model.bin"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"), "complete files stay")
+
+        // The server drops every whole-file request for a file over 100 kB: each run resumes one
+        // file and breaks on the next, until all are there.
+        var runs = 1
+        while true {
+            let run = try download("drop")
+            runs += 1
+            if run.status == 0 { break }
+            XCTAssertEqual(run.status, 1, run.stderr)
+            XCTAssertTrue(run.stderr.contains("resuming at"), run.stderr)
+            XCTAssertLessThan(runs, 6, run.stderr)
+            if runs >= 6 { return }
+        }
+        XCTAssertEqual(runs, 4, "three files over 100 kB: three interrupted runs, then the last")
+        try assertModelComplete(in: modelFolder)
+        let ranges = server.requests().filter { $0.path.hasSuffix("/pytorch_model.bin") }.map(\.range)
+        XCTAssertEqual(ranges, [nil, "bytes=\(kept)-"], "the second request for the file asks for the rest")
+        XCTAssertEqual(server.requests().filter { $0.range != nil }.count, 3)
+    }
+
+    /// A server that ignores Range (200 and the whole file) makes the `.part` start over from 0.
+    func testAServerThatIgnoresRangeStartsTheFileOver() throws {
+        XCTAssertEqual(try download("drop").status, 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/pytorch_model.bin.part"))
+        let run = try download("norange")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("roberta-base/pytorch_model.bin: the server ignored the range request; starting over"), run.stderr)
+        try assertModelComplete(in: modelFolder)
+    }
+
+    /// Wrong bytes: a checksum error, and neither the final file nor a `.part` to resume.
+    func testWrongBytesAreAChecksumErrorAndLeaveNoFile() throws {
+        let run = try download("corrupt")
+        assertOneLineError(run, "have SHA-256", file: "roberta-base/config.json", url: url("corrupt", "roberta-base/config.json"))
+        XCTAssertTrue(run.stderr.contains("expected \(try Self.sha256sum(Self.fixtures + "/clap-tiny/roberta-base/config.json"))"), run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json.part"))
+    }
+
+    /// A manifest size the server does not send: refused before any byte is kept.
+    func testASizeMismatchIsRefused() throws {
+        var table = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifest))) as? [String: Any])
+        var files = try XCTUnwrap(table["files"] as? [[String: Any]])
+        files[0]["size"] = 476
+        table["files"] = files
+        try JSONSerialization.data(withJSONObject: table).write(to: URL(fileURLWithPath: manifest))
+        let run = try download("ok")
+        assertOneLineError(run, "sends 475 bytes, expected 476", file: "roberta-base/config.json", url: url("ok", "roberta-base/config.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"))
+    }
+
+    func testHTTPErrorsAreOneLineNamingFileAndURL() throws {
+        for (status, text) in [(404, "answered HTTP 404 (Not Found)"), (500, "answered HTTP 500 (Internal Server Error)")] {
+            let run = try download("status/\(status)")
+            assertOneLineError(run, text, file: "roberta-base/config.json", url: url("status/\(status)", "roberta-base/config.json"))
+            XCTAssertEqual(run.stderr.split(separator: "\n").count, 2, "the 'downloading' line and the error: \(run.stderr)")
+        }
+    }
+
+    func testConnectionRefused() throws {
+        let port = try ModelServer.closedPort()
+        let run = try Harness.shell("HOME=\(work!)/home $BIN model download --base-url http://127.0.0.1:\(port) --manifest \(manifest!)")
+        assertOneLineError(run, "connection refused", file: "roberta-base/config.json",
+                           url: "http://127.0.0.1:\(port)/FacebookAI/roberta-base/resolve/main/config.json")
+        XCTAssertLessThan(run.seconds, 30)
+    }
+
+    /// A disk that fills up: the system's reason, naming the file and URL; the files already
+    /// complete stay, the `.part` keeps what fit.
+    func testAFullDiskIsOneLineAndKeepsWhatIsComplete() throws {
+        let mount = work + "/small-disk"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        guard try Harness.shell("mount -t tmpfs -o size=1m tmpfs \(mount)").status == 0 else {
+            throw XCTSkip("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN)")
+        }
+        let run = try download("ok", "--dest \(mount)/model")
+        assertOneLineError(run, "No space left on device", file: "\(mount)/model/music_speech_audioset_epoch_15_esc_89.98.pt.part",
+                           url: url("ok", "music_speech_audioset_epoch_15_esc_89.98.pt"))
+        for path in ["config.json", "vocab.json", "merges.txt", "pytorch_model.bin"] {
+            XCTAssertEqual(FileManager.default.contents(atPath: "\(mount)/model/roberta-base/\(path)"),
+                           FileManager.default.contents(atPath: "\(Self.fixtures)/clap-tiny/roberta-base/\(path)"), path)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(mount)/model/music_speech_audioset_epoch_15_esc_89.98.pt"))
+    }
+
+    /// --convert writes audiosep.safetensors, which the filter then prefers; a second run is one line.
+    func testConvertWritesTheFileTheLoaderPrefers() throws {
+        let run = try download("ok", "--convert")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let converted = modelFolder + "/audiosep.safetensors"
+        XCTAssertTrue(run.stderr.contains("wrote \(converted)"), run.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: converted))
+        // Remove the checkpoint the network comes from: the filter must be reading the converted file.
+        try FileManager.default.removeItem(atPath: modelFolder + "/audiosep_base_4M_steps.ckpt")
+        let output = work + "/from-converted.f32"
+        let separated = try Harness.shell("HOME=\(work!)/home $BIN --embedding \(Self.fixtures)/audiosep-tiny/embedding.f32 \(Self.rawMono) < \(Self.fixtures)/audiosep-tiny/input.f32 > \(output)")
+        XCTAssertEqual(separated.status, 0, separated.stderr)
+        let expected = try Harness.readRaw(Self.fixtures + "/audiosep-tiny/output.f32", channels: 1, format: Self.float32)[0]
+        XCTAssertGreaterThan(Harness.snr(expected, try Harness.readRaw(output, channels: 1, format: Self.float32)[0]), 90)
+        XCTAssertEqual(try download("ok").status, 0, "the checkpoint comes back")
+        let again = try download("ok", "--convert")
+        XCTAssertEqual(again.stderr, "audiosep-stream: the model in \(modelFolder) is complete (6 files present, all verified, audiosep.safetensors too): nothing to download\n")
+    }
+
+    /// Without a model the note on stderr names the command that gets it.
+    func testTheNoModelNoteNamesTheDownloadCommand() throws {
+        let input = work + "/tone.wav"
+        try Harness.shell("sox -n -r 16000 -c 1 -b 16 \(input) synth 0.5 sine 440")
+        let run = try Harness.shell("HOME=\(work!)/empty-home $BIN vocals < \(input) > /dev/null")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("no AudioSep model found"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("audiosep-stream model download"), run.stderr)
+        XCTAssertEqual(run.stderr.split(separator: "\n").filter { $0.contains("model download") }.count, 1)
+    }
+
+    static func sha256sum(_ file: String) throws -> String {
+        let run = try Harness.shell("sha256sum \(file)")
+        return String(String(decoding: run.stdout, as: UTF8.self).prefix(64))
+    }
+}
+
+/// Tests/Servers/model_server.py on 127.0.0.1 at an ephemeral port; stops with the test (and by
+/// itself after two idle minutes, should the test die).
+final class ModelServer {
+    let process = Process()
+    let port: Int
+    let log: String
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    struct Request: Decodable, Equatable {
+        var path: String
+        var range: String?
+    }
+
+    init(root: String, log: String) throws {
+        self.log = log
+        let script = DownloadEndToEndTests.tests.appendingPathComponent("Servers/model_server.py").path
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, root, log, "120"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw XCTSkip("the test server did not start (python3 missing?)")
+        }
+        self.port = port
+    }
+
+    func requests() -> [Request] {
+        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// A loopback port nothing listens on: bound, then closed.
+    static func closedPort() throws -> Int {
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { throw XCTSkip("no socket") }
+        defer { close(socketFD) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(socketFD, pointer, length) == 0 else { return -1 }
+                return getsockname(socketFD, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw XCTSkip("cannot bind a loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
