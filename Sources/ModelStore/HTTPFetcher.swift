@@ -23,7 +23,6 @@ final class HTTPFetcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         queue.maxConcurrentOperationCount = 1
         return queue
     }()
-    private var session: URLSession!
     private let finished = DispatchSemaphore(value: 0)
     private var onHead: ((ResponseHead) throws -> Void)?
     private var onBody: ((Data) throws -> Void)?
@@ -31,17 +30,14 @@ final class HTTPFetcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private var transportError: Error?
     private var head: ResponseHead?
 
-    override init() {
-        super.init()
+    private func makeSession() -> URLSession {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = Self.idleTimeout
         configuration.timeoutIntervalForResource = 7 * 24 * 3600
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
-        session = URLSession(configuration: configuration, delegate: self, delegateQueue: queue)
+        return URLSession(configuration: configuration, delegate: self, delegateQueue: queue)
     }
-
-    deinit { session?.invalidateAndCancel() }
 
     /// GETs `url`, from byte `offset` on when it is above 0 (a Range request; the server may answer
     /// 200 with the whole file instead, which `onHead` sees as `start` 0). `onHead` and `onBody`
@@ -60,9 +56,12 @@ final class HTTPFetcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         failure = nil
         transportError = nil
         head = nil
+        // One session per transfer, invalidated after it: a session holds its delegate until then.
+        let session = makeSession()
         let task = session.dataTask(with: request)
         task.resume()
         finished.wait()
+        session.invalidateAndCancel()
         self.onHead = nil
         self.onBody = nil
         if let failure { throw failure }
