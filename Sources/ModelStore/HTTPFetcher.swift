@@ -39,18 +39,23 @@ final class HTTPFetcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         return URLSession(configuration: configuration, delegate: self, delegateQueue: queue)
     }
 
-    /// GETs `url`, from byte `offset` on when it is above 0 (a Range request; the server may answer
-    /// 200 with the whole file instead, which `onHead` sees as `start` 0). `onHead` and `onBody`
-    /// may throw to stop the transfer; that error is rethrown. A status other than 200/206 throws
-    /// `HTTPFailure.status`; a transport failure `HTTPFailure.transport` with the system's words.
-    func get(_ url: URL, offset: Int64, userAgent: String,
+    /// The Range header of the request in flight, put back on a redirected request (Hugging Face
+    /// answers `resolve/` URLs with a redirect to its CDN).
+    private var range: String?
+
+    /// GETs bytes `offset` to `last` (inclusive; nil: to the end) of `url` with a Range request; the
+    /// server may answer 200 with the whole file instead, which `onHead` sees as `start` 0.
+    /// `onHead` and `onBody` may throw to stop the transfer; that error is rethrown. A status other
+    /// than 200/206 throws `HTTPFailure.status`; a transport failure `HTTPFailure.transport`.
+    func get(_ url: URL, offset: Int64, last: Int64?, userAgent: String,
              onHead: @escaping (ResponseHead) throws -> Void, onBody: @escaping (Data) throws -> Void) throws {
         var request = URLRequest(url: url)
         request.httpMethod = "GET"
         request.timeoutInterval = Self.idleTimeout
         request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
         request.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
-        if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
+        range = "bytes=\(offset)-" + (last.map(String.init) ?? "")
+        request.setValue(range, forHTTPHeaderField: "Range")
         self.onHead = onHead
         self.onBody = onBody
         failure = nil
@@ -67,6 +72,13 @@ final class HTTPFetcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         if let failure { throw failure }
         if let transportError { throw HTTPFailure.transport(Self.describe(transportError)) }
         if head == nil { throw HTTPFailure.transport("no response") }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+        var redirected = request
+        if let range { redirected.setValue(range, forHTTPHeaderField: "Range") }
+        completionHandler(redirected)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,

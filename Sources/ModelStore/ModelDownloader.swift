@@ -29,6 +29,10 @@ public final class ModelDownloader {
     private let report: (DownloadEvent) -> Void
     /// Seconds between two `.progress` events.
     public var progressInterval = 0.25
+    /// Bytes asked for per request. URLSession hands a body over faster than a disk and SHA-256
+    /// may take it, keeping the difference in memory, so a file is fetched as consecutive Range
+    /// requests of this size (a server that ignores Range sends the whole file in one response).
+    public var requestBytes: Int64 = 64 << 20
 
     public struct Summary: Equatable, Sendable {
         /// Files that were already present.
@@ -150,47 +154,63 @@ public final class ModelDownloader {
         var lastReport = Date.distantPast
         var sessionBytes: Int64 = 0
         let fetcher = HTTPFetcher()
-        do {
-            try fetcher.get(url, offset: offset, userAgent: userAgent, onHead: { head in
-                if head.start != offset {
-                    guard head.start == 0 else { throw Restart.fromZero }
-                    // Range ignored (a 200 with the whole file): the .part starts over from 0.
-                    try self.truncate(descriptor, part: part, link: link)
-                    hasher = SHA256()
-                    written = 0
-                    self.report(.restarted(entry, url: link))
-                }
-                if let total = head.total {
-                    if let size = entry.size, size != total {
-                        throw DownloadError.sizeMismatch(file: entry.path, url: link, expected: size, got: total)
+        var wholeFile = false
+        while true {
+            let from = written
+            var last = from + requestBytes - 1
+            if let total = expectedTotal { last = min(last, total - 1) }
+            var received: Int64 = 0
+            do {
+                try fetcher.get(url, offset: from, last: last, userAgent: userAgent, onHead: { head in
+                    if head.status == 200 { wholeFile = true }
+                    if head.start != from {
+                        guard head.start == 0 else { throw Restart.fromZero }
+                        // Range ignored (a 200 with the whole file): the .part starts over from 0.
+                        try self.truncate(descriptor, part: part, link: link)
+                        hasher = SHA256()
+                        written = 0
+                        self.report(.restarted(entry, url: link))
                     }
-                    expectedTotal = total
+                    if let total = head.total {
+                        if let size = entry.size, size != total {
+                            throw DownloadError.sizeMismatch(file: entry.path, url: link, expected: size, got: total)
+                        }
+                        expectedTotal = total
+                    }
+                }, onBody: { data in
+                    try data.withUnsafeBytes { bytes in
+                        try self.writeAll(descriptor, bytes, part: part, link: link)
+                        hasher.update(bytes)
+                    }
+                    written += Int64(data.count)
+                    received += Int64(data.count)
+                    sessionBytes += Int64(data.count)
+                    if let total = expectedTotal, written > total {
+                        throw DownloadError.sizeMismatch(file: entry.path, url: link, expected: total, got: written)
+                    }
+                    let now = Date()
+                    if now.timeIntervalSince(lastReport) >= self.progressInterval {
+                        lastReport = now
+                        self.report(.progress(entry, done: written, total: expectedTotal, sessionBytes: sessionBytes,
+                                              seconds: now.timeIntervalSince(started)))
+                    }
+                })
+            } catch let failure as HTTPFailure {
+                switch failure {
+                case .status(416) where from > 0 && !fresh:
+                    throw Restart.fromZero
+                case .status(let code):
+                    throw DownloadError.httpStatus(file: entry.path, url: link, status: code)
+                case .transport(let reason):
+                    throw DownloadError.connectionFailed(file: entry.path, url: link, reason: reason)
                 }
-            }, onBody: { data in
-                try data.withUnsafeBytes { bytes in
-                    try self.writeAll(descriptor, bytes, part: part, link: link)
-                    hasher.update(bytes)
-                }
-                written += Int64(data.count)
-                sessionBytes += Int64(data.count)
-                if let total = expectedTotal, written > total {
-                    throw DownloadError.sizeMismatch(file: entry.path, url: link, expected: total, got: written)
-                }
-                let now = Date()
-                if now.timeIntervalSince(lastReport) >= self.progressInterval {
-                    lastReport = now
-                    self.report(.progress(entry, done: written, total: expectedTotal, sessionBytes: sessionBytes,
-                                          seconds: now.timeIntervalSince(started)))
-                }
-            })
-        } catch let failure as HTTPFailure {
-            switch failure {
-            case .status(416) where offset > 0 && !fresh:
-                throw Restart.fromZero
-            case .status(let code):
-                throw DownloadError.httpStatus(file: entry.path, url: link, status: code)
-            case .transport(let reason):
-                throw DownloadError.connectionFailed(file: entry.path, url: link, reason: reason)
+            }
+            if wholeFile { break }
+            if let total = expectedTotal {
+                if written >= total { break }
+                if received == 0 { break }  // a 206 with nothing in it: report as incomplete below
+            } else if received < last - from + 1 {
+                break  // no length known: a short answer is the end
             }
         }
         report(.progress(entry, done: written, total: expectedTotal, sessionBytes: sessionBytes,

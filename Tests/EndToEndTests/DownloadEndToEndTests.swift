@@ -146,7 +146,7 @@ final class DownloadEndToEndTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/pytorch_model.bin"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"), "complete files stay")
 
-        // The server drops every whole-file request for a file over 100 kB: each run resumes one
+        // The server drops every request from byte 0 of a file over 100 kB: each run resumes one
         // file and breaks on the next, until all are there.
         var runs = 1
         while true {
@@ -160,9 +160,22 @@ final class DownloadEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(runs, 4, "three files over 100 kB: three interrupted runs, then the last")
         try assertModelComplete(in: modelFolder)
-        let ranges = server.requests().filter { $0.path.hasSuffix("/pytorch_model.bin") }.map(\.range)
-        XCTAssertEqual(ranges, [nil, "bytes=\(kept)-"], "the second request for the file asks for the rest")
-        XCTAssertEqual(server.requests().filter { $0.range != nil }.count, 3)
+        let ranges = server.requests().filter { $0.path.hasSuffix("/pytorch_model.bin") }.compactMap(\.range)
+        XCTAssertEqual(ranges.count, 2, "\(ranges)")
+        XCTAssertEqual(ranges.first?.hasPrefix("bytes=0-"), true, "\(ranges)")
+        XCTAssertEqual(ranges.last, "bytes=\(kept)-419652", "the second request asks for the rest")
+        XCTAssertEqual(server.requests().filter { $0.range?.hasPrefix("bytes=0-") == false }.count, 3, "three resumed files")
+    }
+
+    /// Hugging Face answers resolve/ URLs with a redirect: followed, with the Range kept.
+    func testRedirectsAreFollowedWithTheRange() throws {
+        XCTAssertEqual(try download("drop").status, 1)
+        let kept = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: modelFolder + "/roberta-base/pytorch_model.bin.part")[.size] as? Int)
+        let run = try download("redirect/ok")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        try assertModelComplete(in: modelFolder)
+        let followed = server.requests().filter { $0.path == "/ok/FacebookAI/roberta-base/resolve/main/pytorch_model.bin" }
+        XCTAssertEqual(followed.map(\.range), ["bytes=\(kept)-419652"])
     }
 
     /// A server that ignores Range (200 and the whole file) makes the `.part` start over from 0.

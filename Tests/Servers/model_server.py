@@ -7,9 +7,11 @@ line, and appends one JSON line per request to LOG ({"path", "range"}). It stops
 IDLE_SECONDS (default 120) without a request. The first path segment picks a behaviour, the rest
 is the file under ROOT:
 
-  /ok/FILE          the file; "Range: bytes=N-" gets 206 with Content-Range (416 past the end)
-  /drop/FILE        like ok, but a request without Range for a file over 100 kB announces the
-                    whole length, sends half and closes the connection
+  /ok/FILE          the file; "Range: bytes=N-" or "bytes=N-M" gets 206 with Content-Range
+                    (416 past the end)
+  /drop/FILE        like ok, but a request from byte 0 of a file over 100 kB announces its
+                    length, sends half of it and closes the connection
+  /redirect/MODE/FILE  302 to /MODE/FILE, as Hugging Face redirects resolve/ URLs to its CDN
   /corrupt/FILE     like ok, with one byte changed in the middle (same length)
   /norange/FILE     ignores Range: always 200 and the whole file
   /status/CODE/FILE answers CODE (404, 500, ...) with a short body
@@ -44,6 +46,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = self.path.split("?")[0].lstrip("/").split("/")
         mode = parts[0] if parts else ""
         rest = parts[1:]
+        if mode == "redirect" and rest:
+            self.send_response(302)
+            self.send_header("Location", "/" + "/".join(rest))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if mode == "status" and rest:
             code = int(rest[0])
             body = b"no such thing\n"
@@ -66,9 +74,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "corrupt" and data:
             middle = len(data) // 2
             data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
-        start = 0
-        if requested_range and mode != "norange" and requested_range.startswith("bytes=") and requested_range.endswith("-"):
-            start = int(requested_range[len("bytes="):-1])
+        start, end = 0, len(data) - 1
+        if requested_range and mode != "norange" and requested_range.startswith("bytes="):
+            first, _, last = requested_range[len("bytes="):].partition("-")
+            start = int(first)
+            if last:
+                end = min(end, int(last))
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", "bytes */%d" % len(data))
@@ -76,15 +87,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             self.send_response(206)
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, len(data)))
         else:
             self.send_response(200)
-        body = data[start:]
+        body = data[start:end + 1]
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
-        if mode == "drop" and start == 0 and not requested_range and len(data) > 100_000:
+        if mode == "drop" and start == 0 and len(data) > 100_000:
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
