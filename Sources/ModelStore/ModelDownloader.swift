@@ -32,7 +32,7 @@ public final class ModelDownloader {
     /// Bytes asked for per request. URLSession hands a body over faster than a disk and SHA-256
     /// may take it, keeping the difference in memory, so a file is fetched as consecutive Range
     /// requests of this size (a server that ignores Range sends the whole file in one response).
-    public var requestBytes: Int64 = 64 << 20
+    public var requestBytes: Int64 = 32 << 20
 
     public struct Summary: Equatable, Sendable {
         /// Files that were already present.
