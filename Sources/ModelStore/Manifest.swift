@@ -38,9 +38,12 @@ public enum Manifest {
     ///   recording the file digests of a roberta-base snapshot; the `vocab.json` and `merges.txt`
     ///   sums also equal the SRI hashes of a Nix `fetchurl` of those URLs (laion_clap packaging),
     ///   and the `pytorch_model.bin` sum is the LFS object id in its `cdn-lfs.huggingface.co` URL
-    ///   quoted in a third repository's README.
+    ///   quoted in a third repository's README. (Found with the public-code search of our
+    ///   sessions, whose hits name no repository; their file ids there: 16168342136 the script,
+    ///   67395569350 the test, 33678771302 the Nix file, 898430216 the README.)
     /// - Sizes: not found for these files (roberta-base's `model.safetensors` is 498,818,054 bytes
-    ///   in a quoted transformers traceback, but we fetch `pytorch_model.bin`, whose sum is known).
+    ///   in a quoted transformers traceback, file id 6844902335, but we fetch `pytorch_model.bin`,
+    ///   whose sum is known).
     /// - The AudioSep checkpoint and the CLAP checkpoint: neither size nor sum found (listings only
     ///   round them: "1.26 GB" and "2.35 GB"). Unverified: the downloader prints what it computed.
     public static let audioSep: [ManifestEntry] = [
