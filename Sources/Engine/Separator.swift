@@ -13,6 +13,8 @@ public protocol Separator: AnyObject {
     /// Overlaps (for a chunk of `chunkFrames`) that keep chunked output closest to one pass over
     /// the whole input; `nil` when the engine has no preference.
     func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int?
+    /// The window length, in seconds, used when none is asked for.
+    var defaultChunkSeconds: Double { get }
     /// Separates one mono window. The result has exactly `samples.count` samples.
     func separate(_ samples: [Float]) throws -> [Float]
     /// Throws when a window of `frames` frames needs more memory than the machine has (checked
@@ -22,6 +24,7 @@ public protocol Separator: AnyObject {
 
 extension Separator {
     public func preferredChunkFrames(near frames: Int) -> Int? { nil }
+    public var defaultChunkSeconds: Double { 10 }
     public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? { nil }
     public func checkWindow(frames: Int) throws {}
 
@@ -46,6 +49,7 @@ public final class Remover: MultichannelSeparator {
     public var name: String { base.name }
     public var sampleRate: Int { base.sampleRate }
     public func preferredChunkFrames(near frames: Int) -> Int? { base.preferredChunkFrames(near: frames) }
+    public var defaultChunkSeconds: Double { base.defaultChunkSeconds }
     public func checkWindow(frames: Int) throws { try base.checkWindow(frames: frames) }
     public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? {
         base.preferredOverlapFrames(near: frames, chunkFrames: chunkFrames)

@@ -74,8 +74,9 @@ struct Separate: ParsableCommand {
     var outEndian: SampleFormat.Endian?
 
     // Processing
-    @Option(name: .long, help: "Window length in seconds (above 0, at most 3600).", transform: ArgumentValues.chunk)
-    var chunk: Double = 10
+    @Option(name: .long, help: "Window length in seconds, above 0, at most 3600 (default: 10 for AudioSep, 30 for the built-in engine).",
+            transform: ArgumentValues.chunk)
+    var chunk: Double?
     @Option(name: .long, help: "Cross-faded overlap between windows in seconds, at most half the chunk (default: 1, or a quarter of a chunk under 4 s).",
             transform: ArgumentValues.overlap)
     var overlap: Double?
@@ -115,7 +116,7 @@ struct Separate: ParsableCommand {
 
     /// The overlap asked for, or the default: 1 s, scaled down for windows under 4 s so that a
     /// short `--chunk` alone is never refused for the default overlap.
-    var overlapSeconds: Double { overlap ?? min(1, chunk / 4) }
+    func overlapSeconds(chunk: Double) -> Double { overlap ?? min(1, chunk / 4) }
 
     private func separate() throws {
         signal(SIGPIPE, SIG_IGN)
@@ -165,8 +166,9 @@ struct Separate: ParsableCommand {
         if remove { separator = Remover(separator) }
 
         var settings = PipelineConfiguration()
-        settings.chunkSeconds = chunk
-        settings.overlapSeconds = overlapSeconds
+        let chunkSeconds = chunk ?? separator.defaultChunkSeconds
+        settings.chunkSeconds = chunkSeconds
+        settings.overlapSeconds = overlapSeconds(chunk: chunkSeconds)
         settings.fade = fade
         settings.resampleQuality = resampleQuality
         settings.downmix = downmix

@@ -81,3 +81,58 @@ final class DSPEngineTests: XCTestCase {
         }
     }
 }
+
+/// The median networks against the plain running median and a sort.
+final class MedianNetworkTests: XCTestCase {
+    func testNetworksGiveTheMedianOfEveryColumn() {
+        var state: UInt64 = 3
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24) - 0.5
+        }
+        for count in [1, 2, 3, 5, 15, 16, 17, 31, 40, 41] {
+            for averages in [false, true] {
+                let length = 37
+                var rows = (0..<(count * length)).map { _ in next() }
+                // Ties too: a few columns hold repeated values.
+                for row in 0..<count { rows[row * length] = Float(row % 3) }
+                let columns = (0..<length).map { column in (0..<count).map { rows[$0 * length + column] }.sorted() }
+                var output = [Float](repeating: 0, count: length)
+                rows.withUnsafeMutableBufferPointer { r in
+                    output.withUnsafeMutableBufferPointer { o in
+                        MedianNetwork(count: count, averagesMiddles: averages).median(rows: r.baseAddress!, length: length, into: o.baseAddress!)
+                    }
+                }
+                for column in 0..<length {
+                    let sorted = columns[column]
+                    let expected = averages && count % 2 == 0 ? 0.5 * (sorted[count / 2 - 1] + sorted[count / 2]) : sorted[count / 2]
+                    XCTAssertEqual(output[column], expected, "count \(count), column \(column), averaging \(averages)")
+                }
+            }
+        }
+    }
+
+    func testFiltersAlongBinsAndFramesMatchTheRunningMedian() {
+        var state: UInt64 = 5
+        let frames = 23, bins = 300
+        let input = (0..<(frames * bins)).map { _ -> Float in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24)
+        }
+        for width in [1, 5, 17, 31] {
+            XCTAssertEqual(MedianFilter.alongBins(input, frames: frames, bins: bins, width: width),
+                           MedianFilter.runningAlongBins(input, frames: frames, bins: bins, width: width), "width \(width)")
+            // Along frames: the running median of the transposed matrix.
+            var transposed = [Float](repeating: 0, count: input.count)
+            for frame in 0..<frames { for bin in 0..<bins { transposed[bin * frames + frame] = input[frame * bins + bin] } }
+            let reference = MedianFilter.runningAlongBins(transposed, frames: bins, bins: frames, width: width)
+            let filtered = MedianFilter.alongFrames(input, frames: frames, bins: bins, width: width)
+            for frame in 0..<frames {
+                for bin in 0..<bins where filtered[frame * bins + bin] != reference[bin * frames + frame] {
+                    XCTFail("width \(width): frame \(frame), bin \(bin)")
+                    return
+                }
+            }
+        }
+    }
+}

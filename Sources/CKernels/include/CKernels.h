@@ -127,4 +127,8 @@ size_t ck_upsample_scratch_floats(size_t in_channels);
 /// blocks with their own scratch may run at the same time.
 void ck_upsample_run(ck_build build, const ck_upsample_layer *layer, size_t first_block, size_t blocks, float *scratch);
 
+
+/// Applies comparators to whole rows of `length` floats: for each pair (a, b) of `pairs`
+/// (`count` pairs, 2·count ints), row a gets the columnwise minimum and row b the maximum.
+void ck_median_network(float *rows, size_t length, const int32_t *pairs, size_t count);
 #endif
