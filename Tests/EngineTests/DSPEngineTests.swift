@@ -1,6 +1,6 @@
-import Engine
 import Foundation
 import XCTest
+@testable import Engine
 
 final class DSPEngineTests: XCTestCase {
     func testQueriesMapToTargets() throws {
