@@ -158,7 +158,7 @@ public final class DSPEngine: MultichannelSeparator {
                 // Squared: a low note's onset is partly percussive, a kick's tail partly harmonic.
                 return (0..<(frames * bins)).map { harmonic[$0] * harmonic[$0] * Self.band(Float($0 % bins) * hz, low: 0, high: 200, taper: 100) }
             default:
-                return (0..<(frames * bins)).map { harmonic[$0] * Self.band(Float($0 % bins) * hz, low: 250, high: 20_000, taper: 60) }
+                return (0..<(frames * bins)).map { harmonic[$0] * Self.band(Float($0 % bins) * hz, low: 180, high: 20_000, taper: 60) }
             }
         }
     }
