@@ -13,9 +13,10 @@ final class QualityEndToEndTests: XCTestCase {
     /// Class (the corpus's query word) and the mean SI-SDR improvement its mixtures must reach
     /// (dB). Where the engine meets the goal on the whole test split (vocals, accompaniment,
     /// harmonic: 3 dB) the bound is the goal; drums and bass miss their 6 dB goal there, and the
-    /// bound is a floor below what they reach, so that a regression fails.
+    /// bound is a floor below what these three mixtures reach (drums +5.7, bass +1.5 dB when the
+    /// bounds were set), so that a regression fails.
     static let bounds: [(query: String, dB: Double)] = [
-        ("vocals", 3), ("accompaniment", 3), ("drums", BOUND_DRUMS), ("bass", BOUND_BASS), ("harmonic", 3),
+        ("vocals", 3), ("accompaniment", 3), ("drums", 5), ("bass", 1), ("harmonic", 3),
     ]
 
     static let folder = Harness.path("quality")
