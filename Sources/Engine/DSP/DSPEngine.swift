@@ -128,6 +128,8 @@ public final class DSPEngine: MultichannelSeparator {
         let similar = Self.similarityBackground(magnitude, frames: frames, bins: bins, similarity: similarity)
         let periodic = Self.period(similarity: similarity, frames: frames, hopSeconds: Double(stft.hopSize) / Double(sampleRate))
             .map { Self.periodicBackground(magnitude, frames: frames, bins: bins, period: $0) }
+        // The voice lives between about 80 Hz and 12 kHz; outside, everything is accompaniment.
+        let voiceBand = Self.band(bins: bins, hz: hz, low: 80, high: 12_000, taper: 40)
         var voice = [Float](repeating: 0, count: frames * bins)
         for frame in 0..<frames {
             for bin in 0..<bins {
@@ -135,8 +137,7 @@ public final class DSPEngine: MultichannelSeparator {
                 let mixture = magnitude[index]
                 guard mixture > 1e-10 else { continue }
                 let background = periodic.map { 0.5 * ($0[index] + similar[index]) } ?? similar[index]
-                // The voice lives between about 80 Hz and 12 kHz; outside, everything is accompaniment.
-                voice[index] = (1 - min(background, mixture) / mixture) * Self.band(Float(bin) * hz, low: 80, high: 12_000, taper: 40)
+                voice[index] = (1 - min(background, mixture) / mixture) * voiceBand[bin]
             }
         }
         return voice
@@ -156,9 +157,11 @@ public final class DSPEngine: MultichannelSeparator {
                 return harmonic.map { 1 - $0 }
             case .bass:
                 // Squared: a low note's onset is partly percussive, a kick's tail partly harmonic.
-                return (0..<(frames * bins)).map { harmonic[$0] * harmonic[$0] * Self.band(Float($0 % bins) * hz, low: 0, high: 200, taper: 100) }
+                let low = Self.band(bins: bins, hz: hz, low: 0, high: 200, taper: 100)
+                return (0..<(frames * bins)).map { harmonic[$0] * harmonic[$0] * low[$0 % bins] }
             default:
-                return (0..<(frames * bins)).map { harmonic[$0] * Self.band(Float($0 % bins) * hz, low: 180, high: 20_000, taper: 60) }
+                let high = Self.band(bins: bins, hz: hz, low: 180, high: 20_000, taper: 60)
+                return (0..<(frames * bins)).map { harmonic[$0] * high[$0 % bins] }
             }
         }
     }
@@ -169,6 +172,11 @@ public final class DSPEngine: MultichannelSeparator {
         if frequency < low { return 0.5 - 0.5 * cos(Float.pi * (frequency - (low - taper)) / taper) }
         if frequency > high { return 0.5 + 0.5 * cos(Float.pi * (frequency - high) / taper) }
         return 1
+    }
+
+    /// The band-pass weight of every bin, `hz` apart.
+    static func band(bins: Int, hz: Float, low: Float, high: Float, taper: Float) -> [Float] {
+        (0..<bins).map { band(Float($0) * hz, low: low, high: high, taper: taper) }
     }
 
     /// Harmonic share of each cell, H² / (H² + P²), H the median across time and P across

@@ -1,11 +1,6 @@
 /// Median filters over `[frames × bins]` spectrogram magnitudes, with windows clipped at the
 /// edges; where a clipped window has an even count, the upper of the two middle values is taken.
 enum MedianFilter {
-    /// The median of the first `count` values (reordered in place).
-    static func median(_ values: inout [Float], count: Int) -> Float {
-        select(&values, count: count, rank: count / 2)
-    }
-
     /// The median of the first `count` values as numpy takes it: for an even count, the mean of
     /// the two middle values (reordered in place).
     static func centralMedian(_ values: inout [Float], count: Int) -> Float {
