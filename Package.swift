@@ -21,29 +21,53 @@ let package = Package(
 
         // Chunking and cross-fade: pure Swift, no C.
         .target(name: "Overlap"),
-        // Separators: the protocol and its engines.
-        .target(name: "Engine", dependencies: ["CFFTW", "COpenBLAS", "CKernels"]),
+        // What every writer of files needs: which file is which, links resolved, whole writes, JSON strings.
+        .target(name: "Files"),
+        // The separation protocol: a window in, the separated window out. Nothing heavy.
+        .target(name: "Separation"),
+        // Model files on disk: memory maps, zip, pickle, PyTorch checkpoints, safetensors.
+        .target(name: "Weights", dependencies: ["Files"]),
+        // The short-time Fourier transform both engines share.
+        .target(name: "Spectrum", dependencies: ["CFFTW"]),
+        // Text queries: RoBERTa's tokenizer, CLAP's text encoder, the embedding cache.
+        .target(name: "Text", dependencies: ["Weights", "Files", "COpenBLAS"]),
+        // The built-in engine: classical, training-free separation.
+        .target(name: "DSP", dependencies: ["Separation", "Spectrum", "CKernels", "COpenBLAS"]),
+        // AudioSep's network and its kernels.
+        .target(name: "AudioSep", dependencies: ["Separation", "Spectrum", "Weights", "Text", "CKernels", "COpenBLAS"]),
+        // From an engine choice, a query and the model files to a separator.
+        .target(name: "Engines", dependencies: ["Separation", "Weights", "Text", "DSP", "AudioSep"]),
         // I/O, resampling and the threaded pipeline.
-        .target(name: "Stream", dependencies: ["Overlap", "Engine", "CSndfile", "CSamplerate"]),
+        .target(name: "Stream", dependencies: ["Overlap", "Separation", "Files", "CSndfile", "CSamplerate"]),
         // The chunk-size tuner: runs configurations in child processes and weighs them.
-        .target(name: "Tuning", dependencies: ["Stream"]),
+        .target(name: "Tuning", dependencies: ["Stream", "Separation", "Files"]),
         // The persistent worker: the packaged AudioSep worker's JSON-lines protocol over the pipeline.
-        .target(name: "Worker", dependencies: ["Stream", "Engine", "Overlap"]),
+        .target(name: "Worker", dependencies: ["Stream", "Overlap", "Separation", "Files", "Weights", "Text", "DSP",
+                                                "AudioSep", "Engines"]),
         // Getting the model: the file table, HTTP (FoundationNetworking), resumable verified downloads.
-        .target(name: "ModelStore"),
+        .target(name: "ModelStore", dependencies: ["Files"]),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
-            "Stream", "Engine", "Tuning", "Worker", "ModelStore", "CMalloc",
+            "Stream", "Separation", "Files", "Weights", "Text", "AudioSep", "Engines", "Tuning", "Worker", "ModelStore",
+            "Overlap", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "OverlapTests", dependencies: ["Overlap"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "StreamTests", dependencies: ["Stream", "Engine"]),
-        .testTarget(name: "TuningTests", dependencies: ["Tuning"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Stream", "Engine"]),
-        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream"]),
+        // Helpers the test targets share: a seeded random source, SNR, fixtures, the binary harness.
+        .target(name: "TestSupport", dependencies: ["Stream"], path: "Tests/TestSupport"),
+        .testTarget(name: "OverlapTests", dependencies: ["Overlap", "TestSupport"]),
+        .testTarget(name: "SeparationTests", dependencies: ["Separation"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "Files", "TestSupport"]),
+        .testTarget(name: "TextTests", dependencies: ["Text", "Weights", "TestSupport"]),
+        .testTarget(name: "DSPTests", dependencies: ["DSP", "Separation", "TestSupport"]),
+        .testTarget(name: "AudioSepTests", dependencies: ["AudioSep", "Separation", "Spectrum", "Weights", "Text", "COpenBLAS",
+                                                          "TestSupport"]),
+        .testTarget(name: "EnginesTests", dependencies: ["Engines", "Separation", "Weights", "Text", "TestSupport"]),
+        .testTarget(name: "StreamTests", dependencies: ["Stream", "Separation", "Files", "TestSupport"]),
+        .testTarget(name: "TuningTests", dependencies: ["Tuning", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Stream", "Separation", "Weights", "TestSupport"]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

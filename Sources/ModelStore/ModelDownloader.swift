@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// What the downloader reports as it goes; the executable turns these into lines on stderr.
@@ -245,14 +246,10 @@ public final class ModelDownloader {
     }
 
     private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, part: String, link: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let count = write(descriptor, bytes.baseAddress! + done, bytes.count - done)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw DownloadError.writeFailed(file: part, url: link, call: "write", errno: errno)
-            }
-            done += count
+        do {
+            try WholeWrite.write(descriptor, bytes)
+        } catch let failure as SystemCallFailure {
+            throw DownloadError.writeFailed(file: part, url: link, call: failure.call, errno: failure.errno)
         }
     }
 

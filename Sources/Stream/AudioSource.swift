@@ -67,12 +67,12 @@ public final class SndfileSource: AudioSource {
             try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head)
         case .path(let path):
             guard stat(path, &status) == 0 else {
-                throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+                throw StreamError.cannotOpen(path: path, cause: .errno(errno))
             }
             let isRegularFile = (status.st_mode & S_IFMT) == S_IFREG
             if isRegularFile, status.st_size == 0 { throw StreamError.emptyInput }
             guard let handle = QuietStderr.run({ sf_open(path, Int32(SFM_READ), &info) }) else {
-                let failure = StreamError.cannotOpen(path: path, reason: String(cString: sf_strerror(nil)))
+                let failure = StreamError.cannotOpen(path: path, cause: .message(String(cString: sf_strerror(nil))))
                 let fd = open(path, O_RDONLY)
                 guard fd >= 0 else { throw failure }
                 defer { close(fd) }
@@ -189,7 +189,7 @@ public final class SndfileSource: AudioSource {
                 throw StreamError.truncated(format: "FLAC", framesRead: framesDelivered, framesStated: flacStatedFrames,
                                             sampleRate: description.sampleRate)
             }
-            if failed { throw StreamError.readFailed(reason: String(cString: sf_strerror(handle))) }
+            if failed { throw StreamError.readFailed(.message(String(cString: sf_strerror(handle)))) }
             return []
         }
         framesDelivered += got
@@ -246,7 +246,7 @@ public final class RawPCMSource: AudioSource {
             ownsDescriptor = false
         case .path(let path):
             let descriptor = open(path, O_RDONLY)
-            guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+            guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
             fd = descriptor
             ownsDescriptor = true
         }
@@ -280,7 +280,7 @@ public final class RawPCMSource: AudioSource {
             let got = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
             if got < 0 {
                 if errno == EINTR { continue }
-                throw StreamError.readFailed(reason: String(cString: strerror(errno)))
+                throw StreamError.readFailed(.errno(errno))
             }
             if got == 0 {
                 ended = true

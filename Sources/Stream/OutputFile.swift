@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// Writes bytes to a file descriptor (stdout or a file), whole or not at all.
@@ -25,7 +26,7 @@ public final class OutputFile {
 
     public init(path: String) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
         self.fd = descriptor
         self.ownsDescriptor = true
         self.isSeekableFile = true
@@ -48,17 +49,10 @@ public final class OutputFile {
     public private(set) var bytesWritten: Int64 = 0
 
     public func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var done = 0
-            while done < buffer.count {
-                let result = Foundation.write(fd, buffer.baseAddress! + done, buffer.count - done)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw Self.error(errno)
-                }
-                done += result
-                bytesWritten += Int64(result)
-            }
+        do {
+            try bytes.withUnsafeBytes { try WholeWrite.write(fd, $0) { bytesWritten += Int64($0) } }
+        } catch let failure as SystemCallFailure {
+            throw Self.error(failure.errno)
         }
     }
 
@@ -69,6 +63,6 @@ public final class OutputFile {
     }
 
     static func error(_ code: Int32) -> StreamError {
-        code == EPIPE ? .outputClosed : .writeFailed(reason: String(cString: strerror(code)))
+        code == EPIPE ? .outputClosed : .writeFailed(.errno(code))
     }
 }

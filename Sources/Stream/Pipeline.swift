@@ -1,7 +1,7 @@
-import Engine
 import Foundation
-import Synchronization
 import Overlap
+import Separation
+import Synchronization
 
 /// Settings of one streaming run. Times are in seconds, rates in hz.
 public struct PipelineConfiguration: Sendable {

@@ -1,4 +1,4 @@
-import Engine
+import Files
 import Foundation
 
 /// An output file that appears under its name only when it is complete.
@@ -29,7 +29,7 @@ public final class StagedOutput {
         let existing = FileIdentity(path: target)
         if let existing, !existing.isRegularFile {
             let descriptor = open(target, O_WRONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+            guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
             temporaryPath = nil
             file = OutputFile(adopting: descriptor)
             return
@@ -67,9 +67,9 @@ public final class StagedOutput {
         settled = true
         guard let temporaryPath else { return }
         guard rename(temporaryPath, target) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
             unlink(temporaryPath)
-            throw StreamError.writeFailed(reason: "cannot rename the finished output onto '\(path)': \(reason)")
+            throw StreamError.cannotRename(path: path, errno: code)
         }
     }
 
@@ -87,7 +87,7 @@ public final class StagedOutput {
         do {
             return try SymbolicLinks.follow(path)
         } catch let failure as SymbolicLinks.Failure {
-            throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(failure.errno)))
+            throw StreamError.cannotOpen(path: path, cause: .errno(failure.errno))
         }
     }
 
@@ -97,7 +97,7 @@ public final class StagedOutput {
         let pattern = (folder.isEmpty ? "" : folder + "/") + ".\(name).audiosep-XXXXXX"
         var template = Array(pattern.utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
         // mkostemp makes it 0600; the finished file gets what a plain open would have given it.
         let umaskValue = umask(0)
         umask(umaskValue)

@@ -1,17 +1,21 @@
+import Files
+
 /// Errors of the Stream module. Each names the problem and carries the offending value.
 public enum StreamError: Error, Equatable, CustomStringConvertible {
     case emptyInput
     case unreadableHeader(reason: String)
-    case cannotOpen(path: String, reason: String)
+    case cannotOpen(path: String, cause: FailureCause)
     case rawFormatIncomplete(missing: [String])
     case unsupportedSampleFormat(encoding: String, bits: Int)
     case unsupportedInWAV(encoding: String, bits: Int)
     case invalidRate(hz: Int)
     case invalidChannels(count: Int)
-    case readFailed(reason: String)
+    case readFailed(FailureCause)
     /// The input ended before the length its header states (a cut-off download or copy).
     case truncated(format: String, framesRead: Int, framesStated: Int, sampleRate: Int)
-    case writeFailed(reason: String)
+    case writeFailed(FailureCause)
+    /// The finished output could not be renamed onto its name.
+    case cannotRename(path: String, errno: Int32)
     /// The downstream reader closed the pipe; not a failure of ours.
     case outputClosed
     case resamplerFailed(reason: String)
@@ -39,8 +43,8 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             return "input is empty: no header and no samples arrived"
         case .unreadableHeader(let reason):
             return "cannot read the input's header (\(reason)); for headerless PCM give -t raw -r HZ -c N -b BITS -e ENCODING"
-        case .cannotOpen(let path, let reason):
-            return "cannot open '\(path)': \(reason)"
+        case .cannotOpen(let path, let cause):
+            return "cannot open '\(path)': \(cause)"
         case .rawFormatIncomplete(let missing):
             return "raw input needs \(missing.joined(separator: ", ")) (as with sox: -t raw -r 48000 -c 2 -b 16 -e signed-integer)"
         case .unsupportedSampleFormat(let encoding, let bits):
@@ -51,13 +55,15 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             return "invalid sample rate \(hz) hz"
         case .invalidChannels(let count):
             return "invalid channel count \(count) (1 to 1024)"
-        case .readFailed(let reason):
-            return "reading input failed: \(reason)"
+        case .readFailed(let cause):
+            return "reading input failed: \(cause)"
         case .truncated(let format, let read, let stated, let rate):
             return String(format: "reading input failed: the %@ stream is truncated: it ended after %.2f s of the %.2f s its header states",
                           format, Double(read) / Double(rate), Double(stated) / Double(rate))
-        case .writeFailed(let reason):
-            return "writing output failed: \(reason)"
+        case .writeFailed(let cause):
+            return "writing output failed: \(cause)"
+        case .cannotRename(let path, let code):
+            return "writing output failed: cannot rename the finished output onto '\(path)': \(FailureCause.errno(code))"
         case .outputClosed:
             return "the output pipe was closed by its reader"
         case .resamplerFailed(let reason):

@@ -32,7 +32,7 @@ public enum PlotFile {
         switch error as? StreamError {
         case .outputIsDirectory?: reason = "it is a folder; name a file in it"
         case .outputFolderMissing(_, let folder)?: reason = "folder '\(folder)' does not exist"
-        case .cannotOpen(_, let system)?, .writeFailed(let system)?: reason = system
+        case .cannotOpen(_, let system)?, .writeFailed(let system)?: reason = "\(system)"
         case .outputClosed?: reason = "the reader closed it"
         default: reason = "\(error)"
         }

@@ -61,7 +61,7 @@ public final class CommandReader {
             let count = piece.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw StreamError.readFailed(reason: String(cString: strerror(errno)))
+                throw StreamError.readFailed(.errno(errno))
             }
             if count == 0 {
                 guard !skipping, !pending.isEmpty else { return .end }

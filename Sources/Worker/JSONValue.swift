@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// A JSON value as the worker protocol reads and writes it. Objects keep their keys in the order
@@ -36,7 +37,7 @@ public enum JSONValue: Equatable, Sendable {
         case .number(let value):
             text += Self.format(value)
         case .string(let value):
-            Self.quote(value, into: &text)
+            JSONString.append(value, to: &text)
         case .array(let values):
             text += "["
             for (index, value) in values.enumerated() {
@@ -48,7 +49,7 @@ public enum JSONValue: Equatable, Sendable {
             text += "{"
             for (index, key) in object.keys.enumerated() {
                 if index > 0 { text += "," }
-                Self.quote(key, into: &text)
+                JSONString.append(key, to: &text)
                 text += ":"
                 object[key]!.write(to: &text)
             }
@@ -62,27 +63,6 @@ public enum JSONValue: Equatable, Sendable {
         guard value.isFinite else { return "null" }
         if value == value.rounded(), abs(value) < 9.0e15 { return String(Int64(value)) }
         return "\(value)"
-    }
-
-    static func quote(_ string: String, into text: inout String) {
-        text += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case "\u{2028}", "\u{2029}": text += String(format: "\\u%04x", scalar.value)
-            default:
-                if scalar.value < 0x20 {
-                    text += String(format: "\\u%04x", scalar.value)
-                } else {
-                    text.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        text += "\""
     }
 
     public var objectValue: JSONObject? {

@@ -1,5 +1,6 @@
-import Engine
+import Files
 import Foundation
+import Separation
 import Stream
 
 /// What one `separate` produced, for its answer.

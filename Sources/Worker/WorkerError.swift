@@ -1,6 +1,8 @@
-import Engine
 import Overlap
+import Separation
 import Stream
+import Text
+import Weights
 
 /// Errors of the Worker module: each becomes one `{"status":"error","message":…}` answer.
 /// Where the packaged AudioSep worker has a message for the same case, ours starts the same way
@@ -26,7 +28,8 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
     case interrupted(output: String, secondsWritten: Double?)
     /// `separate` without a loaded model, for a query the built-in engine does not know.
     case modelNotLoaded(reason: String)
-    case loadFailed(reason: String)
+    /// A model that could not be loaded, with what stopped it.
+    case loadFailed(LoadFailure)
     case separationFailed(reason: String)
     /// What stopped a separation, kept as it was thrown.
     case stream(StreamError)
@@ -57,8 +60,8 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
             return "Separation failed: stopped by a signal before the end of the input: \(stopDetail ?? "")"
         case .modelNotLoaded(let reason):
             return "Model not loaded. Use load_model first (\(reason))"
-        case .loadFailed(let reason):
-            return "Failed to load model: \(reason)"
+        case .loadFailed(let cause):
+            return "Failed to load model: \(cause)"
         case .separationFailed(let reason):
             return "Separation failed: \(reason)"
         case .stream(let error):
@@ -91,5 +94,36 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
     /// The start of an offending line, enough to recognise it.
     static func excerpt(_ line: String) -> String {
         line.count <= 80 ? line : String(line.prefix(80)) + "…"
+    }
+}
+
+/// Why a model did not load, kept typed (the error its module threw).
+public enum LoadFailure: Error, Equatable, CustomStringConvertible {
+    case model(ModelError)
+    case weights(WeightsError)
+    case tokenizer(TokenizerError)
+    case engine(EngineError)
+    /// An error of no module above, as it described itself.
+    case other(String)
+
+    public init(_ error: Error) {
+        switch error {
+        case let error as LoadFailure: self = error
+        case let error as ModelError: self = .model(error)
+        case let error as WeightsError: self = .weights(error)
+        case let error as TokenizerError: self = .tokenizer(error)
+        case let error as EngineError: self = .engine(error)
+        default: self = .other("\(error)")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .model(let error): return "\(error)"
+        case .weights(let error): return "\(error)"
+        case .tokenizer(let error): return "\(error)"
+        case .engine(let error): return "\(error)"
+        case .other(let text): return text
+        }
     }
 }

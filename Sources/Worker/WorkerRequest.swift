@@ -1,4 +1,5 @@
 import Foundation
+import Separation
 
 /// One command line of the worker protocol, parsed and checked. Field names are the packaged
 /// AudioSep worker's (`dsu-audiosep --worker`); fields this worker has no use for are accepted
@@ -108,10 +109,9 @@ public struct SeparateRequest: Equatable, Sendable {
     /// Our addition: separate the mono mix once and write it to every channel.
     public var downmix: Bool
     /// Our addition: "auto" (the loaded model, else the built-in engine), "audiosep", "dsp", "identity".
-    public var engine: String
+    public var engine: EngineChoice
 
     public static let defaultText = "speech"
-    public static let engineNames = ["auto", "audiosep", "dsp", "identity"]
 
     public init(input: String, output: String, text: String = SeparateRequest.defaultText, chunking: Chunking = .auto) {
         self.input = input
@@ -120,7 +120,7 @@ public struct SeparateRequest: Equatable, Sendable {
         self.chunking = chunking
         remove = false
         downmix = false
-        engine = "auto"
+        engine = .auto
     }
 
     init(_ fields: Fields) throws {
@@ -146,10 +146,11 @@ public struct SeparateRequest: Equatable, Sendable {
         }
         remove = try fields.flag("remove") ?? false
         downmix = try fields.flag("downmix") ?? false
-        engine = try fields.string("engine") ?? "auto"
-        guard Self.engineNames.contains(engine) else {
-            throw WorkerError.invalidField(field: "engine", value: engine, expected: Self.engineNames.joined(separator: ", "))
+        let engineName = try fields.string("engine") ?? "auto"
+        guard let choice = EngineChoice(rawValue: engineName) else {
+            throw WorkerError.invalidField(field: "engine", value: engineName, expected: EngineChoice.names.joined(separator: ", "))
         }
+        engine = choice
     }
 }
 

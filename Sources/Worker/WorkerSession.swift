@@ -1,6 +1,11 @@
-import Engine
+import AudioSep
+import DSP
+import Engines
 import Foundation
+import Separation
 import Stream
+import Text
+import Weights
 
 /// How a worker is set up (the `worker` subcommand's flags).
 public struct WorkerOptions: Sendable {
@@ -132,7 +137,7 @@ public final class WorkerSession {
             do {
                 model = try LoadedModel(files: files, compute: options.compute)
             } catch {
-                throw WorkerError.loadFailed(reason: "\(error)")
+                throw WorkerError.loadFailed(LoadFailure(error))
             }
             cached = false
             for evicted in models.insert(model, for: key) where evicted != key {
@@ -171,8 +176,8 @@ public final class WorkerSession {
             guard FileManager.default.fileExists(atPath: named) else { throw WorkerError.fileNotFound(kind: "Model", path: named) }
             // An ambiguous folder (several candidate .safetensors) is an error that lists them.
             let resolved: ModelFiles?
-            do { resolved = try ModelFiles.resolve(named) } catch { throw WorkerError.loadFailed(reason: "\(error)") }
-            guard let files = resolved else { throw WorkerError.loadFailed(reason: "\(ModelError.noModel(searched: [named]))") }
+            do { resolved = try ModelFiles.resolve(named) } catch { throw WorkerError.loadFailed(LoadFailure(error)) }
+            guard let files = resolved else { throw WorkerError.loadFailed(.model(.noModel(searched: [named]))) }
             return files
         }
         guard let checkpoint = request.checkpointPath.map(absolute) else {
@@ -247,15 +252,15 @@ public final class WorkerSession {
     private func makeEngine(_ request: SeparateRequest) throws -> (Separator, Bool?, String?) {
         do {
             switch request.engine {
-            case "identity":
+            case .identity:
                 return (IdentityEngine(), nil, nil)
-            case "dsp":
+            case .dsp:
                 return (try DSPEngine(query: request.text), nil, nil)
-            default:
+            case .auto, .audiosep:
                 if let model = current {
                     return try audioSep(model, request)
                 }
-                if request.engine == "audiosep" || request.embedding != nil {
+                if request.engine == .audiosep || request.embedding != nil {
                     throw WorkerError.modelNotLoaded(reason: "no AudioSep model is loaded")
                 }
                 guard let target = try? DSPTarget.parse(request.text) else {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import CMalloc
-import Engine
 import Foundation
 import Overlap
+import Separation
 import Stream
 import Tuning
 
@@ -80,6 +80,7 @@ struct AudioSepStream: ParsableCommand {
     }
 }
 
+extension EngineChoice: ExpressibleByArgument {}
 extension FadeShape: ExpressibleByArgument {}
 extension ResampleQuality: ExpressibleByArgument {}
 extension OutputContainer: ExpressibleByArgument {}

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Engine
+import AudioSep
 
 /// How AudioSep's network computes, for the filter, the tuner's children and the worker.
 struct ComputeFlags: ParsableArguments {

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Engine
+import AudioSep
 import Foundation
+import Weights
 
 extension ModelConverter.Precision: ExpressibleByArgument {}
 

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Engine
 import Foundation
+import Text
+import Weights
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,8 @@
 import ArgumentParser
-import Engine
+import AudioSep
 import Foundation
 import ModelStore
+import Weights
 
 /// `audiosep-stream model …`: getting AudioSep's files.
 struct ModelCommand: ParsableCommand {

@@ -1,6 +1,9 @@
 import ArgumentParser
-import Engine
+import Engines
 import Foundation
+import Separation
+import Text
+import Weights
 
 /// The flags that say where the AudioSep model's files are (all that `convert` and `embed` need).
 struct ModelLocation: ParsableArguments {
@@ -50,14 +53,14 @@ struct ModelOptions: ParsableArguments {
 
     func locate() throws -> ModelFiles? { try location.locate() }
 
-    func makeEngine(name: String, query: String?) throws -> Separator {
+    func makeEngine(_ choice: EngineChoice, query: String?) throws -> EngineSelection {
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         }
         let files = try locate()
         let compute = try self.compute.options()
         let embeddingValues = try embedding.map(QueryEmbedding.load)
-        return try EngineFactory.make(name: name, query: query, model: files, embedding: embeddingValues,
+        return try EngineFactory.select(choice, query: query, model: files, embedding: embeddingValues,
                                       threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, cache: cache,
                                       compute: compute)
     }

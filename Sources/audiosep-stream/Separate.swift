@@ -1,7 +1,9 @@
 import ArgumentParser
-import Engine
+import DSP
+import Files
 import Foundation
 import Overlap
+import Separation
 import Stream
 import Tuning
 
@@ -22,8 +24,9 @@ struct Separate: ParsableCommand {
     @Argument(help: "What to separate, in words (\"vocals\", \"a dog barking\").")
     var query: String?
 
-    @Option(name: .long, help: "Engine: auto, audiosep, dsp (built-in, no model) or identity (returns its input).")
-    var engine = "auto"
+    @Option(name: .long, help: "Engine: auto, audiosep, dsp (built-in, no model) or identity (returns its input).",
+            transform: EngineChoice.init(parsing:))
+    var engine: EngineChoice = .auto
 
     @OptionGroup var model: ModelOptions
 
@@ -136,7 +139,7 @@ struct Separate: ParsableCommand {
             inputIdentity = FileIdentity(descriptor: STDIN_FILENO)
         } else if let inputPath {
             guard let identity = FileIdentity(path: inputPath) else {
-                throw StreamError.cannotOpen(path: inputPath, reason: String(cString: strerror(errno)))
+                throw StreamError.cannotOpen(path: inputPath, cause: .errno(errno))
             }
             if identity.isDirectory { throw UsageError("input '\(inputPath)' is a folder; name an audio file") }
             inputIdentity = identity
@@ -155,14 +158,11 @@ struct Separate: ParsableCommand {
 
         // 2. The engine and the windows: model files are read now, the input not yet.
         let loadStarted = Date()
-        var separator = try model.makeEngine(name: engine, query: query)
+        let selection = try model.makeEngine(engine, query: query)
+        var separator = selection.separator
         let loadSeconds = Date().timeIntervalSince(loadStarted)
-        if engine == "auto", separator is DSPEngine, !quiet {
-            note("no AudioSep model found: using the built-in engine (classical separation, far below AudioSep's quality); "
-                 + "run `audiosep-stream model download` to get AudioSep, or give --model PATH or set AUDIOSEP_MODEL")
-        }
-        let profiled = profile ? separator as? AudioSepEngine : nil
-        profiled?.enableProfiling()
+        if let fallback = selection.note, !quiet { note(fallback) }
+        if profile { separator.enableProfiling() }
         if remove { separator = Remover(separator) }
 
         var settings = PipelineConfiguration()
@@ -242,9 +242,9 @@ struct Separate: ParsableCommand {
                          slowestWindowSeconds: summary.slowestWindowSeconds,
                          peakResidentBytes: summary.peakResidentBytes).write(to: stats)
         }
-        if let stages = profiled?.profile {
-            Console.error(AudioSepEngine.profileTable(stages, loadSeconds: loadSeconds,
-                                                      audioSeconds: Double(summary.inputFrames) / Double(input.sampleRate)))
+        if let table = separator.profileReport(loadSeconds: loadSeconds,
+                                               audioSeconds: Double(summary.inputFrames) / Double(input.sampleRate)) {
+            Console.error(table)
         }
         if let signal = StopSignals.signal {
             // Everything in flight was written and the output ended validly; say so and exit as

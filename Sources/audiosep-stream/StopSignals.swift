@@ -52,20 +52,26 @@ enum StopSignals {
             while wake() { usleep(20_000) }
         }
         watcher.start()
-        for number in [SIGINT, SIGTERM, SIGHUP] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { number in
-                // Only async-signal-safe work here: atomics, write(2), _exit.
-                if StopSignals.received.exchange(number, ordering: .acquiringAndReleasing) != 0 {
-                    if let staged = StopSignals.stagedPath { unlink(staged) }
-                    _exit(128 + number)
-                }
-                InputInterruption.request()
-                var byte: UInt8 = 1
-                _ = write(StopSignals.wakeWrite, &byte, 1)
+        handle([SIGINT, SIGTERM, SIGHUP]) { number in
+            // Only async-signal-safe work here: atomics, write(2), _exit.
+            if StopSignals.received.exchange(number, ordering: .acquiringAndReleasing) != 0 {
+                if let staged = StopSignals.stagedPath { unlink(staged) }
+                _exit(128 + number)
             }
+            InputInterruption.request()
+            var byte: UInt8 = 1
+            _ = write(StopSignals.wakeWrite, &byte, 1)
+        }
+    }
+
+    /// Installs `handler` for each of `signals` without SA_RESTART, so that a read blocked in the
+    /// thread that receives one returns EINTR (the filter's and the worker's stops both rely on it).
+    static func handle(_ signals: [Int32], _ handler: @convention(c) (Int32) -> Void) {
+        for number in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = handler
             sigemptyset(&action.sa_mask)
-            action.sa_flags = 0  // no SA_RESTART: a read blocked in the receiving thread returns EINTR
+            action.sa_flags = 0
             sigaction(number, &action, nil)
         }
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
-import Engine
+import Engines
 import Foundation
+import Separation
+import Text
 import Tuning
 
 struct Tune: ParsableCommand {
@@ -15,8 +17,8 @@ struct Tune: ParsableCommand {
               audiosep-stream tune --model ~/models/audiosep --input song.flac --json
             """)
 
-    @Option(name: .long, help: "Engine: auto, audiosep, dsp or identity.")
-    var engine = "auto"
+    @Option(name: .long, help: "Engine: auto, audiosep, dsp or identity.", transform: EngineChoice.init(parsing:))
+    var engine: EngineChoice = .auto
     @OptionGroup var model: ModelOptions
     @Option(name: .long, help: "The query to separate.")
     var query = "vocals"
@@ -55,7 +57,7 @@ struct Tune: ParsableCommand {
         let work = FileManager.default.temporaryDirectory.path + "/audiosep-tune-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: work) }
         var request = TuneRequest(
-            executable: ChildProcess.currentExecutable, engineArguments: ["--engine", engine] + model.arguments,
+            executable: ChildProcess.currentExecutable, engineArguments: ["--engine", engine.rawValue] + model.arguments,
             query: query, threads: model.threads ?? ProcessInfo.processInfo.activeProcessorCount,
             workDirectory: work)
         request.inputPath = input
@@ -87,11 +89,10 @@ struct Tune: ParsableCommand {
     /// --threads, the compute flags, the embedding file, and for the built-in engine the query,
     /// by building the engine as `separate` does (cheap for it).
     private func checkEngine() throws {
-        guard EngineFactory.knownNames.contains(engine) else { throw EngineError.unknownEngine(engine) }
         let files = try model.locate()
-        let loadsAudioSep = (engine == "audiosep" || engine == "auto") && !(files?.isEmpty ?? true)
+        let loadsAudioSep = (engine == .audiosep || engine == .auto) && !(files?.isEmpty ?? true)
         guard loadsAudioSep else {
-            _ = try model.makeEngine(name: engine, query: query)
+            _ = try model.makeEngine(engine, query: query)
             return
         }
         // Building AudioSep loads the network (seconds, a gigabyte); any text is a query it takes.

@@ -145,18 +145,12 @@ enum WorkerStopSignals {
             }
         }
         watcher.start()
-        for number in [SIGINT, SIGTERM] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { number in
-                // Only async-signal-safe work here: atomics, write(2).
-                _ = WorkerStopSignals.received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
-                InputInterruption.request()
-                var byte: UInt8 = 1
-                _ = write(WorkerStopSignals.wakeWrite, &byte, 1)
-            }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0  // no SA_RESTART: a read blocked in the receiving thread returns EINTR
-            sigaction(number, &action, nil)
+        StopSignals.handle([SIGINT, SIGTERM]) { number in
+            // Only async-signal-safe work here: atomics, write(2).
+            _ = WorkerStopSignals.received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
+            InputInterruption.request()
+            var byte: UInt8 = 1
+            _ = write(WorkerStopSignals.wakeWrite, &byte, 1)
         }
     }
 }

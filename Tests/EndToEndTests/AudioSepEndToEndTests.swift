@@ -1,5 +1,6 @@
 import Foundation
 import Stream
+import TestSupport
 import XCTest
 
 /// The AudioSep engine through the real binary, on the tiny fixture model and its reference output.
@@ -17,7 +18,7 @@ final class AudioSepEndToEndTests: XCTestCase {
         let expected = try Harness.readRaw("\(Self.fixtures)/output.f32", channels: 1, format: float32)[0]
         let actual = try Harness.readRaw(output, channels: 1, format: float32)[0]
         XCTAssertEqual(actual.count, expected.count)
-        XCTAssertGreaterThanOrEqual(Harness.snr(expected, actual), 60)
+        XCTAssertGreaterThanOrEqual(snr(expected, actual), 60)
     }
 
     /// Both convolution algorithms equal the reference; `--profile` prints every layer with its
@@ -29,7 +30,7 @@ final class AudioSepEndToEndTests: XCTestCase {
             let run = try Harness.shell("$BIN \(model) \(rawMono) --convolution \(algorithm) --profile < \(Self.fixtures)/input.f32 > \(output)")
             XCTAssertEqual(run.status, 0, run.stderr)
             let actual = try Harness.readRaw(output, channels: 1, format: float32)[0]
-            XCTAssertGreaterThanOrEqual(Harness.snr(expected, actual), 60, algorithm)
+            XCTAssertGreaterThanOrEqual(snr(expected, actual), 60, algorithm)
             let rows = run.stderr.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
             XCTAssertEqual(rows.first, ["stage", "seconds", "GFLOP", "GFLOP/s", "share"], run.stderr)
             // decoder_block6's conv2 is "conv2+shortcut" where a fused Winograd kernel adds the shortcut itself.
@@ -61,7 +62,7 @@ final class AudioSepEndToEndTests: XCTestCase {
             }
             XCTAssertEqual(run.status, 0, run.stderr)
             let actual = try Harness.readRaw(output, channels: 1, format: float32)[0]
-            XCTAssertGreaterThanOrEqual(Harness.snr(expected, actual), 60, kernel)
+            XCTAssertGreaterThanOrEqual(snr(expected, actual), 60, kernel)
             ran += 1
         }
         XCTAssertGreaterThanOrEqual(ran, 3, "auto, portable and blas run on every CPU")
@@ -97,7 +98,7 @@ final class AudioSepEndToEndTests: XCTestCase {
             }
             let reference = try Harness.readRaw(fp32, channels: 1, format: float32)[0]
             let reduced = try Harness.readRaw(bf16, channels: 1, format: float32)[0]
-            let snr = Harness.snr(reference, reduced)
+            let snr = snr(reference, reduced)
             XCTAssertGreaterThan(snr, least, "\(algorithm) bf16 against fp32")
             XCTAssertLessThan(snr, 90, "\(algorithm) bf16 must actually round")
         }
@@ -144,8 +145,8 @@ final class AudioSepEndToEndTests: XCTestCase {
         // Windows start at 0, 7.04 and 14.08 s; the tiny network's seams reach about 3 s either
         // side, so 10.6–11.2 s is inside the second window only.
         let interior = Int(10.6 * 32_000)..<Int(11.2 * 32_000)
-        XCTAssertGreaterThan(Harness.snr(Array(reference[interior]), Array(test[interior])), 95)
-        XCTAssertGreaterThan(Harness.snr(reference, test), 10, "the seams themselves stay close")
+        XCTAssertGreaterThan(snr(Array(reference[interior]), Array(test[interior])), 95)
+        XCTAssertGreaterThan(snr(reference, test), 10, "the seams themselves stay close")
     }
 
     func testModelErrorsAreOneLine() throws {

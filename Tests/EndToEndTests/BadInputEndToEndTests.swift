@@ -1,5 +1,6 @@
 import Foundation
 import Stream
+import TestSupport
 import XCTest
 
 /// Bad input through the real binary, as a user meets it: each case gives either correct

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The command line as new users meet it: their files are never destroyed, mistakes are one line
@@ -226,7 +227,7 @@ final class CommandLineEndToEndTests: XCTestCase {
         func assertSame(_ name: String, _ label: String) throws {
             let output = try Harness.readAudio(Harness.path(name)).channels[0]
             XCTAssertEqual(output.count, samples.count, label)
-            XCTAssertGreaterThan(Harness.snr(samples, output), 60, label)
+            XCTAssertGreaterThan(snr(samples, output), 60, label)
         }
         try assertSame("sox-dash.wav", "-i - -o -")
         // 16k as a rate; -B reads big-endian raw as sox's -B writes it; -x is the opposite order.

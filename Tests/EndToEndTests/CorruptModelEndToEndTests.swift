@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Broken model files through the real binary (--checkpoint, --model): one line naming the

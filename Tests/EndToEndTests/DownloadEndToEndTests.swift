@@ -1,13 +1,13 @@
 import Foundation
 import Stream
+import TestSupport
 import XCTest
 
 /// `audiosep-stream model download` through the real binary, against a loopback HTTP server
 /// (Tests/Servers/model_server.py) serving the tiny fixture model under the real relative paths.
 /// Only the base URL and the manifest's sizes and sums differ from what a user runs.
 final class DownloadEndToEndTests: XCTestCase {
-    static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = tests.appendingPathComponent("Fixtures").path
+    static let fixtures = Fixtures.path()
     static let rawMono = "-t raw -r 32000 -c 1 -b 32 -e float --out-type raw"
     static let float32 = try! SampleFormat(encoding: .floatingPoint, bits: 32)
 
@@ -50,7 +50,11 @@ final class DownloadEndToEndTests: XCTestCase {
         table["files"] = files
         manifest = work + "/manifest.json"
         try JSONSerialization.data(withJSONObject: table).write(to: URL(fileURLWithPath: manifest))
-        server = try ModelServer(root: mirror, log: work + "/requests.jsonl")
+        do {
+            server = try ModelServer(root: mirror, log: work + "/requests.jsonl", lifetime: 120)
+        } catch is ModelServer.DidNotStart {
+            throw XCTSkip("the test server did not start (python3 missing?)")
+        }
     }
 
     override func tearDown() {
@@ -109,7 +113,7 @@ final class DownloadEndToEndTests: XCTestCase {
         let expected = try Harness.readRaw(Self.fixtures + "/audiosep-tiny/output.f32", channels: 1, format: Self.float32)[0]
         let got = try Harness.readRaw(output, channels: 1, format: Self.float32)[0]
         XCTAssertEqual(got.count, expected.count)
-        XCTAssertGreaterThan(Harness.snr(expected, got), 90, "AudioSep from the downloaded files")
+        XCTAssertGreaterThan(snr(expected, got), 90, "AudioSep from the downloaded files")
 
         let requests = server.requests().count
         let again = try download("ok")
@@ -218,7 +222,7 @@ final class DownloadEndToEndTests: XCTestCase {
     }
 
     func testConnectionRefused() throws {
-        let port = try ModelServer.closedPort()
+        guard let port = ModelServer.closedPort() else { throw XCTSkip("cannot bind a loopback port") }
         let run = try Harness.shell("HOME=\(work!)/home $BIN model download --base-url http://127.0.0.1:\(port) --manifest \(manifest!)")
         assertOneLineError(run, "connection refused", file: "roberta-base/config.json",
                            url: "http://127.0.0.1:\(port)/FacebookAI/roberta-base/resolve/main/config.json")
@@ -256,7 +260,7 @@ final class DownloadEndToEndTests: XCTestCase {
         let separated = try Harness.shell("HOME=\(work!)/home $BIN --embedding \(Self.fixtures)/audiosep-tiny/embedding.f32 \(Self.rawMono) < \(Self.fixtures)/audiosep-tiny/input.f32 > \(output)")
         XCTAssertEqual(separated.status, 0, separated.stderr)
         let expected = try Harness.readRaw(Self.fixtures + "/audiosep-tiny/output.f32", channels: 1, format: Self.float32)[0]
-        XCTAssertGreaterThan(Harness.snr(expected, try Harness.readRaw(output, channels: 1, format: Self.float32)[0]), 90)
+        XCTAssertGreaterThan(snr(expected, try Harness.readRaw(output, channels: 1, format: Self.float32)[0]), 90)
         XCTAssertEqual(try download("ok").status, 0, "the checkpoint comes back")
         let again = try download("ok", "--convert")
         XCTAssertEqual(again.stderr, "audiosep-stream: the model in \(modelFolder) is complete (6 files present, all verified, audiosep.safetensors too): nothing to download\n")
@@ -276,73 +280,5 @@ final class DownloadEndToEndTests: XCTestCase {
     static func sha256sum(_ file: String) throws -> String {
         let run = try Harness.shell("sha256sum \(file)")
         return String(String(decoding: run.stdout, as: UTF8.self).prefix(64))
-    }
-}
-
-/// Tests/Servers/model_server.py on 127.0.0.1 at an ephemeral port; stops with the test (and by
-/// itself after two idle minutes, should the test die).
-final class ModelServer {
-    let process = Process()
-    let port: Int
-    let log: String
-    var base: String { "http://127.0.0.1:\(port)" }
-
-    struct Request: Decodable, Equatable {
-        var path: String
-        var range: String?
-    }
-
-    init(root: String, log: String) throws {
-        self.log = log
-        let script = DownloadEndToEndTests.tests.appendingPathComponent("Servers/model_server.py").path
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, root, log, "120"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            throw XCTSkip("the test server did not start (python3 missing?)")
-        }
-        self.port = port
-    }
-
-    func requests() -> [Request] {
-        guard let text = try? String(contentsOfFile: log, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
-    }
-
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-
-    /// A loopback port nothing listens on: bound, then closed.
-    static func closedPort() throws -> Int {
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketFD >= 0 else { throw XCTSkip("no socket") }
-        defer { close(socketFD) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-                guard bind(socketFD, pointer, length) == 0 else { return -1 }
-                return getsockname(socketFD, pointer, &length)
-            }
-        }
-        guard bound == 0 else { throw XCTSkip("cannot bind a loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

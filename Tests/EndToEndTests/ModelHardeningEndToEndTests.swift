@@ -1,5 +1,6 @@
-import Engine
 import Foundation
+import Weights
+import TestSupport
 import XCTest
 
 /// The model's files through the real binary where they could be misused: `convert -o` onto

@@ -1,5 +1,6 @@
 import Foundation
 import Stream
+import TestSupport
 import XCTest
 
 /// sox → audiosep-stream → file, through the real binary, with `--engine identity`: the
@@ -70,7 +71,7 @@ final class PipelineEndToEndTests: XCTestCase {
         XCTAssertEqual(actual.count, c.channels, name)
         XCTAssertEqual(actual.first?.count, expected.first?.count, "\(name): output exactly as long as the input")
         for channel in 0..<c.channels {
-            let quality = Harness.snr(expected[channel], actual[channel])
+            let quality = snr(expected[channel], actual[channel])
             XCTAssertGreaterThanOrEqual(quality, 50, "\(name) channel \(channel)")
         }
     }
@@ -89,7 +90,7 @@ final class PipelineEndToEndTests: XCTestCase {
         let reference = Harness.path("override-ref.wav")
         try Harness.shell("sox -n -r 48000 -c 2 -b 32 -e float \(reference) \(Self.synth)")
         let expected = try Harness.readAudio(reference)
-        XCTAssertGreaterThan(Harness.snr(expected.channels[0], result.channels[0]), 50)
+        XCTAssertGreaterThan(snr(expected.channels[0], result.channels[0]), 50)
     }
 
     func testWAVOnAPipeSaysUnknownLengthOnlyWhenItIsAndOnAFileTheTrueOne() throws {
@@ -128,7 +129,7 @@ final class PipelineEndToEndTests: XCTestCase {
         XCTAssertEqual(result.channels.count, 2)
         XCTAssertEqual(result.channels[0], result.channels[1], "the mono result goes to every channel")
         let mono = zip(source.channels[0], source.channels[1]).map { ($0 + $1) / 2 }
-        XCTAssertGreaterThan(Harness.snr(mono, result.channels[0]), 50)
+        XCTAssertGreaterThan(snr(mono, result.channels[0]), 50)
     }
 
     func testFLACFromAPathAndTruncatedInputStaysValid() throws {

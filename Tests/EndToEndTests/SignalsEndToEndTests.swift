@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// What a pipeline does to a long-running filter: readers that leave, signals.

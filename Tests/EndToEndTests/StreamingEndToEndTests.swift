@@ -1,5 +1,6 @@
 import Foundation
 import Stream
+import TestSupport
 import XCTest
 
 /// What a long-running filter in a pipeline must do: produce output while input still

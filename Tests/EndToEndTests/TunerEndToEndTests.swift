@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `audiosep-stream tune` through the real binary: every configuration in its own child process.

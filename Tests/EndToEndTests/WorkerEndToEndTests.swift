@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `audiosep-stream --worker` driven as the packaged AudioSep worker's hosts drive it: command
@@ -10,8 +11,9 @@ final class WorkerEndToEndTests: XCTestCase {
     static let clap = fixtures + "/clap-tiny/clap.pt"
     static let roberta = fixtures + "/clap-tiny/roberta-base"
 
-    /// The seed's load_model line, with the fixture model's files in place of the real ones (and the
-    /// seed's relative config_path, which names no file here: the worker does not need it).
+    /// The packaged AudioSep worker's load_model line (from its benchmark document), with the
+    /// fixture model's files in place of the real ones (and its relative config_path, which names
+    /// no file here: the worker does not need it).
     static let loadModel = #"{"cmd":"load_model","config_path":"config/audiosep_base.yaml","checkpoint_path":"\#(checkpoint)","clap_checkpoint_path":"\#(clap)","roberta_dir":"\#(roberta)"}"#
 
     struct Session {
@@ -42,7 +44,7 @@ final class WorkerEndToEndTests: XCTestCase {
         return path
     }
 
-    func testTheSeedsExampleSequence() throws {
+    func testThePackagedWorkersExampleSequence() throws {
         let input = try makeInput("test_4s.wav", seconds: 4)
         let cold = Harness.path("audiosep_4s.wav"), warm = Harness.path("audiosep_4s_warm.wav")
         let session = try worker([
@@ -128,7 +130,7 @@ final class WorkerEndToEndTests: XCTestCase {
     func testTheCacheSequence() throws {
         let other = Self.fixtures + "/audiosep-tiny/tiny.safetensors"
         let loadOther = #"{"cmd":"load_model","model":"\#(other)"}"#
-        // The seed's cache test: the second load_model of the same model is answered from the cache.
+        // The packaged worker's cache test: the second load_model of the same model is answered from the cache.
         let two = try worker([Self.loadModel, Self.loadModel, loadOther, Self.loadModel, #"{"cmd":"exit"}"#],
                              flags: "--worker --max-cached-models 2")
         XCTAssertEqual(two.run.status, 0, two.run.stderr)

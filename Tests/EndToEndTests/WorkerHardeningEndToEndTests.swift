@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The worker against what hosts and systems do to it: outputs that are the input under another

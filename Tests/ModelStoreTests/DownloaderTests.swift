@@ -1,45 +1,30 @@
 import Foundation
 @testable import ModelStore
+import TestSupport
 import XCTest
 
 /// The downloader as a library, against Tests/Servers/model_server.py on loopback.
 final class DownloaderTests: XCTestCase {
     var folder: String!
-    var server: Process!
+    var server: ModelServer!
     var port = 0
     var log: String { folder + "/requests.jsonl" }
-    let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/clap-tiny/clap.pt").path
+    let fixture = Fixtures.path("clap-tiny/clap.pt")
 
     override func setUpWithError() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("downloader-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder + "/mirror/x", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: fixture, toPath: folder + "/mirror/x/clap.pt")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Servers/model_server.py").path
-        server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", script, folder + "/mirror", log, "60"]
-        let out = Pipe()
-        server.standardOutput = out
-        try server.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        do {
+            server = try ModelServer(root: folder + "/mirror", log: log, lifetime: 60)
+        } catch is ModelServer.DidNotStart {
             throw XCTSkip("the test server did not start")
         }
-        self.port = port
+        port = server.port
     }
 
     override func tearDown() {
-        if server?.isRunning == true {
-            server.terminate()
-            server.waitUntilExit()
-        }
+        server?.stop()
         try? FileManager.default.removeItem(atPath: folder)
     }
 

@@ -1,20 +1,8 @@
-import Engine
 import Foundation
+import Separation
 import Stream
+import TestSupport
 import XCTest
-
-/// A small seeded generator, so that every run mutates the same way.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-}
 
 /// A pipe holding `bytes`, closed for writing, as `cat file |` gives (inputs up to 1 MB).
 func pipeHolding(_ bytes: [UInt8]) throws -> Int32 {

@@ -1,7 +1,8 @@
-import Engine
 import Foundation
 import Overlap
+import Separation
 import Stream
+import TestSupport
 import XCTest
 
 func temporaryPath(_ name: String) -> String {
@@ -20,15 +21,6 @@ func tones(frames: Int, rate: Int, channels: Int) -> [[Float]] {
             return Float(max(0, fade) * value)
         }
     }
-}
-
-func snr(_ reference: [Float], _ estimate: [Float]) -> Double {
-    var signal = 0.0, noise = 0.0
-    for (r, e) in zip(reference, estimate) {
-        signal += Double(r) * Double(r)
-        noise += Double(r - e) * Double(r - e)
-    }
-    return 10 * log10(signal / max(noise, 1e-30))
 }
 
 final class SampleCodecTests: XCTestCase {

@@ -1,8 +1,8 @@
-import Engine
 import Foundation
+import Separation
 import Stream
-import XCTest
 @testable import Worker
+import XCTest
 
 /// The session's side of the hardening: a stop request before a job, the input through a hard
 /// link, error answers timed, errors kept typed.

@@ -1,9 +1,10 @@
+import Separation
 import XCTest
 @testable import Worker
 
 /// Command lines as the packaged worker's hosts send them, and the ways they go wrong.
 final class WorkerRequestTests: XCTestCase {
-    func testTheSeedsLoadModelLineWithEveryField() throws {
+    func testThePackagedWorkersLoadModelLineWithEveryField() throws {
         let line = #"{"cmd":"load_model","config_path":"/abs/path/config/audiosep_base.yaml","checkpoint_path":"/abs/path/checkpoint/audiosep_base_4M_steps.ckpt","clap_checkpoint_path":"/abs/path/checkpoint/music_speech_audioset_epoch_15_esc_89.98.pt","roberta_dir":"/abs/path/roberta-base","mmap":false,"use_torch_stft":"auto","auto_stft_seconds":60,"device":"mps","some_future_field":{"x":[1,2]}}"#
         guard case .loadModel(let request) = try WorkerRequest.parse(line) else { return XCTFail("not load_model") }
         XCTAssertEqual(request.configPath, "/abs/path/config/audiosep_base.yaml")
@@ -33,7 +34,7 @@ final class WorkerRequestTests: XCTestCase {
         XCTAssertEqual(request.autoChunkSeconds, 12.5)
     }
 
-    func testTheSeedsSeparateLine() throws {
+    func testThePackagedWorkersSeparateLine() throws {
         let line = #"{"cmd":"separate","input":"/path/to/test_4s.wav","output":"/tmp/audiosep_4s.wav","text":"vocals","use_chunk":true}"#
         guard case .separate(let request) = try WorkerRequest.parse(line) else { return XCTFail("not separate") }
         XCTAssertEqual(request.input, "/path/to/test_4s.wav")
@@ -44,7 +45,7 @@ final class WorkerRequestTests: XCTestCase {
         XCTAssertNil(request.overlapSeconds)
         XCTAssertNil(request.outputSampleRate)
         XCTAssertFalse(request.remove)
-        XCTAssertEqual(request.engine, "auto")
+        XCTAssertEqual(request.engine, .auto)
     }
 
     func testUseChunkValues() throws {
@@ -75,7 +76,7 @@ final class WorkerRequestTests: XCTestCase {
         XCTAssertEqual(request.outputSampleRate, 48_000)
         XCTAssertTrue(request.remove)
         XCTAssertTrue(request.downmix)
-        XCTAssertEqual(request.engine, "dsp")
+        XCTAssertEqual(request.engine, .dsp)
         XCTAssertEqual(request.embedding, "e.f32")
         guard case .separate(let bare) = try WorkerRequest.parse(#"{"cmd":"separate","input":"i","output":"o"}"#) else { return XCTFail() }
         XCTAssertEqual(bare.text, "speech", "the packaged worker's default query")
@@ -118,7 +119,7 @@ final class WorkerRequestTests: XCTestCase {
         XCTAssertTrue(WorkerError.unknownCommand("x").description.hasPrefix("Unknown command: x"))
         XCTAssertEqual(WorkerError.fileNotFound(kind: "Checkpoint", path: "/c").description, "Checkpoint not found: /c")
         XCTAssertEqual(WorkerError.inputNotFound(path: "/i").description, "Input not found: /i")
-        XCTAssertTrue(WorkerError.loadFailed(reason: "r").description.hasPrefix("Failed to load model: "))
+        XCTAssertTrue(WorkerError.loadFailed(.other("r")).description.hasPrefix("Failed to load model: "))
         XCTAssertTrue(WorkerError.separationFailed(reason: "r").description.hasPrefix("Separation failed: "))
         XCTAssertTrue(WorkerError.modelNotLoaded(reason: "r").description.hasPrefix("Model not loaded. Use load_model first"))
         let long = String(repeating: "x", count: 500)

@@ -1,8 +1,10 @@
-import Engine
+import Engines
 import Foundation
+import Separation
 import Stream
-import XCTest
+import Weights
 @testable import Worker
+import XCTest
 
 /// The session in process: answers, errors that leave it serving, the model cache, chunking.
 final class WorkerSessionTests: XCTestCase {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the byte-level BPE fixtures that Tests/EngineTests/TokenizerTests.swift reads.
+"""Writes the byte-level BPE fixtures that Tests/TextTests/TokenizerTests.swift reads.
 
 Run from the package root:  python3 tools/reference/make_tokenizer_fixtures.py
 (needs `pip install "transformers<5" tokenizers`: transformers 4.x still has the pure-Python

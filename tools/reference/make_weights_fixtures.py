@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the weight-file fixtures that Tests/EngineTests/WeightsTests.swift reads.
+"""Writes the weight-file fixtures that Tests/WeightsTests/WeightsTests.swift reads.
 
 Run from the package root:  python3 tools/reference/make_weights_fixtures.py
 (needs torch, safetensors and numpy). Output: Tests/Fixtures/weights/*, including

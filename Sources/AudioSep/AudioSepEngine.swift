@@ -1,0 +1,145 @@
+import Foundation
+import Separation
+import Spectrum
+
+/// AudioSep as a `Separator`: the shared network, one query's conditioning, and the STFT plans.
+public final class AudioSepEngine: Separator {
+    public let name = "audiosep"
+    public let sampleRate = ResUNet30.sampleRate
+    public let network: ResUNet30
+    let conditioning: ResUNet30.Conditioning
+    let stft = STFT(fftSize: 2048, hopSize: 320)
+    let workspace: Workspace
+
+    /// - Parameter threads: threads for the network (default: every core).
+    public convenience init(network: ResUNet30, embedding: [Float], threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.init(network: network, embedding: embedding, workspace: Workspace(threads: threads))
+    }
+
+    /// Computes in `workspace`, whose planned buffers outlive this engine: a long-lived process
+    /// (the worker) hands the same one to every query's engine, so a second run of the same
+    /// window length allocates nothing. Engines sharing a workspace must not run concurrently.
+    public init(network: ResUNet30, embedding: [Float], workspace: Workspace) {
+        self.network = network
+        self.conditioning = network.condition(on: embedding)
+        self.workspace = workspace
+    }
+
+    /// The bytes one window of `samples` samples holds at its peak: the three map slots, each
+    /// level's skip, and the spectra (the scratch of the products is small beside them).
+    public func windowBytes(samples: Int) -> Int {
+        let frames = stft.frameCount(samples: max(samples, stft.minimumSamples))
+        return network.windowFloats(frames: frames) * MemoryLayout<Float>.stride
+    }
+
+    public func checkWindow(frames: Int) throws {
+        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        let needed = windowBytes(samples: frames)
+        guard physical > 0, needed > physical * 3 / 4 else { return }
+        // The longest window (in whole seconds) that fits in three quarters of the memory.
+        var seconds = max(1, frames / sampleRate)
+        while seconds > 1, windowBytes(samples: seconds * sampleRate) > physical * 3 / 4 { seconds = seconds * 3 / 4 }
+        throw EngineError.windowTooLarge(engine: name, seconds: Double(frames) / Double(sampleRate), neededBytes: needed,
+                                         physicalBytes: physical, largestSeconds: Double(seconds))
+    }
+
+    /// Windows of (32k − 1)·320 samples give 32k STFT frames exactly: no padded frames.
+    public func preferredChunkFrames(near frames: Int) -> Int? {
+        let blocks = max(1, Int((Double(frames) / 320 + 1) / 32 + 0.5))
+        return (blocks * 32 - 1) * 320
+    }
+
+    /// Overlaps that start every window on the network's pooling grid: the hop between windows
+    /// a whole number of 32-frame blocks (10 240 samples), as the frames of one pass over the
+    /// whole input fall. The U-Net pools time by 2 five times, so a window starting anywhere
+    /// else sees its input on a shifted grid and computes a different (for a trained model,
+    /// slightly; for random weights, entirely) result; on the grid, chunked output equals one
+    /// pass everywhere but near the seams. An overlap of 0 is kept as asked: no hop fits it.
+    public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? {
+        guard frames > 0 else { return nil }
+        let block = ResUNet30.timeMultiple * 320
+        let longest = (chunkFrames - 1) / block            // overlap at least one sample
+        let shortest = (chunkFrames / 2 + block - 1) / block  // overlap at most half the chunk
+        guard shortest <= longest else { return nil }
+        let hop = min(longest, max(shortest, Int((Double(chunkFrames - frames) / Double(block)).rounded())))
+        return chunkFrames - hop * block
+    }
+
+    /// One row of the profile: a stage's seconds and floating-point operations, summed over
+    /// every window (operations are nil for the spectral stages).
+    public struct Stage {
+        public let name: String
+        public var seconds: Double
+        public var operations: Double?
+    }
+
+    /// Per-stage totals when profiling is on (`--profile`), in the order the stages run.
+    public private(set) var profile: [Stage]?
+
+    @discardableResult public func enableProfiling() -> Bool {
+        profile = []
+        return true
+    }
+
+    public func profileReport(loadSeconds: Double, audioSeconds: Double) -> String? {
+        profile.map { Self.profileTable($0, loadSeconds: loadSeconds, audioSeconds: audioSeconds) }
+    }
+
+    public func separate(_ samples: [Float]) throws -> [Float] {
+        try network.reserve(frames: stft.frameCount(samples: max(samples.count, stft.minimumSamples)), workspace: workspace)
+        guard profile != nil else { return network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) }
+        let frames = stft.frameCount(samples: max(samples.count, stft.minimumSamples))
+        let operations = Dictionary(network.operations(frames: frames).map { ($0.stage, $0.operations) }, uniquingKeysWith: +)
+        var last = DispatchTime.now().uptimeNanoseconds
+        var stages: [(String, Double)] = []
+        // Each trace closes the stage that ran since the one before. The spectral traces are
+        // named after what they end (the STFT's three, the masked spectrum's two, each group
+        // one row); what follows the last trace is the iSTFT.
+        let names = ["stft_real": "stft", "stft_imag": "stft", "mag": "stft", "sep_real": "mask", "sep_imag": "mask"]
+        let output = network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) { name, _ in
+            let now = DispatchTime.now().uptimeNanoseconds
+            stages.append((names[name] ?? name, Double(now - last) / 1e9))
+            last = now
+        }
+        stages.append(("istft", Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9))
+        for (name, seconds) in stages {
+            if let index = profile!.firstIndex(where: { $0.name == name }) {
+                profile![index].seconds += seconds
+                if let count = operations[name] { profile![index].operations = (profile![index].operations ?? 0) + count }
+            } else {
+                profile!.append(Stage(name: name, seconds: seconds, operations: operations[name]))
+            }
+        }
+        return output
+    }
+}
+
+extension AudioSepEngine {
+    /// The `--profile` table: every stage's time, GFLOP, GFLOP/s and share of the engine's time,
+    /// then the totals. Stages that do no arithmetic of their own (the skips, the ends of
+    /// blocks) are left out when they took under half a millisecond.
+    public static func profileTable(_ stages: [Stage], loadSeconds: Double, audioSeconds: Double) -> String {
+        let total = stages.reduce(0) { $0 + $1.seconds }
+        let operations = stages.reduce(0) { $0 + ($1.operations ?? 0) }
+        func row(_ cells: [String]) -> String {
+            cells[0].padding(toLength: 36, withPad: " ", startingAt: 0)
+                + zip(cells.dropFirst(), [9, 9, 9, 8]).map { String(repeating: " ", count: max(1, $1 - $0.count)) + $0 }.joined() + "\n"
+        }
+        func rate(_ operations: Double?, _ seconds: Double) -> String {
+            guard let operations, seconds > 0 else { return "-" }
+            return String(format: "%.1f", operations / seconds / 1e9)
+        }
+        var table = row(["stage", "seconds", "GFLOP", "GFLOP/s", "share"])
+        for stage in stages where stage.operations != nil || stage.seconds >= 0.0005 {
+            table += row([stage.name, String(format: "%.3f", stage.seconds),
+                          stage.operations.map { String(format: "%.3g", $0 / 1e9) } ?? "-", rate(stage.operations, stage.seconds),
+                          String(format: "%.1f%%", 100 * stage.seconds / max(total, 1e-9))])
+        }
+        table += row(["engine total", String(format: "%.3f", total), String(format: "%.3g", operations / 1e9),
+                      rate(operations, total), ""])
+        table += row(["model load", String(format: "%.3f", loadSeconds), "", "", ""])
+        table += row(["audio", String(format: "%.3f", audioSeconds), "", "", ""])
+        table += row(["real time", String(format: "%.2fx", audioSeconds / max(total, 1e-9)), "", "", ""])
+        return table
+    }
+}

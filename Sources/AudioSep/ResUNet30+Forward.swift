@@ -1,0 +1,226 @@
+import Foundation
+import Spectrum
+
+extension ResUNet30 {
+    /// Named intermediate results of one forward pass, for layer-by-layer tests and the profiler.
+    /// The maps live in reused slots: a callback that keeps one must keep `map.copy()`.
+    public typealias Trace = (String, FeatureMap) -> Void
+
+    /// The maps one window of `frames` STFT frames lays out: the size of each of the three slots
+    /// and of each level's skip, in floats, and the spectra beside them.
+    struct WindowPlan {
+        var slotFloats: Int
+        var skipFloats: [Int]
+        var spectrumFloats: Int
+        var totalFloats: Int { 3 * slotFloats + skipFloats.reduce(0, +) + spectrumFloats }
+    }
+
+    func windowPlan(frames: Int) -> WindowPlan {
+        let netBins = Self.frequencyBins - 1
+        let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
+        var widest = encoderWidths[0] * padded * netBins
+        var skips: [Int] = []
+        var levelFrames = padded, levelBins = netBins
+        for (index, width) in encoderWidths.enumerated() {
+            skips.append(width * levelFrames * levelBins)
+            widest = max(widest, width * levelFrames * levelBins)
+            levelFrames /= Self.pools[index].0
+            levelBins /= Self.pools[index].1
+            widest = max(widest, width * levelFrames * levelBins)
+        }
+        widest = max(widest, centreWidth * levelFrames * levelBins)
+        // Spectra: real, imaginary, magnitude, cosine, sine, the two masked ones, and the logits.
+        return WindowPlan(slotFloats: widest, skipFloats: skips,
+                          spectrumFloats: 7 * frames * Self.frequencyBins + 3 * padded * netBins)
+    }
+
+    /// Floats one window of `frames` STFT frames holds at its peak (see `AudioSepEngine.windowBytes`).
+    func windowFloats(frames: Int) -> Int { windowPlan(frames: frames).totalFloats }
+
+    /// Allocates the slots and skips a window of `frames` STFT frames uses, before it runs: the
+    /// memory that grows with the window is had here or refused with a typed error, never
+    /// found missing half-way through the network.
+    func reserve(frames: Int, workspace: Workspace) throws {
+        let plan = windowPlan(frames: frames)
+        try workspace.reserveSlots(3, floats: plan.slotFloats)
+        for (level, floats) in plan.skipFloats.enumerated() { try workspace.reserveSkip(level, floats: floats) }
+        if options.precision == .bf16 { try workspace.reserveBFloat16Scratch() }
+    }
+
+    /// Mask logits [3, frames, 1025] for a magnitude spectrogram `[frames × 1025]`
+    /// (the U-Net: bn0, padding, pre_conv, encoders, centre, decoders, after_conv).
+    func maskLogits(magnitude: [Float], frames: Int, conditioning: Conditioning, workspace: Workspace, trace: Trace?) -> FeatureMap {
+        let bins = Self.frequencyBins
+        let netBins = bins - 1   // the Nyquist bin is dropped: 1024 halves cleanly six times
+        let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
+        // Short-lived maps live in three slots of the largest map's size, each level's skip in a
+        // buffer of its own; both are kept for the next window of this length. Slot roles rotate:
+        // `current` holds the running map, the other two take what each step makes.
+        workspace.prepareSlots(3, floats: windowPlan(frames: frames).slotFloats)
+        func slot(_ index: Int, _ channels: Int, _ frames: Int, _ bins: Int) -> FeatureMap {
+            workspace.slot(index, channels: channels, frames: frames, bins: bins)
+        }
+        func record(_ name: String, _ map: FeatureMap) { trace?(name, map) }
+
+        // bn0 normalises each frequency bin; the frames added as padding stay exactly zero.
+        let normalised = slot(2, 1, padded, netBins)
+        normalised.withUnsafeMutableBufferPointer { values in
+            for frame in 0..<frames {
+                for bin in 0..<netBins {
+                    values[frame * netBins + bin] = magnitude[frame * bins + bin] * bn0.scale[bin] + bn0.shift[bin]
+                }
+            }
+            (values.baseAddress! + frames * netBins).update(repeating: 0, count: (padded - frames) * netBins)
+        }
+        record("bn0_out", normalised)
+        var current = 0
+        var x = Convolution.conv1x1(normalised, weights: preConv.weight, bias: preConv.bias, outChannels: encoderWidths[0],
+                                    into: slot(0, encoderWidths[0], padded, netBins), workspace: workspace)
+        record("pre_conv", x)
+
+        var skips: [FeatureMap] = []
+        for (index, block) in encoders.enumerated() {
+            let pool = Self.pools[index], name = "encoder_block\(index + 1)"
+            // Where conv2 pools as it writes, the pooled map takes the slot neither x nor the
+            // hidden map holds; otherwise it is pooled after the block, into x's slot (the block
+            // has read x for the last time).
+            let pooledSlot = block.poolsInKernel(pool) ? (current + 2) % 3 : current
+            let pooled = slot(pooledSlot, block.outChannels, x.frames / pool.0, x.bins / pool.1)
+            let skip = block.forward([x], offsets: conditioning.encoders[index],
+                                     hidden: slot((current + 1) % 3, block.outChannels, x.frames, x.bins),
+                                     output: workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins),
+                                     pooled: block.poolsInKernel(pool) ? pooled : nil, workspace: workspace, name: name, trace: trace)
+            record(name + "/skip", skip)
+            if !block.poolsInKernel(pool) {
+                _ = Convolution.averagePool(skip, frames: pool.0, bins: pool.1, into: pooled, workspace: workspace)
+            }
+            x = pooled
+            current = pooledSlot
+            record(name + "/pool", x)
+            skips.append(skip)
+        }
+        let centreOut = (current + 2) % 3
+        x = centre.forward([x], offsets: conditioning.centre, hidden: slot((current + 1) % 3, centre.outChannels, x.frames, x.bins),
+                           output: slot(centreOut, centre.outChannels, x.frames, x.bins), workspace: workspace,
+                           name: "conv_block7a", trace: trace)
+        current = centreOut
+        record("conv_block7a", x)
+
+        for (index, decoder) in decoders.enumerated() {
+            let skip = skips.removeLast()
+            let a = (current + 1) % 3, b = (current + 2) % 3
+            // The upsampled map takes a free slot; the activation before it is applied band by
+            // band inside the transposed convolution. cat([up, skip]) is never stored.
+            let up = slot(a, decoder.outChannels, skip.frames, skip.bins)
+            decoder.upsample(x, activation: .init(scale: decoder.bn1.scale, offset: conditioning.decoders[index].up),
+                             into: up, channelOffset: 0, workspace: workspace)
+            record("decoder_block\(index + 1)/upsample", up)
+            x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
+                                      hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),
+                                      output: slot(b, decoder.outChannels, skip.frames, skip.bins), workspace: workspace,
+                                      name: "decoder_block\(index + 1)", trace: trace)
+            current = b
+            record("decoder_block\(index + 1)", x)
+        }
+        let logits = Convolution.conv1x1(x, weights: afterConv.weight, bias: afterConv.bias, outChannels: 3, workspace: workspace)
+        record("after_conv", logits)
+        return logits
+    }
+
+    /// Floating-point operations of each traced stage of the U-Net for a window of `frames` STFT
+    /// frames, in trace order (multiply and add count two; BatchNorm, FiLM and leaky ReLU three
+    /// per value). For the profiler's GFLOP/s column.
+    public func operations(frames: Int) -> [(stage: String, operations: Double)] {
+        var levelFrames = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
+        var levelBins = Self.frequencyBins - 1
+        let first = Double(encoderWidths[0] * levelFrames * levelBins)
+        var result: [(String, Double)] = [("bn0_out", first / Double(encoderWidths[0]) * 2), ("pre_conv", 2 * first)]
+        var pixels: [Int] = []
+        for (index, block) in encoders.enumerated() {
+            let name = "encoder_block\(index + 1)"
+            pixels.append(levelFrames * levelBins)
+            let pooledInKernel = block.poolsInKernel(Self.pools[index])
+            result += block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel)
+            levelFrames /= Self.pools[index].0
+            levelBins /= Self.pools[index].1
+            if !pooledInKernel { result.append((name + "/pool", Double(block.outChannels * levelFrames * levelBins * 4))) }
+        }
+        result += centre.operations(pixels: levelFrames * levelBins, name: "conv_block7a")
+        var inPixels = levelFrames * levelBins
+        for (index, decoder) in decoders.enumerated() {
+            let name = "decoder_block\(index + 1)"
+            let patch = Double(decoder.stride.frames * decoder.stride.bins)
+            result.append((name + "/upsample", Double(inPixels * decoder.inChannels) * (3 + 2 * Double(decoder.outChannels) * patch)))
+            inPixels = pixels.removeLast()
+            result += decoder.block.operations(pixels: inPixels, name: name)
+        }
+        result.append(("after_conv", 2 * 3 * first))
+        return result
+    }
+
+    /// Separates one mono window at 32 kHz: STFT, U-Net, mask, inverse STFT.
+    /// Output has exactly `samples.count` samples.
+    public func separate(_ samples: [Float], conditioning: Conditioning, stft: STFT, workspace: Workspace,
+                         trace: Trace? = nil) -> [Float] {
+        let length = samples.count
+        if length == 0 { return [] }
+        // The centred STFT reflects fftSize/2 samples at each end; shorter windows are zero-padded
+        // to the minimum and the output cropped back.
+        let input = length >= stft.minimumSamples ? samples : samples + [Float](repeating: 0, count: stft.minimumSamples - length)
+        let bins = Self.frequencyBins
+        let frames = stft.frameCount(samples: input.count)
+        let (real, imag) = stft.forward(input)
+        var magnitude = [Float](repeating: 0, count: real.count)
+        var cosine = magnitude, sine = magnitude
+        for index in real.indices {
+            // Power floored at 1e-10 before the root, as upstream; silence gives cos = sin = 0.
+            let m = max(real[index] * real[index] + imag[index] * imag[index], 1e-10).squareRoot()
+            magnitude[index] = m
+            cosine[index] = real[index] / m
+            sine[index] = imag[index] / m
+        }
+        if let trace {
+            trace("stft_real", FeatureMap(channels: 1, frames: frames, bins: bins, values: real))
+            trace("stft_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: imag))
+            trace("mag", FeatureMap(channels: 1, frames: frames, bins: bins, values: magnitude))
+        }
+        let logits = maskLogits(magnitude: magnitude, frames: frames, conditioning: conditioning, workspace: workspace, trace: trace)
+
+        // Apply the mask. Logits cover 1024 bins and ≥ frames frames; the Nyquist bin's logits
+        // are the zero padding upstream adds back, which gives a zero output bin.
+        var outReal = [Float](repeating: 0, count: frames * bins)
+        var outImag = outReal
+        let netBins = bins - 1, plane = logits.planeSize
+        logits.withUnsafeBufferPointer { l in
+            outReal.withUnsafeMutableBufferPointer { outReal in
+                outImag.withUnsafeMutableBufferPointer { outImag in
+                    let l = l.baseAddress!, outReal = outReal.baseAddress!, outImag = outImag.baseAddress!
+                    // Frames are independent: split over the threads (exp and tanh dominate).
+                    workspace.parallelRanges(frames, minimum: 16) { range in
+                        for frame in range {
+                            for bin in 0..<netBins {
+                                let at = frame * netBins + bin
+                                let gain = 1 / (1 + exp(-l[at]))
+                                let maskRe = tanh(l[plane + at]), maskIm = tanh(l[2 * plane + at])
+                                let norm = max((maskRe * maskRe + maskIm * maskIm).squareRoot(), 1e-10)
+                                let maskCos = maskRe / norm, maskSin = maskIm / norm
+                                let index = frame * bins + bin
+                                let outCos = cosine[index] * maskCos - sine[index] * maskSin
+                                let outSin = sine[index] * maskCos + cosine[index] * maskSin
+                                let outMag = max(0, magnitude[index] * gain)
+                                outReal[index] = outMag * outCos
+                                outImag[index] = outMag * outSin
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let trace {
+            trace("sep_real", FeatureMap(channels: 1, frames: frames, bins: bins, values: outReal))
+            trace("sep_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: outImag))
+        }
+        let output = stft.inverse(real: outReal, imag: outImag, frames: frames, length: input.count)
+        return length == input.count ? output : Array(output[0..<length])
+    }
+}

@@ -1,0 +1,307 @@
+import COpenBLAS
+import Foundation
+import Separation
+import Spectrum
+
+/// The built-in engine: classical, training-free separation on each window's STFT, for machines
+/// without the AudioSep model. Soft (Wiener-style) masks throughout, so complementary targets
+/// (voice and accompaniment) add back up to the mixture.
+///
+/// - Voice and accompaniment: repetition (Rafii & Pardo). What repeats is accompaniment, what
+///   does not is voice. The background of each cell is the mean of two estimates: REPET's (the
+///   median, across the window's periods, of the cell at the same place in the period, the period
+///   found from the beat spectrum) and REPET-SIM's (the median over the frames most like this one).
+///   On stereo input, the voice must also sit in the centre.
+/// - Percussion, bass and the tonal instruments: harmonic/percussive separation by median
+///   filtering across time and across frequency (Fitzgerald 2010) on a long (8192-point) STFT,
+///   whose 5.4 Hz bins resolve the partials of low notes, refined by kernel backfitting (Liutkus
+///   et al. 2014: each part's median is taken again on its own Wiener estimate); bass and the
+///   tonal instruments are the harmonic part below and above a crossover.
+///
+/// Every constant below was chosen on the tuning split of `tools/make-corpus` and is reported on
+/// its test split by `tools/bench-quality`.
+public final class DSPEngine: MultichannelSeparator {
+    public let name = "dsp"
+    public let sampleRate: Int
+    public let target: DSPTarget
+    /// The voice's STFT: 2048 points every 512 (46 ms frames every 11.6 ms at 44.1 kHz).
+    let stft: STFT
+    /// The harmonic/percussive STFT: 8192 points every 1024 (every 2048 for percussion).
+    let wideSTFT: STFT
+
+    /// REPET-SIM: frames whose median is a frame's background, and how far apart they must be.
+    static let similarFrames = 40, minimumDistanceFrames = 40
+    /// REPET: the shortest period searched (seconds); the longest is a third of the window.
+    static let shortestPeriodSeconds = 1.0
+
+    /// Median widths on the wide STFT (frames every 23 ms, 46 ms for percussion; bins of 5.4 Hz)
+    /// and backfitting passes.
+    struct Filtering {
+        let frames: Int, bins: Int, passes: Int
+    }
+
+    static func filtering(for target: DSPTarget) -> Filtering {
+        switch target {
+        case .percussion: return Filtering(frames: 15, bins: 17, passes: 2)
+        case .bass: return Filtering(frames: 15, bins: 17, passes: 1)
+        default: return Filtering(frames: 15, bins: 17, passes: 2)
+        }
+    }
+
+    public init(target: DSPTarget, sampleRate: Int = 44_100) {
+        // One core by design; OpenBLAS's own threads would only spin.
+        openblas_set_num_threads(1)
+        self.target = target
+        self.sampleRate = sampleRate
+        self.stft = STFT(fftSize: 2048, hopSize: 512)
+        self.wideSTFT = STFT(fftSize: 8192, hopSize: target == .percussion ? 2048 : 1024)
+    }
+
+    public convenience init(query: String) throws {
+        self.init(target: try DSPTarget.parse(query))
+    }
+
+    /// Repetition needs several periods of the music in one window: 30 s holds a dozen bars.
+    public var defaultChunkSeconds: Double { 30 }
+
+    var usesWideTransform: Bool { !(target == .voice || target == .accompaniment) }
+
+    public func separate(_ samples: [Float]) throws -> [Float] {
+        let transform = usesWideTransform ? wideSTFT : stft
+        let spectrum = analyse(samples, transform)
+        return synthesise(spectrum, transform, mask: mask(spectrum.magnitude, frames: spectrum.frames, bins: transform.bins),
+                          length: samples.count)
+    }
+
+    /// A window's STFT (zero-padded to the STFT's minimum length) and its magnitudes.
+    struct Spectrum {
+        var real: [Float], imag: [Float], magnitude: [Float]
+        let frames: Int, samples: Int
+    }
+
+    func analyse(_ samples: [Float], _ transform: STFT) -> Spectrum {
+        let input = samples.count >= transform.minimumSamples
+            ? samples : samples + [Float](repeating: 0, count: transform.minimumSamples - samples.count)
+        let (real, imag) = transform.forward(input)
+        var magnitude = [Float](repeating: 0, count: real.count)
+        for index in real.indices { magnitude[index] = (real[index] * real[index] + imag[index] * imag[index]).squareRoot() }
+        return Spectrum(real: real, imag: imag, magnitude: magnitude, frames: transform.frameCount(samples: input.count),
+                        samples: input.count)
+    }
+
+    /// The masked spectrum back to `length` samples.
+    func synthesise(_ spectrum: Spectrum, _ transform: STFT, mask: [Float], length: Int) -> [Float] {
+        if length == 0 { return [] }
+        var real = spectrum.real, imag = spectrum.imag
+        for index in real.indices {
+            real[index] *= mask[index]
+            imag[index] *= mask[index]
+        }
+        let output = transform.inverse(real: real, imag: imag, frames: spectrum.frames, length: spectrum.samples)
+        return length == output.count ? output : Array(output[0..<length])
+    }
+
+    /// Stereo windows for voice and accompaniment add the centre cue: a voice is usually panned to
+    /// the middle, where left and right agree. Other targets and channel counts go channel by channel.
+    public func separate(channels: [[Float]]) throws -> [[Float]] {
+        guard channels.count == 2, target == .voice || target == .accompaniment,
+              let length = channels.first?.count, length > 0 else { return try channels.map(separate) }
+        let spectra = channels.map { analyse($0, stft) }
+        let (l, r) = (spectra[0], spectra[1])
+        // Centre weight: 2·Re(L·R̄) / (|L|² + |R|²), 1 where both sides agree, 0 for one side only.
+        var centre = [Float](repeating: 0, count: l.real.count)
+        for index in centre.indices {
+            let dot = l.real[index] * r.real[index] + l.imag[index] * r.imag[index]
+            let power = l.magnitude[index] * l.magnitude[index] + r.magnitude[index] * r.magnitude[index]
+            centre[index] = power > 1e-20 ? max(0, 2 * dot / power) : 0
+        }
+        return spectra.map { spectrum in
+            var voice = voiceMask(spectrum.magnitude, frames: spectrum.frames, bins: stft.bins)
+            // Squared: a side-panned instrument keeps some agreement between the channels.
+            for index in voice.indices { voice[index] *= centre[index] * centre[index] }
+            return synthesise(spectrum, stft, mask: target == .voice ? voice : voice.map { 1 - $0 }, length: length)
+        }
+    }
+
+    /// The voice's share of each cell on one channel: what does not repeat, within the voice's band.
+    func voiceMask(_ magnitude: [Float], frames: Int, bins: Int) -> [Float] {
+        let hz = Float(sampleRate) / Float(stft.fftSize)
+        let similarity = Self.similarity(magnitude, frames: frames, bins: bins)
+        let similar = Self.similarityBackground(magnitude, frames: frames, bins: bins, similarity: similarity)
+        let periodic = Self.period(similarity: similarity, frames: frames, hopSeconds: Double(stft.hopSize) / Double(sampleRate))
+            .map { Self.periodicBackground(magnitude, frames: frames, bins: bins, period: $0) }
+        // The voice lives between about 80 Hz and 12 kHz; outside, everything is accompaniment.
+        let voiceBand = Self.band(bins: bins, hz: hz, low: 80, high: 12_000, taper: 40)
+        var voice = [Float](repeating: 0, count: frames * bins)
+        for frame in 0..<frames {
+            for bin in 0..<bins {
+                let index = frame * bins + bin
+                let mixture = magnitude[index]
+                guard mixture > 1e-10 else { continue }
+                let background = periodic.map { 0.5 * ($0[index] + similar[index]) } ?? similar[index]
+                voice[index] = (1 - min(background, mixture) / mixture) * voiceBand[bin]
+            }
+        }
+        return voice
+    }
+
+    /// The soft mask for this engine's target, `[frames × bins]`, values in [0, 1].
+    func mask(_ magnitude: [Float], frames: Int, bins: Int) -> [Float] {
+        switch target {
+        case .voice, .accompaniment:
+            let voice = voiceMask(magnitude, frames: frames, bins: bins)
+            return target == .voice ? voice : voice.map { 1 - $0 }
+        case .percussion, .bass, .harmonic:
+            let hz = Float(sampleRate) / Float(wideSTFT.fftSize)
+            let harmonic = Self.harmonicShare(magnitude, frames: frames, bins: bins, filtering: Self.filtering(for: target))
+            switch target {
+            case .percussion:
+                return harmonic.map { 1 - $0 }
+            case .bass:
+                // Squared: a low note's onset is partly percussive, a kick's tail partly harmonic.
+                let low = Self.band(bins: bins, hz: hz, low: 0, high: 200, taper: 100)
+                return (0..<(frames * bins)).map { harmonic[$0] * harmonic[$0] * low[$0 % bins] }
+            default:
+                let high = Self.band(bins: bins, hz: hz, low: 180, high: 20_000, taper: 60)
+                return (0..<(frames * bins)).map { harmonic[$0] * high[$0 % bins] }
+            }
+        }
+    }
+
+    /// A smooth band-pass weight: 1 inside [low, high], raised-cosine tapers `taper` hz wide outside.
+    static func band(_ frequency: Float, low: Float, high: Float, taper: Float) -> Float {
+        if frequency < low - taper || frequency > high + taper { return 0 }
+        if frequency < low { return 0.5 - 0.5 * cos(Float.pi * (frequency - (low - taper)) / taper) }
+        if frequency > high { return 0.5 + 0.5 * cos(Float.pi * (frequency - high) / taper) }
+        return 1
+    }
+
+    /// The band-pass weight of every bin, `hz` apart.
+    static func band(bins: Int, hz: Float, low: Float, high: Float, taper: Float) -> [Float] {
+        (0..<bins).map { band(Float($0) * hz, low: low, high: high, taper: taper) }
+    }
+
+    /// Harmonic share of each cell, H² / (H² + P²), H the median across time and P across
+    /// frequency. Each further pass takes the medians again on the parts' own estimates
+    /// (√share · |X| and √(1 − share) · |X|), which sharpens the split where both overlap.
+    static func harmonicShare(_ magnitude: [Float], frames: Int, bins: Int, filtering: Filtering) -> [Float] {
+        var share = [Float](repeating: 0.5, count: magnitude.count)
+        var harmonicPart = magnitude, percussivePart = magnitude
+        for pass in 0..<filtering.passes {
+            if pass > 0 {
+                for index in magnitude.indices {
+                    harmonicPart[index] = share[index].squareRoot() * magnitude[index]
+                    percussivePart[index] = (1 - share[index]).squareRoot() * magnitude[index]
+                }
+            }
+            let harmonic = MedianFilter.alongFrames(harmonicPart, frames: frames, bins: bins, width: filtering.frames)
+            let percussive = MedianFilter.alongBins(percussivePart, frames: frames, bins: bins, width: filtering.bins)
+            for index in magnitude.indices {
+                let h = harmonic[index] * harmonic[index], p = percussive[index] * percussive[index]
+                share[index] = h + p > 1e-20 ? h / (h + p) : 0.5
+            }
+        }
+        return share
+    }
+
+    /// REPET's repeating period, in frames: the lag, between the shortest period and a third of
+    /// the window, where the beat spectrum peaks. The beat spectrum here is the mean, over the
+    /// window, of the cosine similarity between frames `lag` apart: the sums along the diagonals
+    /// of the similarity matrix REPET-SIM uses anyway. `nil` when the window is too short to hold
+    /// three periods.
+    static func period(similarity: [Float], frames: Int, hopSeconds: Double) -> Int? {
+        let shortest = Int(shortestPeriodSeconds / hopSeconds), longest = frames / 3
+        guard longest > shortest else { return nil }
+        var best = shortest, bestScore = -Double.infinity
+        for lag in shortest..<longest {
+            var sum = 0.0
+            for frame in 0..<(frames - lag) { sum += Double(similarity[frame * frames + frame + lag]) }
+            let score = sum / Double(frames - lag)
+            if score > bestScore { bestScore = score; best = lag }
+        }
+        return best
+    }
+
+    /// REPET's background: each cell's median over the same place in every period of the window,
+    /// no more than the mixture.
+    static func periodicBackground(_ magnitude: [Float], frames: Int, bins: Int, period: Int) -> [Float] {
+        var background = [Float](repeating: 0, count: frames * bins)
+        let segments = (frames + period - 1) / period
+        var values = [Float](repeating: 0, count: segments)
+        var model = [Float](repeating: 0, count: bins)
+        for offset in 0..<period {
+            for bin in 0..<bins {
+                var count = 0
+                var frame = offset
+                while frame < frames { values[count] = magnitude[frame * bins + bin]; count += 1; frame += period }
+                model[bin] = MedianFilter.centralMedian(&values, count: count)
+            }
+            var frame = offset
+            while frame < frames {
+                for bin in 0..<bins { background[frame * bins + bin] = min(model[bin], magnitude[frame * bins + bin]) }
+                frame += period
+            }
+        }
+        return background
+    }
+
+    /// Cosine similarity of every pair of frames, `[frames × frames]`: one symmetric rank-k
+    /// product on unit-normalised spectra (the upper triangle), mirrored.
+    static func similarity(_ magnitude: [Float], frames: Int, bins: Int) -> [Float] {
+        var unit = magnitude
+        for frame in 0..<frames {
+            var norm: Float = 0
+            for bin in 0..<bins { norm += unit[frame * bins + bin] * unit[frame * bins + bin] }
+            let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+            for bin in 0..<bins { unit[frame * bins + bin] *= scale }
+        }
+        var similarity = [Float](repeating: 0, count: frames * frames)
+        unit.withUnsafeBufferPointer { u in
+            similarity.withUnsafeMutableBufferPointer { s in
+                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(frames), Int32(bins),
+                            1, u.baseAddress, Int32(bins), 0, s.baseAddress, Int32(frames))
+                for row in 0..<frames { for column in 0..<row { s[row * frames + column] = s[column * frames + row] } }
+            }
+        }
+        return similarity
+    }
+
+    /// REPET-SIM's background: each cell's median over the frames most like its own (cosine
+    /// similarity of magnitude spectra), those frames at least `minimumDistanceFrames` apart, no
+    /// more than the mixture.
+    static func similarityBackground(_ magnitude: [Float], frames: Int, bins: Int, similarity: [Float]) -> [Float] {
+        var background = [Float](repeating: 0, count: frames * bins)
+        var order = [Int](repeating: 0, count: frames)
+        var chosen = [Int]()
+        chosen.reserveCapacity(similarFrames + 1)
+        var networks = MedianNetworks(averagesMiddles: true)
+        let rows = UnsafeMutablePointer<Float>.allocate(capacity: (similarFrames + 1) * bins)
+        defer { rows.deallocate() }
+        magnitude.withUnsafeBufferPointer { m in
+            background.withUnsafeMutableBufferPointer { b in
+                for frame in 0..<frames {
+                    // The most similar frames, greedily, keeping them apart from each other and from this one.
+                    // Candidates: the frames at least as similar as the 16·K-th most similar, best first
+                    // (a full sort of every frame costs more than the rest of REPET-SIM together).
+                    let row = Array(similarity[(frame * frames)..<((frame + 1) * frames)])
+                    var scratch = row
+                    let keep = min(frames, 16 * (similarFrames + 1))
+                    let threshold = MedianFilter.kthLargest(&scratch, k: keep)
+                    var candidates = 0
+                    for index in 0..<frames where row[index] >= threshold && candidates < frames { order[candidates] = index; candidates += 1 }
+                    order[0..<candidates].sort { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
+                    chosen.removeAll(keepingCapacity: true)
+                    chosen.append(frame)
+                    for candidate in order[0..<candidates] where chosen.count <= similarFrames {
+                        if chosen.allSatisfy({ abs($0 - candidate) >= minimumDistanceFrames }) { chosen.append(candidate) }
+                    }
+                    for (index, other) in chosen.enumerated() { (rows + index * bins).update(from: m.baseAddress! + other * bins, count: bins) }
+                    let out = b.baseAddress! + frame * bins
+                    networks.network(count: chosen.count).median(rows: rows, length: bins, into: out)
+                    for bin in 0..<bins { out[bin] = min(out[bin], m[frame * bins + bin]) }
+                }
+            }
+        }
+        return background
+    }
+}
