@@ -2,8 +2,10 @@
 // opens one, every tensor converted to floats, then bound as the separation network. Every
 // failure must be a WeightsError or ModelError, and no tensor may hold more values than its
 // file has bytes.
-@testable import Engine
+@testable import AudioSep
 import Foundation
+@testable import Text
+@testable import Weights
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
@@ -19,7 +21,7 @@ public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32
         var weights = MappedWeights()
         weights.overlay(checkpoint.tensors, from: path)
         _ = try? ResUNet30(weights, prefix: "")
-        _ = try? ResUNet30(weights, prefix: AudioSepLoader.networkPrefix)
+        _ = try? ResUNet30(weights, prefix: CheckpointLayout.networkPrefix)
         _ = try? TextEncoder(weights)
     } catch is WeightsError {
     } catch {

@@ -1,8 +1,8 @@
 // libFuzzer target: the pickle machine (what torch.save writes as data.pkl) and the search
 // for a state dict in the graph it builds. Every failure must be a WeightsError; the graph
 // must stay proportional to the pickle's length.
-@testable import Engine
 import Foundation
+@testable import Weights
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPickle(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {

@@ -1,8 +1,10 @@
 // libFuzzer target: a safetensors file (header length, JSON header, data section) as the
 // engine opens one, every tensor converted to floats, then bound as the networks with the
 // attention heads its metadata gives. Every failure must be a WeightsError or ModelError.
-@testable import Engine
+@testable import AudioSep
 import Foundation
+@testable import Text
+@testable import Weights
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafeTensors(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
@@ -17,9 +19,9 @@ public func fuzzSafeTensors(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int3
         }
         var weights = MappedWeights()
         weights.overlay(file.tensors, from: path)
-        _ = try? ResUNet30(weights, prefix: AudioSepLoader.networkPrefix)
+        _ = try? ResUNet30(weights, prefix: CheckpointLayout.networkPrefix)
         let files = ModelFiles(safetensors: path)
-        _ = try? TextEncoder(weights, heads: AudioSepLoader.textHeads(files))
+        _ = try? TextEncoder(weights, heads: TextEncoder.attentionHeads(files))
     } catch is WeightsError {
     } catch {
         fatalError("untyped error: \(error)")

@@ -1,8 +1,8 @@
 // libFuzzer target: the zip central directory (classic and zip64) and each entry's local
 // header, as read from a memory-mapped file. Every failure must be a WeightsError, and every
 // data range handed out must lie inside the file.
-import Engine
 import Foundation
+import Weights
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzZip(_ data: UnsafePointer<UInt8>?, _ count: Int) -> Int32 {
