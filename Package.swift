@@ -44,11 +44,13 @@ let package = Package(
         // The persistent worker: the packaged AudioSep worker's JSON-lines protocol over the pipeline.
         .target(name: "Worker", dependencies: ["Stream", "Overlap", "Separation", "Files", "Weights", "Text", "DSP",
                                                 "AudioSep", "Engines"]),
+        // Archive scale: a manifest of jobs through the pipeline, sharded, journaled, resumable.
+        .target(name: "Batch", dependencies: ["Stream", "Separation", "Files"]),
         // Getting the model: the file table, HTTP (FoundationNetworking), resumable verified downloads.
         .target(name: "ModelStore", dependencies: ["Files"]),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
-            "Stream", "Separation", "Files", "Weights", "Text", "AudioSep", "Engines", "Tuning", "Worker", "ModelStore",
+            "Stream", "Separation", "Files", "Weights", "Text", "AudioSep", "Engines", "Tuning", "Worker", "ModelStore", "Batch",
             "Overlap", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "StreamTests", dependencies: ["Stream", "Separation", "Files", "TestSupport"]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "TestSupport"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Stream", "Separation", "Weights", "TestSupport"]),
+        .testTarget(name: "BatchTests", dependencies: ["Batch", "Separation", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream", "TestSupport"]),
     ],

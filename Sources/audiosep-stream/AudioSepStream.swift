@@ -20,7 +20,7 @@ struct AudioSepStream: ParsableCommand {
               audiosep-stream --engine identity < in.wav > out.wav
             """,
         version: "audiosep-stream \(version)",
-        subcommands: [Separate.self, Convert.self, Embed.self, Tune.self, ModelCommand.self, WorkerMode.self],
+        subcommands: [Separate.self, BatchCommand.self, Convert.self, Embed.self, Tune.self, ModelCommand.self, WorkerMode.self],
         defaultSubcommand: Separate.self)
 
     /// Parses the command line and runs it; an argument error is one line and exit 1, as sox's.

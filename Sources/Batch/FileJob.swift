@@ -1,0 +1,57 @@
+import Files
+import Foundation
+import Separation
+import Stream
+
+/// Runs one job through the streaming pipeline with the filter's defaults for a file-to-file
+/// run (`audiosep-stream QUERY -i IN -o OUT`): the engine's window, an overlap of 1 s (a
+/// quarter of a window under 4 s), raised-cosine fades, the best resampler, a WAV in the
+/// input's sample format at the input's rate. The output appears under its name only when it
+/// is whole (`StagedOutput`), so its output is byte for byte the filter's.
+public enum FileJob {
+    /// Separates `job.input` into `job.output` with `engine` (wrapped in a `Remover` when the
+    /// job says `remove`). Returns the seconds of audio read.
+    public static func run(_ job: BatchJob, engine: Separator) throws -> Double {
+        guard let identity = FileIdentity(path: job.input) else { throw StreamError.cannotOpen(path: job.input, cause: .errno(errno)) }
+        guard !identity.isDirectory else { throw StreamError.cannotOpen(path: job.input, cause: .errno(EISDIR)) }
+        let folder = (job.output as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        _ = try StagedOutput.check(path: job.output, inputs: [identity])
+        let separator: Separator = job.remove ? Remover(engine) : engine
+        var settings = PipelineConfiguration()
+        let chunk = job.chunk ?? separator.defaultChunkSeconds
+        settings.chunkSeconds = chunk
+        settings.overlapSeconds = job.overlap ?? min(1, chunk / 4)
+        settings.downmix = job.downmix
+        let source = try SndfileSource(.path(job.input))
+        let input = source.description
+        let format = try wavFormat(for: input.sampleFormat)
+        let staged = try StagedOutput(path: job.output, inputs: [identity])
+        BatchSignals.stage(staged.temporaryPath)
+        defer { BatchSignals.stage(nil) }
+        let sink = try WAVSink(output: staged.file, sampleRate: input.sampleRate, channelCount: input.channelCount, format: format)
+        let pipeline = try Pipeline(source: source, engine: separator, sink: sink, outputRate: input.sampleRate,
+                                    configuration: settings)
+        let summary = try pipeline.run()
+        try staged.commit()
+        return Double(summary.inputFrames) / Double(input.sampleRate)
+    }
+
+    /// The filter's output format for a WAV with no format flags: the input's, with integers
+    /// signed (8-bit unsigned), as WAV holds them.
+    static func wavFormat(for input: SampleFormat) throws -> SampleFormat {
+        var encoding = input.encoding
+        if encoding != .floatingPoint { encoding = input.bits == 8 ? .unsignedInteger : .signedInteger }
+        return try SampleFormat(encoding: encoding, bits: input.bits, endian: input.endian)
+    }
+
+    /// Whether `path` holds a whole output already: a WAV whose header libsndfile reads and
+    /// whose length is known (our outputs are renamed into place only once complete).
+    public static func isComplete(_ path: String) -> Bool {
+        guard FileManager.default.fileExists(atPath: path),
+              let source = try? SndfileSource(.path(path)) else { return false }
+        return source.description.knownFrames != nil
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Batch
+import Engines
+import Foundation
+import Separation
+import Text
+
+struct BatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Separate many files in one process: a manifest of jobs, or folders of audio; sharded for Slurm or GNU parallel.",
+        discussion: """
+            A manifest holds a job a line, as JSON (.jsonl, the default) or CSV with a header (.csv). Fields: input, \
+            output, text (or embedding), and optionally remove, downmix, chunk, overlap. The model is loaded once. \
+            Each output is written under a temporary name and renamed when whole; an output already whole is skipped, \
+            so a rerun does only what is left. Every job's result goes to OUT/.audiosep-batch/shard-K.jsonl (OUT: \
+            --out-dir, else the manifest's folder). Exit status 0 when every job is done or skipped, 1 when any failed.
+            Shards: --shard K/N runs the jobs whose line index mod N is K; without it, a Slurm array task \
+            (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or GNU parallel's PARALLEL_SEQ with --shard-count N picks it.
+            Examples:
+              audiosep-stream batch jobs.jsonl
+              audiosep-stream batch --query vocals --out-dir vocals/ archive/
+              sbatch --array=0-15 --wrap 'audiosep-stream batch jobs.jsonl'
+              parallel -S host1,host2 audiosep-stream batch --shard {}/16 jobs.jsonl ::: $(seq 0 15)
+            """)
+
+    @Argument(help: "The manifest; with --query, the folders (or files) of audio to separate.")
+    var paths: [String] = []
+
+    @Option(name: .long, help: "Separate this from every audio file under the folders given (outputs mirror the tree in --out-dir).")
+    var query: String?
+    @Option(name: .long, help: "Where outputs go (folders) or relative outputs are taken from (manifest), and the journal's folder.")
+    var outDir: String?
+    @Option(name: .long, help: "Run shard K of N: the jobs whose index mod N is K (0/16 … 15/16).")
+    var shard: String?
+    @Option(name: .long, help: "The shard count when PARALLEL_SEQ (GNU parallel) picks the shard.")
+    var shardCount: Int?
+
+    @Option(name: .long, help: "Engine: auto, audiosep, dsp or identity.", transform: EngineChoice.init(parsing:))
+    var engine: EngineChoice = .auto
+    @OptionGroup var model: ModelOptions
+    @Flag(name: .long, help: "Every job writes the mixture minus the separated source.")
+    var remove = false
+    @Flag(name: .long, help: "Every job separates the mono mix once and writes it to every channel.")
+    var downmix = false
+    @Option(name: .long, help: "Window length in seconds for jobs that give none (default: the engine's).", transform: ArgumentValues.chunk)
+    var chunk: Double?
+    @Option(name: .long, help: "Overlap in seconds for jobs that give none (default: 1, or a quarter of a window under 4 s).",
+            transform: ArgumentValues.overlap)
+    var overlap: Double?
+    @Flag(name: [.customShort("q"), .long], help: "Print nothing but errors and the closing line.")
+    var quiet = false
+
+    func run() throws {
+        BatchSignals.install()
+        signal(SIGPIPE, SIG_IGN)
+        AudioSepStream.boundAllocator()
+        do {
+            try runBatch()
+        } catch {
+            AudioSepStream.fail(error)
+        }
+    }
+
+    private func runBatch() throws {
+        // 1. The jobs, the shard and the journal: all checked before the model is loaded.
+        var jobs: [BatchJob]
+        let journalFolder: String
+        if let query {
+            guard let outDir else { throw ValidationError("--query needs --out-dir: where the outputs go") }
+            guard !paths.isEmpty else { throw ValidationError("--query needs the folders (or files) to separate") }
+            jobs = try Manifest.tree(paths, query: query, outputFolder: outDir)
+            journalFolder = outDir
+        } else {
+            guard paths.count == 1 else {
+                throw ValidationError(paths.isEmpty ? "name a manifest (jobs.jsonl), or give --query Q --out-dir OUT FOLDER…"
+                                      : "give one manifest (got \(paths.count) paths); folders need --query and --out-dir")
+            }
+            jobs = try Manifest.read(path: paths[0], outputFolder: outDir)
+            journalFolder = outDir ?? (paths[0] as NSString).deletingLastPathComponent
+        }
+        for index in jobs.indices {
+            jobs[index].remove = jobs[index].remove || remove
+            jobs[index].downmix = jobs[index].downmix || downmix
+            jobs[index].chunk = jobs[index].chunk ?? chunk
+            jobs[index].overlap = jobs[index].overlap ?? overlap
+            if jobs[index].embedding == nil, let embedding = model.embedding { jobs[index].embedding = embedding }
+        }
+        let chosen = try shard.map(Shard.init(parsing:))
+            ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment, shardCount: shardCount) ?? .whole
+        let journal = try Journal(folder: journalFolder.isEmpty ? "." : journalFolder, shard: chosen)
+
+        // 2. The engine: the model once, a separator per query over it.
+        if let threads = model.threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        let session = try EngineSession(engine, model: try model.locate(),
+                                        threads: model.threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                        cache: model.cache, compute: try model.compute.options())
+        if let note = session.note, !quiet { Console.error("audiosep-stream: \(note)\n") }
+        var separators: [String: Separator] = [:]
+        let runner = BatchRunner(jobs: jobs, shard: chosen, journal: journal) { job in
+            let key = job.embedding.map { "embedding:" + $0 } ?? "text:" + (job.text ?? "")
+            if let known = separators[key] { return known }
+            let embedding = try job.embedding.map(QueryEmbedding.load)
+            let made = try session.separator(query: job.text, embedding: embedding)
+            separators[key] = made
+            return made
+        }
+        let summary = try runner.run(progress: quiet ? nil : { Console.error("audiosep-stream: \($0)\n") })
+        Console.error("audiosep-stream: \(runner.summaryLine(summary))\n")
+        if summary.failed > 0 { Foundation.exit(1) }
+    }
+}

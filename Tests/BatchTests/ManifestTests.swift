@@ -1,0 +1,118 @@
+@testable import Batch
+import Foundation
+import XCTest
+
+final class ManifestTests: XCTestCase {
+    var folder: String!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("manifest-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
+
+    func write(_ name: String, _ text: String) -> String {
+        let path = folder + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+
+    func testJSONLinesWithEveryField() throws {
+        let path = write("jobs.jsonl", """
+            # a comment, then a blank line
+
+            {"input": "a.wav", "output": "a-v.wav", "text": "vocals"}
+            {"input": "b.wav", "output": "/x/b.wav", "embedding": "q.npy", "remove": true, "downmix": false, "chunk": 4, "overlap": 0.5}
+            """)
+        let jobs = try Manifest.read(path: path, outputFolder: "/out")
+        XCTAssertEqual(jobs.count, 2)
+        XCTAssertEqual(jobs[0], BatchJob(index: 0, input: "a.wav", output: "/out/a-v.wav", text: "vocals"))
+        var second = BatchJob(index: 1, input: "b.wav", output: "/x/b.wav", embedding: "q.npy")
+        second.remove = true
+        second.chunk = 4
+        second.overlap = 0.5
+        XCTAssertEqual(jobs[1], second, "an absolute output stays where it is")
+    }
+
+    func testCSVWithAHeaderAndQuotedFields() throws {
+        let path = write("jobs.csv", "input,output,text,remove\r\n\"a, b.wav\",out.wav,\"a \"\"dog\"\" barking\",true\nc.wav,c-out.wav,drums,\n")
+        let jobs = try Manifest.read(path: path)
+        XCTAssertEqual(jobs.map(\.input), ["a, b.wav", "c.wav"])
+        XCTAssertEqual(jobs.map(\.text), ["a \"dog\" barking", "drums"])
+        XCTAssertEqual(jobs.map(\.remove), [true, false])
+    }
+
+    func testBadLinesNameTheLineAndTheProblem() {
+        let cases: [(String, String, String)] = [
+            ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"b.wav\", \"text\": \"v\"}\nnot json\n", "j.jsonl:2: not a JSON object"),
+            ("j.jsonl", "{\"input\": \"a.wav\", \"text\": \"v\"}\n", "j.jsonl:1: no output"),
+            ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"b.wav\"}\n", "j.jsonl:1: give either text or embedding"),
+            ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"b.wav\", \"text\": \"v\", \"speed\": 2}\n", "unknown field 'speed'"),
+            ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"b.wav\", \"text\": \"v\", \"chunk\": \"long\"}\n", "chunk is 'long'"),
+            ("j.csv", "input,output,text\na.wav,b.wav\n", "j.csv:2: 2 fields, the header names 3"),
+            ("j.jsonl", "\n# nothing\n", "holds no jobs"),
+            ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"o.wav\", \"text\": \"v\"}\n{\"input\": \"b.wav\", \"output\": \"./o.wav\", \"text\": \"v\"}\n",
+             "is named by several jobs (lines 1, 2)"),
+        ]
+        for (name, text, expected) in cases {
+            let path = write(name, text)
+            XCTAssertThrowsError(try Manifest.read(path: path)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error) lacks \(expected)")
+            }
+        }
+        XCTAssertThrowsError(try Manifest.read(path: folder + "/missing.jsonl")) {
+            XCTAssertEqual($0 as? BatchError, .cannotRead(path: self.folder + "/missing.jsonl", cause: .errno(ENOENT)))
+        }
+    }
+
+    func testAFolderTreeIsMirroredAndTheOutputFolderIsNotAnInput() throws {
+        for name in ["a/x.flac", "a/b/y.wav", "a/.hidden.wav", "a/notes.txt", "a/out/old.wav"] {
+            try FileManager.default.createDirectory(atPath: folder + "/" + (name as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            _ = write(name, "")
+        }
+        let jobs = try Manifest.tree([folder + "/a"], query: "vocals", outputFolder: folder + "/a/out")
+        XCTAssertEqual(jobs.map(\.input), [folder + "/a/b/y.wav", folder + "/a/x.flac"])
+        XCTAssertEqual(jobs.map(\.output), [folder + "/a/out/b/y.wav", folder + "/a/out/x.wav"])
+        XCTAssertEqual(jobs.map(\.index), [0, 1])
+        XCTAssertThrowsError(try Manifest.tree([folder + "/a/b/none"], query: "v", outputFolder: folder + "/o"))
+    }
+}
+
+final class ShardTests: XCTestCase {
+    func testParsingAndMembership() throws {
+        let shard = try Shard(parsing: "1/3")
+        XCTAssertEqual((0..<7).filter { shard.contains(BatchJob(index: $0, input: "", output: "")) }, [1, 4])
+        for bad in ["3/3", "-1/3", "1/0", "1", "a/b", "1/3/4"] {
+            XCTAssertThrowsError(try Shard(parsing: bad), bad)
+        }
+    }
+
+    func testSlurmAndParallelEnvironments() throws {
+        XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_COUNT": "16"], shardCount: nil),
+                       try Shard(index: 5, count: 16))
+        XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "6", "SLURM_ARRAY_TASK_COUNT": "16",
+                                                  "SLURM_ARRAY_TASK_MIN": "1"], shardCount: nil),
+                       try Shard(index: 5, count: 16), "an array counted from 1")
+        XCTAssertEqual(try Shard.fromEnvironment(["PARALLEL_SEQ": "3"], shardCount: 4), try Shard(index: 2, count: 4))
+        XCTAssertNil(try Shard.fromEnvironment([:], shardCount: nil))
+        XCTAssertThrowsError(try Shard.fromEnvironment([:], shardCount: 4)) {
+            XCTAssertTrue("\($0)".contains("PARALLEL_SEQ"))
+        }
+        XCTAssertThrowsError(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "16", "SLURM_ARRAY_TASK_COUNT": "16"], shardCount: nil))
+    }
+
+    func testAJournalLineIsOneJSONObject() throws {
+        let record = JobRecord(index: 3, input: "in \"x\".wav", output: "o.wav", status: .failed, error: "cannot open 'in': no\nsuch",
+                               seconds: 0.25, audioSeconds: 0)
+        let line = record.jsonLine
+        XCTAssertTrue(line.hasSuffix("}\n"))
+        XCTAssertEqual(line.filter { $0 == "\n" }.count, 1)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(object["status"] as? String, "failed")
+        XCTAssertEqual(object["input"] as? String, "in \"x\".wav")
+        XCTAssertEqual(object["index"] as? Int, 3)
+        XCTAssertNil(object["realtime"])
+    }
+}
