@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "ModelStore", dependencies: ["Files"]),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
-            "Stream", "Separation", "Files", "Weights", "Text", "AudioSep", "Engines", "Tuning", "Worker", "ModelStore", "Batch",
+            "Stream", "Separation", "Files", "Weights", "Text", "DSP", "AudioSep", "Engines", "Tuning", "Worker", "ModelStore", "Batch",
             "Overlap", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -61,16 +61,16 @@ let package = Package(
         .testTarget(name: "SeparationTests", dependencies: ["Separation"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "Files", "TestSupport"]),
         .testTarget(name: "TextTests", dependencies: ["Text", "Weights", "TestSupport"]),
-        .testTarget(name: "DSPTests", dependencies: ["DSP", "Separation", "TestSupport"]),
+        .testTarget(name: "DSPTests", dependencies: ["DSP", "Engines", "Separation", "TestSupport"]),
         .testTarget(name: "AudioSepTests", dependencies: ["AudioSep", "Separation", "Spectrum", "Weights", "Text", "COpenBLAS",
                                                           "TestSupport"]),
         .testTarget(name: "EnginesTests", dependencies: ["Engines", "Separation", "Weights", "Text", "TestSupport"]),
-        .testTarget(name: "StreamTests", dependencies: ["Stream", "Separation", "Files", "TestSupport"]),
+        .testTarget(name: "StreamTests", dependencies: ["Stream", "Overlap", "Separation", "Files", "TestSupport"]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "TestSupport"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Stream", "Separation", "Weights", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Engines", "Stream", "Separation", "Weights", "TestSupport"]),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "Separation", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream", "Weights", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
