@@ -17,10 +17,14 @@ public final class BatchRunner {
     public let shard: Shard
     private let journal: Journal
     private let engine: (BatchJob) throws -> Separator
+    private let staging: (String?) -> Void
 
     /// - Parameter engine: the separator for a job (the caller loads the model once and builds
     ///   each query's separator over it).
-    public init(jobs: [BatchJob], shard: Shard, journal: Journal, engine: @escaping (BatchJob) throws -> Separator) {
+    /// - Parameter staging: hears each job's temporary output, as `FileJob.run` does.
+    public init(jobs: [BatchJob], shard: Shard, journal: Journal, staging: @escaping (String?) -> Void = { _ in },
+                engine: @escaping (BatchJob) throws -> Separator) {
+        self.staging = staging
         self.jobs = jobs.filter(shard.contains)
         self.shard = shard
         self.journal = journal
@@ -42,7 +46,7 @@ public final class BatchRunner {
                 summary.skipped += 1
             } else {
                 do {
-                    record.audioSeconds = try FileJob.run(job, engine: try engine(job))
+                    record.audioSeconds = try FileJob.run(job, engine: try engine(job), staging: staging)
                     summary.done += 1
                     summary.audioSeconds += record.audioSeconds
                 } catch {

@@ -11,7 +11,9 @@ import Stream
 public enum FileJob {
     /// Separates `job.input` into `job.output` with `engine` (wrapped in a `Remover` when the
     /// job says `remove`). Returns the seconds of audio read.
-    public static func run(_ job: BatchJob, engine: Separator) throws -> Double {
+    /// - Parameter staging: hears the temporary file being written, then nil once it is renamed
+    ///   or removed (the executable's signal handler removes it if the run is stopped).
+    public static func run(_ job: BatchJob, engine: Separator, staging: (String?) -> Void = { _ in }) throws -> Double {
         guard let identity = FileIdentity(path: job.input) else { throw StreamError.cannotOpen(path: job.input, cause: .errno(errno)) }
         guard !identity.isDirectory else { throw StreamError.cannotOpen(path: job.input, cause: .errno(EISDIR)) }
         let folder = (job.output as NSString).deletingLastPathComponent
@@ -29,8 +31,8 @@ public enum FileJob {
         let input = source.description
         let format = try wavFormat(for: input.sampleFormat)
         let staged = try StagedOutput(path: job.output, inputs: [identity])
-        BatchSignals.stage(staged.temporaryPath)
-        defer { BatchSignals.stage(nil) }
+        staging(staged.temporaryPath)
+        defer { staging(nil) }
         let sink = try WAVSink(output: staged.file, sampleRate: input.sampleRate, channelCount: input.channelCount, format: format)
         let pipeline = try Pipeline(source: source, engine: separator, sink: sink, outputRate: input.sampleRate,
                                     configuration: settings)

@@ -52,7 +52,7 @@ struct BatchCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        BatchSignals.install()
+        StopSignals.installImmediate()
         signal(SIGPIPE, SIG_IGN)
         AudioSepStream.boundAllocator()
         do {
@@ -97,7 +97,7 @@ struct BatchCommand: ParsableCommand {
                                         cache: model.cache, compute: try model.compute.options())
         if let note = session.note, !quiet { Console.error("audiosep-stream: \(note)\n") }
         var separators: [String: Separator] = [:]
-        let runner = BatchRunner(jobs: jobs, shard: chosen, journal: journal) { job in
+        let runner = BatchRunner(jobs: jobs, shard: chosen, journal: journal, staging: StopSignals.stage) { job in
             let key = job.embedding.map { "embedding:" + $0 } ?? "text:" + (job.text ?? "")
             if let known = separators[key] { return known }
             let embedding = try job.embedding.map(QueryEmbedding.load)

@@ -64,6 +64,17 @@ enum StopSignals {
         }
     }
 
+    /// For `batch`: SIGINT, SIGTERM and SIGHUP end the run at once, removing the output being
+    /// written (its temporary file; nothing appears under its name), exit 128 + the signal. The
+    /// journal holds every job that ended; a rerun does what is left.
+    static func installImmediate() {
+        handle([SIGINT, SIGTERM, SIGHUP]) { number in
+            // Only async-signal-safe work here: unlink, _exit.
+            if let staged = StopSignals.stagedPath { unlink(staged) }
+            _exit(128 + number)
+        }
+    }
+
     /// Installs `handler` for each of `signals` without SA_RESTART, so that a read blocked in the
     /// thread that receives one returns EINTR (the filter's and the worker's stops both rely on it).
     static func handle(_ signals: [Int32], _ handler: @convention(c) (Int32) -> Void) {
