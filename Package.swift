@@ -38,7 +38,7 @@ let package = Package(
         // From an engine choice, a query and the model files to a separator.
         .target(name: "Engines", dependencies: ["Separation", "Weights", "Text", "DSP", "AudioSep"]),
         // I/O, resampling and the threaded pipeline.
-        .target(name: "Stream", dependencies: ["Overlap", "Separation", "Files", "CSndfile", "CSamplerate"]),
+        .target(name: "Stream", dependencies: ["Overlap", "Separation", "Files", "CKernels", "CSndfile", "CSamplerate"]),
         // The chunk-size tuner: runs configurations in child processes and weighs them.
         .target(name: "Tuning", dependencies: ["Stream", "Separation", "Files"]),
         // The persistent worker: the packaged AudioSep worker's JSON-lines protocol over the pipeline.

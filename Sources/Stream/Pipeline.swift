@@ -10,7 +10,7 @@ public struct PipelineConfiguration: Sendable {
     /// Length of the cross-faded overlap between consecutive windows.
     public var overlapSeconds: Double = 1
     public var fade: FadeShape = .raisedCosine
-    public var resampleQuality: ResampleQuality = .best
+    public var resampleQuality: ResampleQuality = .standard
     /// Separate the mono mix once and write it to every output channel.
     public var downmix = false
     /// Frames read from the input at a time.
@@ -96,6 +96,9 @@ public struct PipelineSummary: Sendable {
     /// The longest the engine took over one full-length window (over any window when none
     /// was full-length): with the chunk length, the latency a live stream sees.
     public var slowestWindowSeconds = 0.0
+    /// CPU time the two resamplers spent (to the engine's rate on the reader's thread, back on
+    /// the writer's): zero when the rates are equal.
+    public var resampleSeconds = 0.0
 }
 
 /// stdin → decode → resample to the engine's rate → chunk → separate → cross-fade →
@@ -165,6 +168,7 @@ public final class Pipeline {
         let started = Date()
         pendingFailure = nil
         readerNonFinite = 0
+        readerResampleSeconds = 0
         engineTiming = EngineTiming()
         let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
@@ -202,6 +206,7 @@ public final class Pipeline {
         summary.windows = engineTiming.windows
         summary.engineSeconds = engineTiming.seconds
         summary.slowestWindowSeconds = engineTiming.slowestFull ?? engineTiming.slowest
+        summary.resampleSeconds += readerResampleSeconds
         summary.droppedTrailingBytes = source.droppedTrailingBytes
         summary.wallSeconds = Date().timeIntervalSince(started)
         summary.peakResidentBytes = ProcessMemory.peakResidentBytes
@@ -210,6 +215,8 @@ public final class Pipeline {
     }
 
     private var pendingFailure: Error?
+    /// The reader's resampling time, set by its thread before it leaves `finished`.
+    private var readerResampleSeconds = 0.0
     /// The reader thread while it runs, so a stop request can interrupt a read it is blocked in.
     private let readerState = Mutex<ReaderState>(.idle)
 
@@ -262,6 +269,7 @@ public final class Pipeline {
         do {
             let resampler = try Resampler(from: source.description.sampleRate, to: plan.engineRate,
                                           channelCount: channels, quality: configuration.resampleQuality)
+            defer { readerResampleSeconds = resampler.seconds }
             var chunker = Chunker(layout: plan.layout, channelCount: channels)
             func send(_ ready: [Window]) -> Bool {
                 for window in ready where !windows.put(.window(window, inputFrames: inputFrames)) { return false }
@@ -426,7 +434,7 @@ public final class Pipeline {
             case .end(let inputFrames):
                 try end(inputFrames: inputFrames)
                 return PipelineSummary(inputFrames: inputFrames, outputFrames: written,
-                                       clampedSamples: sink.clampedSamples)
+                                       clampedSamples: sink.clampedSamples, resampleSeconds: resampler.seconds)
             case .failed(let error, let inputFrames):
                 if Self.keepsOutput(error) {
                     // Keep everything that arrived: end the output validly, then report.
@@ -436,10 +444,10 @@ public final class Pipeline {
                 }
                 pendingFailure = error
                 return PipelineSummary(inputFrames: inputFrames, outputFrames: written,
-                                       clampedSamples: sink.clampedSamples)
+                                       clampedSamples: sink.clampedSamples, resampleSeconds: resampler.seconds)
             }
         }
         try sink.finish()
-        return PipelineSummary(outputFrames: written, clampedSamples: sink.clampedSamples)
+        return PipelineSummary(outputFrames: written, clampedSamples: sink.clampedSamples, resampleSeconds: resampler.seconds)
     }
 }

@@ -20,10 +20,12 @@ public struct RunStats: Codable, Equatable, Sendable {
     public var slowestWindowSeconds: Double
     /// The process's own high-water mark (VmHWM) when the run ended: model load and all.
     public var peakResidentBytes: Int
+    /// CPU time both resamplers spent (to the engine's rate and back), on the threads beside the engine's.
+    public var resampleSeconds: Double
 
     public init(engine: String, engineSampleRate: Int, chunkSeconds: Double, overlapSeconds: Double, snapped: Bool, inputFrames: Int,
                 inputSampleRate: Int, outputFrames: Int, wallSeconds: Double, loadSeconds: Double, windows: Int,
-                engineSeconds: Double, slowestWindowSeconds: Double, peakResidentBytes: Int) {
+                engineSeconds: Double, slowestWindowSeconds: Double, peakResidentBytes: Int, resampleSeconds: Double = 0) {
         self.engine = engine
         self.engineSampleRate = engineSampleRate
         self.chunkSeconds = chunkSeconds
@@ -38,6 +40,7 @@ public struct RunStats: Codable, Equatable, Sendable {
         self.engineSeconds = engineSeconds
         self.slowestWindowSeconds = slowestWindowSeconds
         self.peakResidentBytes = peakResidentBytes
+        self.resampleSeconds = resampleSeconds
     }
 
     public var inputSeconds: Double { Double(inputFrames) / Double(max(1, inputSampleRate)) }
@@ -49,6 +52,7 @@ public struct RunStats: Codable, Equatable, Sendable {
         case inputFrames = "input_frames", inputSampleRate = "input_sample_rate", outputFrames = "output_frames"
         case wallSeconds = "wall_seconds", loadSeconds = "load_seconds", engineSeconds = "engine_seconds"
         case slowestWindowSeconds = "slowest_window_seconds", peakResidentBytes = "peak_rss_bytes"
+        case resampleSeconds = "resample_seconds"
     }
 
     public func write(to path: String) throws {

@@ -85,8 +85,8 @@ struct Separate: ParsableCommand {
     var overlap: Double?
     @Option(name: .long, help: "Cross-fade shape: raised-cosine or linear.")
     var fade: FadeShape = .raisedCosine
-    @Option(name: .long, help: "libsamplerate quality: best, medium or fast.")
-    var resampleQuality: ResampleQuality = .best
+    @Option(name: .long, help: "Sample-rate converter: medium (default: 125 dB, below 16-bit noise), fast (100 dB) or best (libsamplerate's best sinc, 145 dB).")
+    var resampleQuality: ResampleQuality = .standard
     @Option(name: .long, help: "Frames read from the input at a time (1 to 1048576).", transform: ArgumentValues.bufferFrames)
     var buffer: Int = 4096
 
@@ -240,7 +240,7 @@ struct Separate: ParsableCommand {
                          outputFrames: summary.outputFrames, wallSeconds: summary.wallSeconds, loadSeconds: loadSeconds,
                          windows: summary.windows, engineSeconds: summary.engineSeconds,
                          slowestWindowSeconds: summary.slowestWindowSeconds,
-                         peakResidentBytes: summary.peakResidentBytes).write(to: stats)
+                         peakResidentBytes: summary.peakResidentBytes, resampleSeconds: summary.resampleSeconds).write(to: stats)
         }
         if let table = separator.profileReport(loadSeconds: loadSeconds,
                                                audioSeconds: Double(summary.inputFrames) / Double(input.sampleRate)) {

@@ -171,6 +171,74 @@ final class ResamplerTests: XCTestCase {
         }
     }
 
+    /// Converts a whole signal in one block, plus the drain.
+    func convert(_ input: [Float], from: Int, to: Int, quality: ResampleQuality) throws -> [Float] {
+        let resampler = try Resampler(from: from, to: to, channelCount: 1, quality: quality)
+        return try resampler.process([input])[0] + resampler.process([[]], endOfInput: true)[0]
+    }
+
+    /// Sines at fractions of `band` hz (inside every design's passband), faded in and out.
+    func passbandTones(seconds: Double, rate: Int, band: Double) -> [Float] {
+        let frames = Int(seconds * Double(rate))
+        return (0..<frames).map { frame in
+            let t = Double(frame) / Double(rate)
+            let fade = min(1, Double(frame) / (0.05 * Double(rate)), Double(frames - 1 - frame) / (0.05 * Double(rate)))
+            let value = [0.02, 0.1, 0.25, 0.38].reduce(0.0) { $0 + 0.2 * sin(2 * .pi * $1 * band * t) }
+            return Float(max(0, fade) * value)
+        }
+    }
+
+    func testCommonRatiosRunOnThePolyphaseTablesAndOddOnesOnLibsamplerate() throws {
+        for rate in [8000, 11_025, 16_000, 22_050, 24_000, 44_100, 48_000, 88_200, 96_000, 192_000] {
+            for quality in [ResampleQuality.medium, .fast] {
+                XCTAssertEqual(try Resampler(from: rate, to: 32_000, channelCount: 1, quality: quality).converterName, "polyphase", "\(rate)")
+                XCTAssertEqual(try Resampler(from: 32_000, to: rate, channelCount: 1, quality: quality).converterName, "polyphase", "\(rate)")
+            }
+            XCTAssertEqual(try Resampler(from: rate, to: 32_000, channelCount: 1, quality: .best).converterName, "libsamplerate")
+        }
+        XCTAssertEqual(try Resampler(from: 44_101, to: 32_000, channelCount: 1, quality: .medium).converterName, "libsamplerate")
+        XCTAssertEqual(try Resampler(from: 32_000, to: 32_000, channelCount: 1, quality: .medium).converterName, "none")
+        XCTAssertEqual(ResampleQuality.standard, .medium)
+    }
+
+    func testPolyphaseRoundTripsKeepTheirDesignsPromise() throws {
+        // Error of a round trip through 32 kHz, edges (the fades) excluded: medium's 125 dB design
+        // must stay far below 16-bit output's 98 dB floor, fast's 100 dB design at it.
+        for rate in [8000, 16_000, 44_100, 48_000, 96_000] {
+            let input = passbandTones(seconds: 1.5, rate: rate, band: Double(min(rate, 32_000)))
+            for (quality, floor) in [(ResampleQuality.medium, 120.0), (.fast, 98.0)] {
+                let middle = try convert(input, from: rate, to: 32_000, quality: quality)
+                XCTAssertEqual(middle.count, (input.count * 32_000 + rate - 1) / rate, "\(rate) \(quality)")
+                let output = try convert(middle, from: 32_000, to: rate, quality: quality)
+                XCTAssertEqual(output.count, input.count, accuracy: 1, "\(rate) \(quality)")
+                let inner = rate / 10 ..< input.count - rate / 10
+                XCTAssertGreaterThan(snr(Array(input[inner]), Array(output[inner])), floor, "\(rate) → 32000 → \(rate), \(quality)")
+            }
+        }
+    }
+
+    func testPolyphaseAgreesWithLibsamplerateBestInTimeAndLevel() throws {
+        // Both are zero-delay band-limited interpolators: one-way outputs differ only by their
+        // stopband and passband ripples, so a shift of one sample (or a gain error) would show.
+        let input = passbandTones(seconds: 1, rate: 44_100, band: 32_000)
+        let polyphase = try convert(input, from: 44_100, to: 32_000, quality: .medium)
+        let reference = try convert(input, from: 44_100, to: 32_000, quality: .best)
+        XCTAssertEqual(polyphase.count, reference.count, accuracy: 1)
+        let inner = 3200 ..< min(polyphase.count, reference.count) - 3200
+        XCTAssertGreaterThan(snr(Array(reference[inner]), Array(polyphase[inner])), 110)
+    }
+
+    func testPolyphaseDownsamplingRejectsWhatWouldAlias() throws {
+        // 48 → 16 kHz: a 12 kHz tone lies above the output's Nyquist frequency and must vanish
+        // (medium promises 125 dB from the stopband edge, 8 kHz, on).
+        let rate = 48_000
+        let tone = (0..<rate).map { Float(0.5 * sin(2 * Double.pi * 12_000 * Double($0) / Double(rate))) }
+        let output = try convert(tone, from: rate, to: 16_000, quality: .medium)
+        let inner = output[1600 ..< output.count - 1600]
+        let power = inner.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(inner.count)
+        XCTAssertLessThan(10 * log10(power / 0.125), -120)
+    }
+
     func testImpossibleRatiosAreTypedErrors() {
         XCTAssertThrowsError(try Resampler(from: 0, to: 32_000, channelCount: 1, quality: .best)) {
             XCTAssertEqual($0 as? StreamError, .invalidRate(hz: 0))

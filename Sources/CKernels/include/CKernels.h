@@ -1,6 +1,7 @@
 // Hand-written C kernels that Swift cannot express: code compiled for a CPU feature (AVX-512
 // BF16, AVX-512F, AVX2) that is chosen at run time (cpu.c). The Swift-facing APIs are Engine's
-// BFloat16GEMM.swift, Winograd.swift and Upsampling.swift; these functions are their internals.
+// BFloat16GEMM.swift, Winograd.swift and Upsampling.swift, the built-in engine's MedianNetwork.swift
+// and the stream's PolyphaseResampler.swift; these functions are their internals.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
@@ -127,6 +128,13 @@ size_t ck_upsample_scratch_floats(size_t in_channels);
 /// blocks with their own scratch may run at the same time.
 void ck_upsample_run(ck_build build, const ck_upsample_layer *layer, size_t first_block, size_t blocks, float *scratch);
 
+
+/// The polyphase resampler's outputs first ..< last: output n is the dot product of row
+/// (n·down mod up) of `rows` (up rows of `taps` floats, taps a multiple of 16) with the `taps`
+/// input samples from index ⌊n·down / up⌋, `input` holding the samples from index `origin` on.
+/// Into output[0 ..< last − first]. AVX2 + FMA where the CPU has it, else portable C.
+void ck_polyphase_run(const float *rows, size_t taps, size_t up, size_t down, const float *input, int64_t origin,
+                      int64_t first, int64_t last, float *output);
 
 /// Applies comparators to whole rows of `length` floats: for each pair (a, b) of `pairs`
 /// (`count` pairs, 2·count ints), row a gets the columnwise minimum and row b the maximum.
