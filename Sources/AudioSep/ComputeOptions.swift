@@ -25,11 +25,17 @@ public struct ComputeOptions: Sendable, Equatable {
     public var precision: Precision
     /// The code for fp32 Winograd layers and the upsampling (bf16 products always run on the bf16 gemm).
     public var kernels: KernelBuild
+    /// Whether the full-resolution level's two ResNet blocks run in row bands where their
+    /// convolutions are on a fused kernel (`ResidualBlock.forwardInBands`: the same results,
+    /// without the hidden map ever leaving the cache). Off only to compare the two.
+    public var rowBands: Bool
 
-    public init(convolution: Convolution = .winograd, precision: Precision = .fp32, kernels: KernelBuild = .best) {
+    public init(convolution: Convolution = .winograd, precision: Precision = .fp32, kernels: KernelBuild = .best,
+                rowBands: Bool = true) {
         self.convolution = convolution
         self.precision = precision
         self.kernels = kernels
+        self.rowBands = rowBands
     }
 
     /// Whether this CPU computes `precision` in hardware (bf16: AVX-512 BF16, and not turned

@@ -14,7 +14,10 @@ public enum Convolution {
         public let scale: [Float]
         public let offset: [Float]
         public let slope: Float
-        public init(scale: [Float], offset: [Float], slope: Float = 0.01) {
+        /// Upstream's slope (LeakyReLU's `negative_slope`).
+        public static let leakySlope: Float = 0.01
+
+        public init(scale: [Float], offset: [Float], slope: Float = leakySlope) {
             precondition(slope >= 0 && slope <= 1, "leaky ReLU slope \(slope) outside [0, 1]")
             self.scale = scale
             self.offset = offset

@@ -9,28 +9,51 @@ extension ResUNet30 {
     /// The maps one window of `frames` STFT frames lays out: the size of each of the three slots
     /// and of each level's skip, in floats, and the spectra beside them.
     struct WindowPlan {
-        var slotFloats: Int
+        var slotFloats: [Int]
         var skipFloats: [Int]
         var spectrumFloats: Int
-        var totalFloats: Int { 3 * slotFloats + skipFloats.reduce(0, +) + spectrumFloats }
+        var totalFloats: Int { slotFloats.reduce(0, +) + skipFloats.reduce(0, +) + spectrumFloats }
     }
 
+    /// Replays `maskLogits`' use of the slots (which map goes in which, level by level) and keeps
+    /// each slot's largest: where level 0 runs in row bands its hidden map takes no slot, and the
+    /// slot it would have taken holds no level-0 map at all. A map `maskLogits` asks for beyond its
+    /// slot's size stops the program (`FeatureMap(view:)`), so the two cannot drift apart quietly.
     func windowPlan(frames: Int) -> WindowPlan {
         let netBins = Self.frequencyBins - 1
         let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
-        var widest = encoderWidths[0] * padded * netBins
+        var slots = [0, 0, 0]
+        func use(_ index: Int, _ channels: Int, _ frames: Int, _ bins: Int) { slots[index] = max(slots[index], channels * frames * bins) }
+        use(2, 1, padded, netBins)                      // bn0
+        use(0, encoderWidths[0], padded, netBins)       // pre_conv
+        var current = 0
         var skips: [Int] = []
         var levelFrames = padded, levelBins = netBins
-        for (index, width) in encoderWidths.enumerated() {
-            skips.append(width * levelFrames * levelBins)
-            widest = max(widest, width * levelFrames * levelBins)
-            levelFrames /= Self.pools[index].0
-            levelBins /= Self.pools[index].1
-            widest = max(widest, width * levelFrames * levelBins)
+        var skipShapes: [(Int, Int)] = []
+        for (index, block) in encoders.enumerated() {
+            let pool = Self.pools[index]
+            let pooledSlot = block.poolsInKernel(pool) ? (current + 2) % 3 : current
+            use(pooledSlot, block.outChannels, levelFrames / pool.0, levelBins / pool.1)
+            if !inBands(level: index, block) { use((current + 1) % 3, block.outChannels, levelFrames, levelBins) }
+            skips.append(block.outChannels * levelFrames * levelBins)
+            skipShapes.append((levelFrames, levelBins))
+            levelFrames /= pool.0
+            levelBins /= pool.1
+            current = pooledSlot
         }
-        widest = max(widest, centreWidth * levelFrames * levelBins)
+        use((current + 1) % 3, centreWidth, levelFrames, levelBins)
+        use((current + 2) % 3, centreWidth, levelFrames, levelBins)
+        current = (current + 2) % 3
+        for (index, decoder) in decoders.enumerated() {
+            let (skipFrames, skipBins) = skipShapes.removeLast()
+            let a = (current + 1) % 3, b = (current + 2) % 3
+            use(a, decoder.outChannels, skipFrames, skipBins)
+            if !inBands(level: decoders.count - 1 - index, decoder.block) { use(current, decoder.outChannels, skipFrames, skipBins) }
+            use(b, decoder.outChannels, skipFrames, skipBins)
+            current = b
+        }
         // Spectra: real, imaginary, magnitude, cosine, sine, the two masked ones, and the logits.
-        return WindowPlan(slotFloats: widest, skipFloats: skips,
+        return WindowPlan(slotFloats: slots, skipFloats: skips,
                           spectrumFloats: 7 * frames * Self.frequencyBins + 3 * padded * netBins)
     }
 
@@ -42,7 +65,7 @@ extension ResUNet30 {
     /// found missing half-way through the network.
     func reserve(frames: Int, workspace: Workspace) throws {
         let plan = windowPlan(frames: frames)
-        try workspace.reserveSlots(3, floats: plan.slotFloats)
+        try workspace.reserveSlots(plan.slotFloats)
         for (level, floats) in plan.skipFloats.enumerated() { try workspace.reserveSkip(level, floats: floats) }
         if options.precision == .bf16 { try workspace.reserveBFloat16Scratch() }
     }
@@ -56,7 +79,7 @@ extension ResUNet30 {
         // Short-lived maps live in three slots of the largest map's size, each level's skip in a
         // buffer of its own; both are kept for the next window of this length. Slot roles rotate:
         // `current` holds the running map, the other two take what each step makes.
-        workspace.prepareSlots(3, floats: windowPlan(frames: frames).slotFloats)
+        workspace.prepareSlots(windowPlan(frames: frames).slotFloats)
         func slot(_ index: Int, _ channels: Int, _ frames: Int, _ bins: Int) -> FeatureMap {
             workspace.slot(index, channels: channels, frames: frames, bins: bins)
         }
@@ -86,10 +109,17 @@ extension ResUNet30 {
             // has read x for the last time).
             let pooledSlot = block.poolsInKernel(pool) ? (current + 2) % 3 : current
             let pooled = slot(pooledSlot, block.outChannels, x.frames / pool.0, x.bins / pool.1)
-            let skip = block.forward([x], offsets: conditioning.encoders[index],
-                                     hidden: slot((current + 1) % 3, block.outChannels, x.frames, x.bins),
-                                     output: workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins),
+            let output = workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins)
+            let skip: FeatureMap
+            if inBands(level: index, block) {
+                skip = block.forwardInBands([x], offsets: conditioning.encoders[index], output: output,
+                                            pooled: block.poolsInKernel(pool) ? pooled : nil, workspace: workspace)
+                record(name + block.bandedStage(pooled: block.poolsInKernel(pool)), skip)
+            } else {
+                skip = block.forward([x], offsets: conditioning.encoders[index],
+                                     hidden: slot((current + 1) % 3, block.outChannels, x.frames, x.bins), output: output,
                                      pooled: block.poolsInKernel(pool) ? pooled : nil, workspace: workspace, name: name, trace: trace)
+            }
             record(name + "/skip", skip)
             if !block.poolsInKernel(pool) {
                 _ = Convolution.averagePool(skip, frames: pool.0, bins: pool.1, into: pooled, workspace: workspace)
@@ -115,10 +145,16 @@ extension ResUNet30 {
             decoder.upsample(x, activation: .init(scale: decoder.bn1.scale, offset: conditioning.decoders[index].up),
                              into: up, channelOffset: 0, workspace: workspace)
             record("decoder_block\(index + 1)/upsample", up)
-            x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
-                                      hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),
-                                      output: slot(b, decoder.outChannels, skip.frames, skip.bins), workspace: workspace,
-                                      name: "decoder_block\(index + 1)", trace: trace)
+            let output = slot(b, decoder.outChannels, skip.frames, skip.bins)
+            if inBands(level: decoders.count - 1 - index, decoder.block) {
+                x = decoder.block.forwardInBands([up, skip], offsets: conditioning.decoders[index].block, output: output, pooled: nil,
+                                                 workspace: workspace)
+                record("decoder_block\(index + 1)" + decoder.block.bandedStage(pooled: false), x)
+            } else {
+                x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
+                                          hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),
+                                          output: output, workspace: workspace, name: "decoder_block\(index + 1)", trace: trace)
+            }
             current = b
             record("decoder_block\(index + 1)", x)
         }
@@ -126,6 +162,10 @@ extension ResUNet30 {
         record("after_conv", logits)
         return logits
     }
+
+    /// Whether the block at U-Net `level` runs in row bands: the full-resolution level's, when
+    /// both its convolutions are on a fused kernel (and `options.rowBands`).
+    func inBands(level: Int, _ block: ResidualBlock) -> Bool { level == 0 && options.rowBands && block.runsInBands }
 
     /// Floating-point operations of each traced stage of the U-Net for a window of `frames` STFT
     /// frames, in trace order (multiply and add count two; BatchNorm, FiLM and leaky ReLU three
@@ -140,7 +180,8 @@ extension ResUNet30 {
             let name = "encoder_block\(index + 1)"
             pixels.append(levelFrames * levelBins)
             let pooledInKernel = block.poolsInKernel(Self.pools[index])
-            result += block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel)
+            result += block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel,
+                                       banded: inBands(level: index, block))
             levelFrames /= Self.pools[index].0
             levelBins /= Self.pools[index].1
             if !pooledInKernel { result.append((name + "/pool", Double(block.outChannels * levelFrames * levelBins * 4))) }
@@ -152,7 +193,7 @@ extension ResUNet30 {
             let patch = Double(decoder.stride.frames * decoder.stride.bins)
             result.append((name + "/upsample", Double(inPixels * decoder.inChannels) * (3 + 2 * Double(decoder.outChannels) * patch)))
             inPixels = pixels.removeLast()
-            result += decoder.block.operations(pixels: inPixels, name: name)
+            result += decoder.block.operations(pixels: inPixels, name: name, banded: inBands(level: decoders.count - 1 - index, decoder.block))
         }
         result.append(("after_conv", 2 * 3 * first))
         return result

@@ -138,11 +138,14 @@ struct ResidualBlock {
     }
 
     /// Floating-point operations of `forward` on maps of `pixels` pixels, by the names it traces.
-    /// `pooled`: conv2 also pools (2 × 2, one add per input value).
-    func operations(pixels: Int, name: String, pooled: Bool = false) -> [(String, Double)] {
+    /// `pooled`: conv2 also pools (2 × 2, one add per input value); `banded`: the block runs in
+    /// row bands, one stage for both layers (the two tile rows computed twice where threads meet
+    /// are not counted).
+    func operations(pixels: Int, name: String, pooled: Bool = false, banded: Bool = false) -> [(String, Double)] {
         let p = Double(pixels), i = Double(inChannels), o = Double(outChannels)
         let conv1 = (name + "/conv1", 2 * 9 * i * o * p + 3 * i * p), conv2 = 2 * 9 * o * o * p + 3 * o * p
         let residual = shortcut == nil ? ("/residual", o * p) : ("/shortcut", 2 * i * o * p + 2 * o * p)
+        if banded { return [(name + bandedStage(pooled: pooled), conv1.1 + conv2 + residual.1 + (pooled ? o * p : 0))] }
         if fusesResidual { return [conv1, (name + fusedStage(pooled: pooled), conv2 + residual.1 + (pooled ? o * p : 0))] }
         return [conv1, (name + "/conv2", conv2), (name + residual.0, residual.1)]
     }

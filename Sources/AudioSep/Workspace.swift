@@ -13,7 +13,7 @@ public final class Workspace: @unchecked Sendable {
     private let workerBuffers: [WorkerBuffers]
 
     private final class WorkerBuffers {
-        var slots: [FloatStorage?] = [nil, nil, nil]
+        var slots: [FloatStorage?] = [nil, nil, nil, nil]
         var bfloat16: BFloat16GEMM.Scratch?
     }
 
@@ -23,7 +23,8 @@ public final class Workspace: @unchecked Sendable {
         openblas_set_num_threads(1)
     }
 
-    /// Thread `worker`'s buffer number `slot` (0, 1 or 2) of at least `floats` floats (contents undefined).
+    /// Thread `worker`'s buffer number `slot` (0 to 3; 3 holds a row band's map) of at least `floats`
+    /// floats (contents undefined).
     func buffer(_ worker: Int, floats: Int, slot: Int = 0) -> UnsafeMutablePointer<Float> {
         let own = workerBuffers[worker]
         if (own.slots[slot]?.capacity ?? 0) < floats { own.slots[slot] = FloatStorage(capacity: floats) }
@@ -59,27 +60,30 @@ public final class Workspace: @unchecked Sendable {
     private var slots: [FloatStorage] = []
     private var skipBuffers: [FloatStorage] = []
 
-    /// Makes sure there are `count` slots of at least `floats` floats. They only grow: a shorter
-    /// window (the last of a stream) reuses them rather than faulting in fresh pages.
-    func prepareSlots(_ count: Int, floats: Int) {
-        if slots.count != count || slots.first!.capacity < floats {
-            slots = (0..<count).map { _ in FloatStorage(capacity: floats) }
+    /// Makes sure there are `sizes.count` slots, slot i of at least `sizes[i]` floats. They only
+    /// grow: a shorter window (the last of a stream) reuses them rather than faulting in fresh pages.
+    func prepareSlots(_ sizes: [Int]) {
+        if slots.count != sizes.count { slots = sizes.map { _ in FloatStorage(capacity: 0) } }
+        for (index, floats) in sizes.enumerated() where slots[index].capacity < floats {
+            slots[index] = FloatStorage(capacity: 0)   // the old one goes first: the new one is larger
+            slots[index] = FloatStorage(capacity: floats)
         }
     }
 
     /// `prepareSlots`, with memory that cannot be had thrown as `EngineError.outOfMemory`.
-    func reserveSlots(_ count: Int, floats: Int) throws {
-        guard slots.count != count || slots.first!.capacity < floats else { return }
-        slots = []  // the old ones go first: the new ones are larger
-        var made: [FloatStorage] = []
-        for _ in 0..<count {
+    func reserveSlots(_ sizes: [Int]) throws {
+        if slots.count != sizes.count { slots = sizes.map { _ in FloatStorage(capacity: 0) } }
+        for (index, floats) in sizes.enumerated() where slots[index].capacity < floats {
+            slots[index] = FloatStorage(capacity: 0)
             guard let storage = FloatStorage(allocating: floats) else {
-                throw EngineError.outOfMemory(bytes: Self.bytes(floats: floats, times: count))
+                throw EngineError.outOfMemory(bytes: Self.bytes(floats: floats, times: 1))
             }
-            made.append(storage)
+            slots[index] = storage
         }
-        slots = made
     }
+
+    /// `count` slots of `floats` floats each.
+    func reserveSlots(_ count: Int, floats: Int) throws { try reserveSlots(Array(repeating: floats, count: count)) }
 
     /// Bytes of `times` blocks of `floats` floats, saturating (the count that could not be had may be absurd).
     static func bytes(floats: Int, times: Int) -> Int {

@@ -119,6 +119,7 @@ typedef struct {
 /// v + ξ·v_stride(in_channels) + channel·BLOCK_TILES + offset + j.
 INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segment s, float *v, float *stage) {
     const size_t frames = layer->frames, bins = layer->bins, in_channels = layer->in_channels;
+    const size_t origin = layer->plane_origins ? layer->plane_origins[channel] : 0;
     const float *plane = layer->planes[channel];
     const int active = layer->scale != 0;
     const float scale1 = active ? layer->scale[channel] : 1, offset1 = active ? layer->offset[channel] : 0;
@@ -137,11 +138,12 @@ INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segmen
             for (size_t q = 0; q < 4; q++) memset(row + q * WIDTH, 0, (staged + extra) * sizeof(float));
             continue;
         }
-        const float *source = plane + (size_t)frame * bins;
+        const float *source = plane + ((size_t)frame - origin) * bins;
         if (i + 1 < 6 && channel + 1 < in_channels) {
             // The next channel's row, a few hundred cycles early: a block reads 6 × in short runs,
             // too many streams for the hardware prefetcher to follow.
-            const float *next = layer->planes[channel + 1] + (size_t)frame * bins + (first_bin < 0 ? 0 : first_bin);
+            const size_t next_origin = layer->plane_origins ? layer->plane_origins[channel + 1] : 0;
+            const float *next = layer->planes[channel + 1] + ((size_t)frame - next_origin) * bins + (first_bin < 0 ? 0 : first_bin);
             for (size_t line = 0; line < 4 * staged + 4; line += 16) __builtin_prefetch(next + line);
         }
         for (size_t j = 0; j < staged; j += 16) {
@@ -223,7 +225,8 @@ INLINE void input_segment(const ck_winograd_layer *layer, size_t channel, segmen
 INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const float *m, segment s, float *stage,
                            const float *residual, size_t residual_row, float bias) {
     const size_t frames = layer->frames, bins = layer->bins;
-    float *plane = layer->output + channel * frames * bins;
+    const size_t held = layer->output_frames ? layer->output_frames : frames;
+    float *plane = layer->output + channel * held * bins;   // frame f at plane + (f − output_origin)·bins
     const size_t point_stride = M_STRIDE;
     // Aᵀ down the six rows of M: four output rows × six columns, each a run of the segment's tiles.
     for (size_t l = 0; l < 6; l++) {
@@ -247,7 +250,7 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
         float upper_part[32];  // the same at the map's edges
         for (size_t row = 0; row < rows; row++) {
             const float *q = stage + row * 6 * WIDTH;
-            float *target = plane + (first_frame + row) * bins + first_bin;
+            float *target = plane + (first_frame + row - layer->output_origin) * bins + first_bin;
             v16 y[4];
             OUTPUT_TRANSFORM(load(q + j), load(q + WIDTH + j), load(q + 2 * WIDTH + j), load(q + 3 * WIDTH + j),
                              load(q + 4 * WIDTH + j), load(q + 5 * WIDTH + j), y);

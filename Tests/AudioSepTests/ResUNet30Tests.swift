@@ -1,4 +1,4 @@
-import AudioSep
+@testable import AudioSep
 import Foundation
 import Spectrum
 import Text
@@ -23,10 +23,18 @@ final class ResUNet30Tests: XCTestCase {
 
     /// The profiler's operation counts: one stage per traced layer, convolutions by their formula.
     func testOperationCountsCoverEveryTracedLayer() throws {
-        let network = try ResUNet30(files: ModelFiles(checkpoint: Self.path("tiny.ckpt")))
-        let counts = Dictionary(network.operations(frames: 25).map { ($0.stage, $0.operations) }, uniquingKeysWith: +)
+        let weights = try MappedWeights(files: ModelFiles(checkpoint: Self.path("tiny.ckpt")))
+        let layered = try ResUNet30(weights, prefix: CheckpointLayout.networkPrefix, options: ComputeOptions(rowBands: false))
         // 25 frames are padded to 32; 1024 bins; encoder 1 is 2 → 2 channels: 2·9·2·2 per pixel + the activation.
-        XCTAssertEqual(counts["encoder_block1/conv1"], Double(2 * 9 * 2 * 2 * 32 * 1024 + 3 * 2 * 32 * 1024))
+        let conv1 = Double(2 * 9 * 2 * 2 * 32 * 1024 + 3 * 2 * 32 * 1024)
+        XCTAssertEqual(layered.operations(frames: 25).first { $0.stage == "encoder_block1/conv1" }?.operations, conv1)
+        for bands in [false, true] {
+            try checkOperationCounts(try ResUNet30(weights, prefix: CheckpointLayout.networkPrefix, options: ComputeOptions(rowBands: bands)))
+        }
+    }
+
+    func checkOperationCounts(_ network: ResUNet30) throws {
+        let counts = Dictionary(network.operations(frames: 25).map { ($0.stage, $0.operations) }, uniquingKeysWith: +)
         var traced: [String] = []
         _ = network.separate(try Self.floats("input.f32"), conditioning: network.condition(on: try QueryEmbedding.load(path: Self.path("embedding.f32"))),
                              stft: STFT(), workspace: Workspace(threads: 1)) { name, _ in traced.append(name) }
@@ -38,14 +46,16 @@ final class ResUNet30Tests: XCTestCase {
         for name in layers {
             // A pool the fused kernel does inside conv2 is counted (and timed) in conv2's stage.
             if name.hasSuffix("/pool"), let block = name.split(separator: "/").first,
-               counts.keys.contains(where: { $0.hasPrefix(block + "/conv2+") && $0.hasSuffix("+pool") }) {
+               counts.keys.contains(where: { $0.hasPrefix(block + "/conv") && $0.hasSuffix("+pool") }) {
                 XCTAssertNil(counts[name], name)
                 continue
             }
             XCTAssertNotNil(counts[name], "no operation count for traced stage \(name)")
         }
-        // conv2 adds the shortcut itself where a fused Winograd kernel runs it.
-        XCTAssertTrue(layers.contains("decoder_block6/conv2") != layers.contains("decoder_block6/conv2+shortcut"), "\(layers)")
+        // conv2 adds the shortcut itself where a fused Winograd kernel runs it (at level 0, in row
+        // bands with conv1: one stage).
+        XCTAssertEqual([layers.contains("decoder_block6/conv2"), layers.contains("decoder_block6/conv2+shortcut"),
+                        layers.contains("decoder_block6/conv1+conv2+shortcut")].filter { $0 }.count, 1, "\(layers)")
         XCTAssertTrue(layers.contains("encoder_block6/pool"))
         XCTAssertEqual(layers.contains("decoder_block6/shortcut"), layers.contains("decoder_block6/conv2"))
     }
@@ -70,6 +80,35 @@ final class ResUNet30Tests: XCTestCase {
             let quality = snr(exact, try separate(convolution, .bf16))
             XCTAssertGreaterThan(quality, least, "\(convolution) bf16")
             XCTAssertLessThan(quality, 90, "\(convolution) bf16 must round")
+        }
+    }
+
+    /// Level 0 in row bands computes every tile from the same values by the same code as layer
+    /// after layer: the output is identical, on every fused build, with any number of threads
+    /// (runs that split the tile rows unevenly, where two threads compute the same two rows),
+    /// and for windows of several lengths.
+    func testRowBandsEqualLayerByLayerExactly() throws {
+        let weights = try MappedWeights(files: ModelFiles(checkpoint: Self.path("tiny.ckpt")))
+        let embedding = try QueryEmbedding.load(path: Self.path("embedding.f32"))
+        let input = try Self.floats("input.f32")
+        for kernel in KernelBuild.allCases where kernel.isSupported && kernel != .blas {
+            func network(bands: Bool) throws -> ResUNet30 {
+                try ResUNet30(weights, prefix: CheckpointLayout.networkPrefix, options: ComputeOptions(kernels: kernel, rowBands: bands))
+            }
+            let banded = try network(bands: true), layered = try network(bands: false)
+            XCTAssertTrue(banded.encoders[0].runsInBands && banded.decoders[5].block.runsInBands)
+            // Without the hidden map's slot, the window needs less memory.
+            XCTAssertLessThan(banded.windowFloats(frames: 1001), layered.windowFloats(frames: 1001))
+            for threads in [1, 2, 3] {
+                for length in [input.count, 3 * input.count + 777] {
+                    let samples = (0..<length).map { input[$0 % input.count] * (1 + Float($0 / input.count)) }
+                    let a = banded.separate(samples, conditioning: banded.condition(on: embedding), stft: STFT(),
+                                            workspace: Workspace(threads: threads))
+                    let b = layered.separate(samples, conditioning: layered.condition(on: embedding), stft: STFT(),
+                                             workspace: Workspace(threads: threads))
+                    XCTAssertEqual(a, b, "\(kernel), \(threads) threads, \(length) samples")
+                }
+            }
         }
     }
 

@@ -79,6 +79,11 @@ typedef struct {
                                            //   (then residual_channels == out_channels)
     float *pooled;                // NULL, or out_channels planes of ⌊frames/2⌋ × ⌊bins/2⌋ for the output's
                                   //   2 × 2 average pool (AvgPool2d: an odd last row or bin is dropped)
+    // Row bands (a map held only in part): frames stay the whole map's, for its zero padding.
+    const size_t *plane_origins;  // NULL, or per input plane the frame its row 0 holds (frame f at
+                                  //   planes[c] + (f − plane_origins[c])·bins)
+    size_t output_origin;         // the frame the output's row 0 holds (0 for a whole map), and
+    size_t output_frames;         //   the frames each output plane holds (0: frames)
 } ck_winograd_layer;
 
 /// Tiles (4 × 4 outputs each) one `ck_winograd_run` call computes at most.
