@@ -16,16 +16,17 @@ extension ResUNet30 {
     }
 
     /// Replays `maskLogits`' use of the slots (which map goes in which, level by level) and keeps
-    /// each slot's largest: where level 0 runs in row bands its hidden map takes no slot, and the
-    /// slot it would have taken holds no level-0 map at all. A map `maskLogits` asks for beyond its
+    /// each slot's largest: where level 0 runs in row bands (`RowBands`) its maps take no slot at
+    /// all, and the slots are as large as level 1's maps. A map `maskLogits` asks for beyond its
     /// slot's size stops the program (`FeatureMap(view:)`), so the two cannot drift apart quietly.
     func windowPlan(frames: Int) -> WindowPlan {
         let netBins = Self.frequencyBins - 1
         let padded = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
         var slots = [0, 0, 0]
         func use(_ index: Int, _ channels: Int, _ frames: Int, _ bins: Int) { slots[index] = max(slots[index], channels * frames * bins) }
-        use(2, 1, padded, netBins)                      // bn0
-        use(0, encoderWidths[0], padded, netBins)       // pre_conv
+        let (firstInBands, lastInBands) = levelZeroInBands
+        use(firstInBands ? 1 : 2, 1, padded, netBins)                   // bn0
+        if !firstInBands { use(0, encoderWidths[0], padded, netBins) }  // pre_conv
         var current = 0
         var skips: [Int] = []
         var levelFrames = padded, levelBins = netBins
@@ -34,7 +35,7 @@ extension ResUNet30 {
             let pool = Self.pools[index]
             let pooledSlot = block.poolsInKernel(pool) ? (current + 2) % 3 : current
             use(pooledSlot, block.outChannels, levelFrames / pool.0, levelBins / pool.1)
-            if !inBands(level: index, block) { use((current + 1) % 3, block.outChannels, levelFrames, levelBins) }
+            if index > 0 || !firstInBands { use((current + 1) % 3, block.outChannels, levelFrames, levelBins) }
             skips.append(block.outChannels * levelFrames * levelBins)
             skipShapes.append((levelFrames, levelBins))
             levelFrames /= pool.0
@@ -46,9 +47,10 @@ extension ResUNet30 {
         current = (current + 2) % 3
         for (index, decoder) in decoders.enumerated() {
             let (skipFrames, skipBins) = skipShapes.removeLast()
+            if index == decoders.count - 1 && lastInBands { break }   // the level in bands takes no slot
             let a = (current + 1) % 3, b = (current + 2) % 3
             use(a, decoder.outChannels, skipFrames, skipBins)
-            if !inBands(level: decoders.count - 1 - index, decoder.block) { use(current, decoder.outChannels, skipFrames, skipBins) }
+            use(current, decoder.outChannels, skipFrames, skipBins)
             use(b, decoder.outChannels, skipFrames, skipBins)
             current = b
         }
@@ -86,7 +88,9 @@ extension ResUNet30 {
         func record(_ name: String, _ map: FeatureMap) { trace?(name, map) }
 
         // bn0 normalises each frequency bin; the frames added as padding stay exactly zero.
-        let normalised = slot(2, 1, padded, netBins)
+        let (firstInBands, lastInBands) = levelZeroInBands
+        // In bands, pre_conv's map is never whole and slot 0 stays free for the pool.
+        let normalised = slot(firstInBands ? 1 : 2, 1, padded, netBins)
         normalised.withUnsafeMutableBufferPointer { values in
             for frame in 0..<frames {
                 for bin in 0..<netBins {
@@ -97,9 +101,12 @@ extension ResUNet30 {
         }
         record("bn0_out", normalised)
         var current = 0
-        var x = Convolution.conv1x1(normalised, weights: preConv.weight, bias: preConv.bias, outChannels: encoderWidths[0],
+        var x = normalised
+        if !firstInBands {
+            x = Convolution.conv1x1(normalised, weights: preConv.weight, bias: preConv.bias, outChannels: encoderWidths[0],
                                     into: slot(0, encoderWidths[0], padded, netBins), workspace: workspace)
-        record("pre_conv", x)
+            record("pre_conv", x)
+        }
 
         var skips: [FeatureMap] = []
         for (index, block) in encoders.enumerated() {
@@ -108,13 +115,16 @@ extension ResUNet30 {
             // hidden map holds; otherwise it is pooled after the block, into x's slot (the block
             // has read x for the last time).
             let pooledSlot = block.poolsInKernel(pool) ? (current + 2) % 3 : current
-            let pooled = slot(pooledSlot, block.outChannels, x.frames / pool.0, x.bins / pool.1)
-            let output = workspace.skip(index, channels: block.outChannels, frames: x.frames, bins: x.bins)
+            let (frames, bins) = index == 0 ? (padded, netBins) : (x.frames, x.bins)
+            let pooled = slot(pooledSlot, block.outChannels, frames / pool.0, bins / pool.1)
+            let output = workspace.skip(index, channels: block.outChannels, frames: frames, bins: bins)
             let skip: FeatureMap
-            if inBands(level: index, block) {
-                skip = block.forwardInBands([x], offsets: conditioning.encoders[index], output: output,
-                                            pooled: block.poolsInKernel(pool) ? pooled : nil, workspace: workspace)
-                record(name + block.bandedStage(pooled: block.poolsInKernel(pool)), skip)
+            if index == 0 && firstInBands {
+                block.forwardInBands([.pointwise(normalised, weights: preConv.weight, bias: preConv.bias)], frames: frames, bins: bins,
+                                     offsets: conditioning.encoders[index],
+                                     sink: .map(output, pooled: block.poolsInKernel(pool) ? pooled : nil), workspace: workspace)
+                skip = output
+                record(name + block.bandedStage(pooled: block.poolsInKernel(pool), before: "pre_conv"), skip)
             } else {
                 skip = block.forward([x], offsets: conditioning.encoders[index],
                                      hidden: slot((current + 1) % 3, block.outChannels, x.frames, x.bins), output: output,
@@ -138,6 +148,17 @@ extension ResUNet30 {
 
         for (index, decoder) in decoders.enumerated() {
             let skip = skips.removeLast()
+            if index == decoders.count - 1 && lastInBands {
+                // Level 0 in bands, after_conv included: the logits are the one whole map it writes.
+                let logits = FeatureMap(uninitializedChannels: 3, frames: skip.frames, bins: skip.bins, workspace: workspace)
+                let up = Convolution.Activation(scale: decoder.bn1.scale, offset: conditioning.decoders[index].up)
+                decoder.block.forwardInBands([.upsample(decoder.upsample, input: x, activation: up), .map(skip)],
+                                             frames: skip.frames, bins: skip.bins, offsets: conditioning.decoders[index].block,
+                                             sink: .pointwise(weights: afterConv.weight, bias: afterConv.bias, into: logits),
+                                             workspace: workspace)
+                record("decoder_block\(index + 1)" + decoder.block.bandedStage(pooled: false, before: "upsample", after: "after_conv"), logits)
+                return logits
+            }
             let a = (current + 1) % 3, b = (current + 2) % 3
             // The upsampled map takes a free slot; the activation before it is applied band by
             // band inside the transposed convolution. cat([up, skip]) is never stored.
@@ -145,16 +166,10 @@ extension ResUNet30 {
             decoder.upsample(x, activation: .init(scale: decoder.bn1.scale, offset: conditioning.decoders[index].up),
                              into: up, channelOffset: 0, workspace: workspace)
             record("decoder_block\(index + 1)/upsample", up)
-            let output = slot(b, decoder.outChannels, skip.frames, skip.bins)
-            if inBands(level: decoders.count - 1 - index, decoder.block) {
-                x = decoder.block.forwardInBands([up, skip], offsets: conditioning.decoders[index].block, output: output, pooled: nil,
-                                                 workspace: workspace)
-                record("decoder_block\(index + 1)" + decoder.block.bandedStage(pooled: false), x)
-            } else {
-                x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
-                                          hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),
-                                          output: output, workspace: workspace, name: "decoder_block\(index + 1)", trace: trace)
-            }
+            x = decoder.block.forward([up, skip], offsets: conditioning.decoders[index].block,
+                                      hidden: slot(current, decoder.outChannels, skip.frames, skip.bins),
+                                      output: slot(b, decoder.outChannels, skip.frames, skip.bins), workspace: workspace,
+                                      name: "decoder_block\(index + 1)", trace: trace)
             current = b
             record("decoder_block\(index + 1)", x)
         }
@@ -163,9 +178,13 @@ extension ResUNet30 {
         return logits
     }
 
-    /// Whether the block at U-Net `level` runs in row bands: the full-resolution level's, when
-    /// both its convolutions are on a fused kernel (and `options.rowBands`).
-    func inBands(level: Int, _ block: ResidualBlock) -> Bool { level == 0 && options.rowBands && block.runsInBands }
+    /// Whether level 0's encoder block (with pre_conv) and decoder block (with its upsampling
+    /// and after_conv) run in row bands (`RowBands`): where `options.rowBands` and their
+    /// convolutions and the upsampling are on a fused kernel.
+    var levelZeroInBands: (encoder: Bool, decoder: Bool) {
+        guard options.rowBands, let first = encoders.first, let last = decoders.last else { return (false, false) }
+        return (first.runsInBands, last.block.runsInBands && last.upsample.build != nil && last.stride.frames == 2)
+    }
 
     /// Floating-point operations of each traced stage of the U-Net for a window of `frames` STFT
     /// frames, in trace order (multiply and add count two; BatchNorm, FiLM and leaky ReLU three
@@ -174,14 +193,20 @@ extension ResUNet30 {
         var levelFrames = (frames + Self.timeMultiple - 1) / Self.timeMultiple * Self.timeMultiple
         var levelBins = Self.frequencyBins - 1
         let first = Double(encoderWidths[0] * levelFrames * levelBins)
-        var result: [(String, Double)] = [("bn0_out", first / Double(encoderWidths[0]) * 2), ("pre_conv", 2 * first)]
+        let (firstInBands, lastInBands) = levelZeroInBands
+        var result: [(String, Double)] = [("bn0_out", first / Double(encoderWidths[0]) * 2)]
+        if !firstInBands { result.append(("pre_conv", 2 * first)) }
         var pixels: [Int] = []
         for (index, block) in encoders.enumerated() {
             let name = "encoder_block\(index + 1)"
             pixels.append(levelFrames * levelBins)
             let pooledInKernel = block.poolsInKernel(Self.pools[index])
-            result += block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel,
-                                       banded: inBands(level: index, block))
+            if index == 0 && firstInBands {
+                let stage = block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel).reduce(0) { $0 + $1.1 }
+                result.append((name + block.bandedStage(pooled: pooledInKernel, before: "pre_conv"), stage + 2 * first))
+            } else {
+                result += block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel)
+            }
             levelFrames /= Self.pools[index].0
             levelBins /= Self.pools[index].1
             if !pooledInKernel { result.append((name + "/pool", Double(block.outChannels * levelFrames * levelBins * 4))) }
@@ -191,9 +216,16 @@ extension ResUNet30 {
         for (index, decoder) in decoders.enumerated() {
             let name = "decoder_block\(index + 1)"
             let patch = Double(decoder.stride.frames * decoder.stride.bins)
-            result.append((name + "/upsample", Double(inPixels * decoder.inChannels) * (3 + 2 * Double(decoder.outChannels) * patch)))
+            let upsample = Double(inPixels * decoder.inChannels) * (3 + 2 * Double(decoder.outChannels) * patch)
             inPixels = pixels.removeLast()
-            result += decoder.block.operations(pixels: inPixels, name: name, banded: inBands(level: decoders.count - 1 - index, decoder.block))
+            if index == decoders.count - 1 && lastInBands {
+                let stage = decoder.block.operations(pixels: inPixels, name: name).reduce(0) { $0 + $1.1 }
+                result.append((name + decoder.block.bandedStage(pooled: false, before: "upsample", after: "after_conv"),
+                               upsample + stage + 2 * 3 * first))
+                return result
+            }
+            result.append((name + "/upsample", upsample))
+            result += decoder.block.operations(pixels: inPixels, name: name)
         }
         result.append(("after_conv", 2 * 3 * first))
         return result

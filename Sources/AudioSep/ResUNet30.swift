@@ -92,6 +92,14 @@ struct ResidualBlock {
         beta2 = try FiLMLinear(weights, film + "->beta2", channels: outChannels, conditionSize: conditionSize)
     }
 
+    /// The name the block is traced under when it runs in row bands: one stage, with the layers
+    /// made and used band by band around it (`before`: pre_conv or the upsampling, `after`:
+    /// after_conv), e.g. `/pre_conv+conv1+conv2+residual+pool`.
+    func bandedStage(pooled: Bool, before: String? = nil, after: String? = nil) -> String {
+        let fused = fusedStage(pooled: pooled).dropFirst().split(separator: "+").map(String.init)
+        return "/" + ([before, "conv1"].compactMap { $0 } + fused + [after].compactMap { $0 }).joined(separator: "+")
+    }
+
     /// The name conv2 is traced under when it adds the residual itself (and pools its output).
     func fusedStage(pooled: Bool) -> String { (shortcut == nil ? "/conv2+residual" : "/conv2+shortcut") + (pooled ? "+pool" : "") }
 
@@ -138,14 +146,11 @@ struct ResidualBlock {
     }
 
     /// Floating-point operations of `forward` on maps of `pixels` pixels, by the names it traces.
-    /// `pooled`: conv2 also pools (2 × 2, one add per input value); `banded`: the block runs in
-    /// row bands, one stage for both layers (the two tile rows computed twice where threads meet
-    /// are not counted).
-    func operations(pixels: Int, name: String, pooled: Bool = false, banded: Bool = false) -> [(String, Double)] {
+    /// `pooled`: conv2 also pools (2 × 2, one add per input value).
+    func operations(pixels: Int, name: String, pooled: Bool = false) -> [(String, Double)] {
         let p = Double(pixels), i = Double(inChannels), o = Double(outChannels)
         let conv1 = (name + "/conv1", 2 * 9 * i * o * p + 3 * i * p), conv2 = 2 * 9 * o * o * p + 3 * o * p
         let residual = shortcut == nil ? ("/residual", o * p) : ("/shortcut", 2 * i * o * p + 2 * o * p)
-        if banded { return [(name + bandedStage(pooled: pooled), conv1.1 + conv2 + residual.1 + (pooled ? o * p : 0))] }
         if fusesResidual { return [conv1, (name + fusedStage(pooled: pooled), conv2 + residual.1 + (pooled ? o * p : 0))] }
         return [conv1, (name + "/conv2", conv2), (name + residual.0, residual.1)]
     }

@@ -61,7 +61,7 @@ public struct UpsampleLayer {
                     slope: activation?.slope ?? 1, in_channels: inChannels, out_channels: outChannels,
                     frames: input.frames, bins: input.bins, kernel_frames: kernelFrames, kernel_bins: kernelBins,
                     weights: packed.pointer, output: destination.storage.pointer + channelOffset * destination.planeSize,
-                    streaming: outputBytes >= streamingBytes ? 1 : 0)
+                    streaming: outputBytes >= streamingBytes ? 1 : 0, output_origin: 0, output_frames: 0)
                 withUnsafePointer(to: layer) { layer in
                     workspace.parallel(tasks) { worker, task in
                         let first = task * Self.blocksPerTask

@@ -170,7 +170,8 @@ public enum Winograd {
                                 residual_planes: residual == nil ? nil : residualPointers.baseAddress,
                                 residual_channels: residualSources.count,
                                 residual_weights: shortcut.map { UnsafePointer($0.packed.pointer) }, residual_bias: bias.baseAddress,
-                                pooled: pooled?.storage.pointer, plane_origins: nil, output_origin: 0, output_frames: 0)
+                                pooled: pooled?.storage.pointer, plane_origins: nil, residual_origins: nil, output_origin: 0,
+                                output_frames: 0)
                             withUnsafePointer(to: layer) { layer in
                                 workspace.parallel((tiles + blockTiles - 1) / blockTiles) { worker, block in
                                     let first = block * blockTiles

@@ -42,7 +42,7 @@ size_t ck_upsample_scratch_floats(size_t in_channels) {
 INLINE void run(const ck_upsample_layer *layer, size_t first_block, size_t blocks, float *scratch, int wide) {
     const size_t in_channels = layer->in_channels, frames = layer->frames, bins = layer->bins;
     const size_t kt = layer->kernel_frames, kf = layer->kernel_bins, rows = patch_rows(layer);
-    const size_t out_bins = bins * kf, out_plane = frames * kt * out_bins;
+    const size_t out_bins = bins * kf, out_plane = (layer->output_frames ? layer->output_frames : frames * kt) * out_bins;
     const size_t chunks = (bins + BLOCK_PIXELS - 1) / BLOCK_PIXELS;
     const int active = layer->scale != 0;
     float *x = scratch, *y = scratch + in_channels * BLOCK_PIXELS;
@@ -67,7 +67,7 @@ INLINE void run(const ck_upsample_layer *layer, size_t first_block, size_t block
             for (size_t r = 0; r < PRODUCT_ROWS && group * PRODUCT_ROWS + r < rows; r++) {
                 const size_t row = group * PRODUCT_ROWS + r;
                 const size_t channel = row / (kt * kf), i = (row / kf) % kt, j = row % kf;
-                float *target = layer->output + channel * out_plane + (frame * kt + i) * out_bins + first_bin * kf;
+                float *target = layer->output + channel * out_plane + (frame * kt + i - layer->output_origin) * out_bins + first_bin * kf;
                 const float *products = y + r * BLOCK_PIXELS;
                 if (kf == 2 && j == 0 && r + 1 < PRODUCT_ROWS && row + 1 < rows) {
                     // Rows (i, 0) and (i, 1): 64 consecutive output bins.

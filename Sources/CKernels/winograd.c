@@ -306,6 +306,11 @@ INLINE void output_segment(const ck_winograd_layer *layer, size_t channel, const
     }
 }
 
+/// The frame row 0 of residual plane `k` holds.
+static inline size_t residual_origin(const ck_winograd_layer *layer, size_t k) {
+    return layer->residual_origins ? layer->residual_origins[k] : 0;
+}
+
 // MARK: - Products
 
 /// The residual's input under a block, for its 1×1 shortcut: X[k][row·R_ROW + e] at x + k·R_CHANNEL,
@@ -320,7 +325,8 @@ INLINE void stage_residual(const ck_winograd_layer *layer, const segment *segmen
             const size_t width = bins - first_bin < 4 * g.count ? bins - first_bin : 4 * g.count;
             for (size_t row = 0; row < 4 && first_frame + row < frames; row++)
                 memcpy(x + k * R_CHANNEL + row * R_ROW + 4 * g.offset,
-                       layer->residual_planes[k] + (first_frame + row) * bins + first_bin, width * sizeof(float));
+                       layer->residual_planes[k] + (first_frame + row - residual_origin(layer, k)) * bins + first_bin,
+                       width * sizeof(float));
         }
 }
 
@@ -355,7 +361,8 @@ INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
                 const segment g = segments[i];
                 const size_t first_frame = 4 * g.tile_row;
                 for (size_t row = 0; row < 4 && first_frame + row < layer->frames; row++) {
-                    const float *line = layer->residual_planes[channel] + (first_frame + row) * layer->bins + 4 * g.first_column;
+                    const float *line = layer->residual_planes[channel] + (first_frame + row - residual_origin(layer, channel)) * layer->bins
+                                      + 4 * g.first_column;
                     size_t width = layer->bins - 4 * g.first_column < 4 * g.count ? layer->bins - 4 * g.first_column : 4 * g.count;
                     for (size_t e = 0; e < width; e += 16) __builtin_prefetch(line + e);
                 }
@@ -395,7 +402,8 @@ INLINE void run(const ck_winograd_layer *layer, size_t first_tile, size_t tiles,
                     residual_row = R_ROW;
                     bias = layer->residual_bias[channel];
                 } else if (layer->residual_planes) {
-                    residual = layer->residual_planes[channel] + 4 * g.tile_row * layer->bins + 4 * g.first_column;
+                    residual = layer->residual_planes[channel] + (4 * g.tile_row - residual_origin(layer, channel)) * layer->bins
+                             + 4 * g.first_column;
                     residual_row = layer->bins;
                 }
                 output_segment(layer, channel, m + r * BLOCK_TILES, g, stage, residual, residual_row, bias);

@@ -82,6 +82,7 @@ typedef struct {
     // Row bands (a map held only in part): frames stay the whole map's, for its zero padding.
     const size_t *plane_origins;  // NULL, or per input plane the frame its row 0 holds (frame f at
                                   //   planes[c] + (f − plane_origins[c])·bins)
+    const size_t *residual_origins;   // the same for the residual planes (NULL: all 0)
     size_t output_origin;         // the frame the output's row 0 holds (0 for a whole map), and
     size_t output_frames;         //   the frames each output plane holds (0: frames)
 } ck_winograd_layer;
@@ -119,6 +120,8 @@ typedef struct {
     const float *weights;         // ck_upsample_pack_weights's output
     float *output;                // out_channels planes of (frames·kernel_frames) × (bins·kernel_bins)
     int streaming;                // nonzero: write the output past the caches
+    size_t output_origin;         // row bands: the output frame row 0 holds (0 for a whole map), and
+    size_t output_frames;         //   the output frames each plane holds (0: frames·kernel_frames)
 } ck_upsample_layer;
 
 /// Input pixels (of one frame) a block covers; blocks are numbered frame by frame, ⌈bins / that⌉ a frame.
