@@ -35,7 +35,7 @@ extension ResUNet30 {
             let pool = Self.pools[index]
             let pooledSlot = block.poolsInKernel(pool) ? (current + 2) % 3 : current
             use(pooledSlot, block.outChannels, levelFrames / pool.0, levelBins / pool.1)
-            if index > 0 || !firstInBands { use((current + 1) % 3, block.outChannels, levelFrames, levelBins) }
+            if !encoderInBands(index) { use((current + 1) % 3, block.outChannels, levelFrames, levelBins) }
             skips.append(block.outChannels * levelFrames * levelBins)
             skipShapes.append((levelFrames, levelBins))
             levelFrames /= pool.0
@@ -47,10 +47,12 @@ extension ResUNet30 {
         current = (current + 2) % 3
         for (index, decoder) in decoders.enumerated() {
             let (skipFrames, skipBins) = skipShapes.removeLast()
-            if index == decoders.count - 1 && lastInBands { break }   // the level in bands takes no slot
+            if index == decoders.count - 1 && lastInBands { break }   // level 0 in bands takes no slot
             let a = (current + 1) % 3, b = (current + 2) % 3
-            use(a, decoder.outChannels, skipFrames, skipBins)
-            use(current, decoder.outChannels, skipFrames, skipBins)
+            if !decoderInBands(index) {   // in bands, only the output is whole
+                use(a, decoder.outChannels, skipFrames, skipBins)
+                use(current, decoder.outChannels, skipFrames, skipBins)
+            }
             use(b, decoder.outChannels, skipFrames, skipBins)
             current = b
         }
@@ -125,6 +127,11 @@ extension ResUNet30 {
                                      sink: .map(output, pooled: block.poolsInKernel(pool) ? pooled : nil), workspace: workspace)
                 skip = output
                 record(name + block.bandedStage(pooled: block.poolsInKernel(pool), before: "pre_conv"), skip)
+            } else if encoderInBands(index) {
+                block.forwardInBands([.map(x)], frames: frames, bins: bins, offsets: conditioning.encoders[index],
+                                     sink: .map(output, pooled: block.poolsInKernel(pool) ? pooled : nil), workspace: workspace)
+                skip = output
+                record(name + block.bandedStage(pooled: block.poolsInKernel(pool)), skip)
             } else {
                 skip = block.forward([x], offsets: conditioning.encoders[index],
                                      hidden: slot((current + 1) % 3, block.outChannels, x.frames, x.bins), output: output,
@@ -160,6 +167,17 @@ extension ResUNet30 {
                 return logits
             }
             let a = (current + 1) % 3, b = (current + 2) % 3
+            if decoderInBands(index) {
+                let output = slot(b, decoder.outChannels, skip.frames, skip.bins)
+                let up = Convolution.Activation(scale: decoder.bn1.scale, offset: conditioning.decoders[index].up)
+                decoder.block.forwardInBands([.upsample(decoder.upsample, input: x, activation: up), .map(skip)],
+                                             frames: skip.frames, bins: skip.bins, offsets: conditioning.decoders[index].block,
+                                             sink: .map(output, pooled: nil), workspace: workspace)
+                x = output
+                current = b
+                record("decoder_block\(index + 1)" + decoder.block.bandedStage(pooled: false, before: "upsample"), x)
+                continue
+            }
             // The upsampled map takes a free slot; the activation before it is applied band by
             // band inside the transposed convolution. cat([up, skip]) is never stored.
             let up = slot(a, decoder.outChannels, skip.frames, skip.bins)
@@ -178,13 +196,26 @@ extension ResUNet30 {
         return logits
     }
 
-    /// Whether level 0's encoder block (with pre_conv) and decoder block (with its upsampling
-    /// and after_conv) run in row bands (`RowBands`): where `options.rowBands` and their
-    /// convolutions and the upsampling are on a fused kernel.
-    var levelZeroInBands: (encoder: Bool, decoder: Bool) {
-        guard options.rowBands, let first = encoders.first, let last = decoders.last else { return (false, false) }
-        return (first.runsInBands, last.block.runsInBands && last.upsample.build != nil && last.stride.frames == 2)
+    /// U-Net levels whose blocks run in row bands (`RowBands`): 0 and 1, whose maps (128 and
+    /// 64 MB at 10 s) are larger than the last-level cache.
+    static let bandedLevels = 2
+
+    /// Whether encoder block `index` runs in row bands (level 0's with pre_conv): at a banded
+    /// level, where `options.rowBands` and both convolutions are on a fused kernel.
+    func encoderInBands(_ index: Int) -> Bool {
+        options.rowBands && index < Self.bandedLevels && encoders[index].runsInBands
     }
+
+    /// Whether decoder block `index` runs in row bands, its upsampling included (and level 0's
+    /// after_conv): as `encoderInBands`, with the upsampling on a fused kernel too.
+    func decoderInBands(_ index: Int) -> Bool {
+        let decoder = decoders[index]
+        return options.rowBands && decoders.count - 1 - index < Self.bandedLevels && decoder.block.runsInBands
+            && decoder.upsample.build != nil && decoder.stride.frames == 2
+    }
+
+    /// Level 0's two blocks: in bands or not.
+    var levelZeroInBands: (encoder: Bool, decoder: Bool) { (encoderInBands(0), decoderInBands(decoders.count - 1)) }
 
     /// Floating-point operations of each traced stage of the U-Net for a window of `frames` STFT
     /// frames, in trace order (multiply and add count two; BatchNorm, FiLM and leaky ReLU three
@@ -204,6 +235,9 @@ extension ResUNet30 {
             if index == 0 && firstInBands {
                 let stage = block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel).reduce(0) { $0 + $1.1 }
                 result.append((name + block.bandedStage(pooled: pooledInKernel, before: "pre_conv"), stage + 2 * first))
+            } else if encoderInBands(index) {
+                let stage = block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel).reduce(0) { $0 + $1.1 }
+                result.append((name + block.bandedStage(pooled: pooledInKernel), stage))
             } else {
                 result += block.operations(pixels: levelFrames * levelBins, name: name, pooled: pooledInKernel)
             }
@@ -223,6 +257,11 @@ extension ResUNet30 {
                 result.append((name + decoder.block.bandedStage(pooled: false, before: "upsample", after: "after_conv"),
                                upsample + stage + 2 * 3 * first))
                 return result
+            }
+            if decoderInBands(index) {
+                let stage = decoder.block.operations(pixels: inPixels, name: name).reduce(0) { $0 + $1.1 }
+                result.append((name + decoder.block.bandedStage(pooled: false, before: "upsample"), upsample + stage))
+                continue
             }
             result.append((name + "/upsample", upsample))
             result += decoder.block.operations(pixels: inPixels, name: name)

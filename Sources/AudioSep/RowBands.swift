@@ -2,7 +2,7 @@ import CKernels
 import COpenBLAS
 import Foundation
 
-/// The full-resolution level in row bands: fusion across layers, not only within each. At 10 s
+/// Levels 0 and 1 in row bands: fusion across layers, not only within each. At 10 s
 /// windows a level-0 map is 128 MB, four times the last-level cache; run layer after layer, each
 /// map is written to memory whole and read back by the next layer, and a ResNet block reads its
 /// input a second time for the residual. Here each thread takes a contiguous run of tile rows
