@@ -56,9 +56,9 @@ extension ResUNet30 {
             use(b, decoder.outChannels, skipFrames, skipBins)
             current = b
         }
-        // Spectra: real, imaginary, magnitude, cosine, sine, the two masked ones, and the logits.
+        // Spectra: real and imaginary (masked in place), magnitude, and the logits.
         return WindowPlan(slotFloats: slots, skipFloats: skips,
-                          spectrumFloats: 7 * frames * Self.frequencyBins + 3 * padded * netBins)
+                          spectrumFloats: 3 * frames * Self.frequencyBins + 3 * padded * netBins)
     }
 
     /// Floats one window of `frames` STFT frames holds at its peak (see `AudioSepEngine.windowBytes`).
@@ -196,9 +196,10 @@ extension ResUNet30 {
         return logits
     }
 
-    /// U-Net levels whose blocks run in row bands (`RowBands`): 0 and 1, whose maps (128 and
-    /// 64 MB at 10 s) are larger than the last-level cache.
-    static let bandedLevels = 2
+    /// U-Net levels whose blocks run in row bands (`RowBands`): 0 to 2, whose maps (128, 64 and
+    /// 32 MB at 10 s) are as large as the last-level cache or larger. (Level 2 in bands was as
+    /// fast as layer by layer and 16 MB lighter; level 3's 16 MB maps fit in the cache.)
+    static let bandedLevels = 3
 
     /// Whether encoder block `index` runs in row bands (level 0's with pre_conv): at a banded
     /// level, where `options.rowBands` and both convolutions are on a fused kernel.
@@ -281,15 +282,12 @@ extension ResUNet30 {
         let input = length >= stft.minimumSamples ? samples : samples + [Float](repeating: 0, count: stft.minimumSamples - length)
         let bins = Self.frequencyBins
         let frames = stft.frameCount(samples: input.count)
-        let (real, imag) = stft.forward(input)
+        var (real, imag) = stft.forward(input)
         var magnitude = [Float](repeating: 0, count: real.count)
-        var cosine = magnitude, sine = magnitude
         for index in real.indices {
-            // Power floored at 1e-10 before the root, as upstream; silence gives cos = sin = 0.
-            let m = max(real[index] * real[index] + imag[index] * imag[index], 1e-10).squareRoot()
-            magnitude[index] = m
-            cosine[index] = real[index] / m
-            sine[index] = imag[index] / m
+            // Power floored at 1e-10 before the root, as upstream; silence gives cos = sin = 0
+            // (the phase, real / m and imag / m, is taken where the mask is applied).
+            magnitude[index] = max(real[index] * real[index] + imag[index] * imag[index], 1e-10).squareRoot()
         }
         if let trace {
             trace("stft_real", FeatureMap(channels: 1, frames: frames, bins: bins, values: real))
@@ -298,30 +296,34 @@ extension ResUNet30 {
         }
         let logits = maskLogits(magnitude: magnitude, frames: frames, conditioning: conditioning, workspace: workspace, trace: trace)
 
-        // Apply the mask. Logits cover 1024 bins and ≥ frames frames; the Nyquist bin's logits
-        // are the zero padding upstream adds back, which gives a zero output bin.
-        var outReal = [Float](repeating: 0, count: frames * bins)
-        var outImag = outReal
+        // Apply the mask, in place: each bin's phase (real / m, imag / m) is read before its
+        // masked value replaces it. Logits cover 1024 bins and ≥ frames frames; the Nyquist bin's
+        // logits are the zero padding upstream adds back, which gives a zero output bin.
         let netBins = bins - 1, plane = logits.planeSize
         logits.withUnsafeBufferPointer { l in
-            outReal.withUnsafeMutableBufferPointer { outReal in
-                outImag.withUnsafeMutableBufferPointer { outImag in
-                    let l = l.baseAddress!, outReal = outReal.baseAddress!, outImag = outImag.baseAddress!
-                    // Frames are independent: split over the threads (exp and tanh dominate).
-                    workspace.parallelRanges(frames, minimum: 16) { range in
-                        for frame in range {
-                            for bin in 0..<netBins {
-                                let at = frame * netBins + bin
-                                let gain = 1 / (1 + exp(-l[at]))
-                                let maskRe = tanh(l[plane + at]), maskIm = tanh(l[2 * plane + at])
-                                let norm = max((maskRe * maskRe + maskIm * maskIm).squareRoot(), 1e-10)
-                                let maskCos = maskRe / norm, maskSin = maskIm / norm
-                                let index = frame * bins + bin
-                                let outCos = cosine[index] * maskCos - sine[index] * maskSin
-                                let outSin = sine[index] * maskCos + cosine[index] * maskSin
-                                let outMag = max(0, magnitude[index] * gain)
-                                outReal[index] = outMag * outCos
-                                outImag[index] = outMag * outSin
+            real.withUnsafeMutableBufferPointer { re in
+                imag.withUnsafeMutableBufferPointer { im in
+                    magnitude.withUnsafeBufferPointer { magnitude in
+                        let l = l.baseAddress!, re = re.baseAddress!, im = im.baseAddress!, magnitude = magnitude.baseAddress!
+                        // Frames are independent: split over the threads (exp and tanh dominate).
+                        workspace.parallelRanges(frames, minimum: 16) { range in
+                            for frame in range {
+                                for bin in 0..<netBins {
+                                    let at = frame * netBins + bin
+                                    let gain = 1 / (1 + exp(-l[at]))
+                                    let maskRe = tanh(l[plane + at]), maskIm = tanh(l[2 * plane + at])
+                                    let norm = max((maskRe * maskRe + maskIm * maskIm).squareRoot(), 1e-10)
+                                    let maskCos = maskRe / norm, maskSin = maskIm / norm
+                                    let index = frame * bins + bin
+                                    let cosine = re[index] / magnitude[index], sine = im[index] / magnitude[index]
+                                    let outCos = cosine * maskCos - sine * maskSin
+                                    let outSin = sine * maskCos + cosine * maskSin
+                                    let outMag = max(0, magnitude[index] * gain)
+                                    re[index] = outMag * outCos
+                                    im[index] = outMag * outSin
+                                }
+                                re[frame * bins + netBins] = 0
+                                im[frame * bins + netBins] = 0
                             }
                         }
                     }
@@ -329,10 +331,10 @@ extension ResUNet30 {
             }
         }
         if let trace {
-            trace("sep_real", FeatureMap(channels: 1, frames: frames, bins: bins, values: outReal))
-            trace("sep_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: outImag))
+            trace("sep_real", FeatureMap(channels: 1, frames: frames, bins: bins, values: real))
+            trace("sep_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: imag))
         }
-        let output = stft.inverse(real: outReal, imag: outImag, frames: frames, length: input.count)
+        let output = stft.inverse(real: real, imag: imag, frames: frames, length: input.count)
         return length == input.count ? output : Array(output[0..<length])
     }
 }

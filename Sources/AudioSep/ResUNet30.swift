@@ -57,6 +57,7 @@ struct ResidualBlock {
     let inChannels: Int, outChannels: Int
     let bn1: FoldedBatchNorm, bn2: FoldedBatchNorm
     let conv1: Conv3x3Layer, conv2: Conv3x3Layer
+    /// The 1×1 shortcut where in ≠ out (its weight empty where conv2 adds it from `packedShortcut`).
     let shortcut: (weight: [Float], bias: [Float])?
     /// Where conv2 runs on a fused Winograd kernel, it adds the residual (the input, or the
     /// shortcut packed here) as it writes: no pass of its own over the maps.
@@ -78,16 +79,16 @@ struct ResidualBlock {
         conv2 = try Conv3x3Layer(weights: try weights.require(base + ".conv2.weight", shape: [outChannels, outChannels, 3, 3]),
                              inChannels: outChannels, outChannels: outChannels, winograd: options.winograd(level: level),
                              options: options)
-        if inChannels != outChannels {
-            shortcut = (try weights.require(base + ".shortcut.weight", shape: [outChannels, inChannels, 1, 1]),
-                        try weights.require(base + ".shortcut.bias", shape: [outChannels]))
-        } else {
-            shortcut = nil
-        }
+        let raw = inChannels == outChannels ? nil
+            : (weight: try weights.require(base + ".shortcut.weight", shape: [outChannels, inChannels, 1, 1]),
+               bias: try weights.require(base + ".shortcut.bias", shape: [outChannels]))
         fusesResidual = conv2.addsResidual
-        packedShortcut = fusesResidual ? try shortcut.map {
+        packedShortcut = fusesResidual ? try raw.map {
             try Winograd.Shortcut(weights: $0.weight, bias: $0.bias, outChannels: outChannels, inChannels: inChannels)
         } : nil
+        // Where conv2 adds the shortcut, only the packed form is read: the tuple keeps the bias
+        // and says the block has a shortcut.
+        shortcut = packedShortcut == nil ? raw : raw.map { (weight: [], bias: $0.bias) }
         beta1 = try FiLMLinear(weights, film + "->beta1", channels: inChannels, conditionSize: conditionSize)
         beta2 = try FiLMLinear(weights, film + "->beta2", channels: outChannels, conditionSize: conditionSize)
     }

@@ -2,24 +2,26 @@ import CKernels
 import COpenBLAS
 import Foundation
 
-/// Levels 0 and 1 in row bands: fusion across layers, not only within each. At 10 s
-/// windows a level-0 map is 128 MB, four times the last-level cache; run layer after layer, each
-/// map is written to memory whole and read back by the next layer, and a ResNet block reads its
-/// input a second time for the residual. Here each thread takes a contiguous run of tile rows
-/// (four frames each) and walks it `bandTileRows` at a time. For each band of conv2's output:
+/// Levels 0 to 2 in row bands: fusion across layers, not only within each. At 10 s windows a
+/// level-0 map is 128 MB, four times the last-level cache (level 1's 64, level 2's 32); run
+/// layer after layer, each map is written to memory whole and read back by the next layer, and
+/// a ResNet block reads its input a second time for the residual. Here each thread takes a
+/// contiguous run of tile rows (four frames each) and walks it `bandTileRows` at a time. For
+/// each band of conv2's output:
 ///
 /// - the block's inputs that are made at this level are made for the frames the band needs
-///   (encoder 1: pre_conv from bn0's one channel; decoder 6: the upsampling of level 1's map,
-///   whose frames the next band shares are moved to the front, not made again);
+///   (encoder 1: pre_conv from bn0's one channel; a decoder: the upsampling of the map one
+///   level down, whose frames the next band shares are moved to the front, not made again);
 /// - conv1 fills the band's hidden rows (one tile row beyond at each side; the two tile rows it
 ///   shares with the next band are moved, not recomputed);
 /// - conv2 turns them into the block's output and, with the input rows conv1 just read,
-///   its residual: straight into encoder 1's skip (and its pool), or, for decoder 6, into a
-///   band that after_conv turns into the mask logits at once.
+///   its residual: straight into the whole output (an encoder's skip and its pool, a decoder's
+///   output), or, for decoder 6, into a band that after_conv turns into the mask logits at once.
 ///
-/// Only the maps that outlive the level are whole: encoder 1's skip, its pool and the logits.
-/// Where two threads' runs meet, two tile rows are computed by both. Results equal the
-/// layer-by-layer ones exactly: every value is computed from the same values by the same code.
+/// Only maps that outlive their block are whole: the skips, the pools, decoders 4 and 5's
+/// outputs and the logits. Where two threads' runs meet, two tile rows are computed by both.
+/// Results equal the layer-by-layer ones exactly: every value is computed from the same values
+/// by the same code.
 enum RowBands {
     /// Conv2 tile rows a band covers: with its neighbours, a band of a 32-channel map is 3 MB,
     /// and a thread's bands and the input rows under them stay inside the 32 MB last-level cache
@@ -50,16 +52,13 @@ enum RowBands {
         case pointwise(weights: [Float], bias: [Float], into: FeatureMap)
     }
 
-    /// Frames a band buffer holds at most: conv2's tile rows plus one tile row and one frame
-    /// beyond them at each side, plus one for the upsampling's pairs of frames.
+    /// Frames the band of a made input holds at most: conv2's tile rows plus one tile row and
+    /// one frame beyond them at each side, plus one for the upsampling's pairs of frames.
     static var heldFrames: Int { 4 * bandTileRows + 12 }
-
-    /// Floats the bands of one thread take for a block of `inChannels` (made at this level:
-    /// `madeChannels` of them) into `outChannels`: the hidden band, the made inputs' band and
-    /// the output's band.
-    static func bandFloats(madeChannels: Int, outChannels: Int, bins: Int) -> Int {
-        (2 * outChannels + madeChannels) * heldFrames * bins
-    }
+    /// Frames the hidden band holds: conv2's tile rows and one beyond at each side.
+    static var hiddenFrames: Int { 4 * bandTileRows + 8 }
+    /// Frames the output's band holds (only for a pointwise sink): conv2's tile rows.
+    static var outputFrames: Int { 4 * bandTileRows }
 }
 
 extension ResidualBlock {
@@ -98,6 +97,7 @@ extension ResidualBlock {
         let tileColumns = (bins + 3) / 4, tileRows = (frames + 3) / 4
         let blockTiles = ck_winograd_block_tiles()
         let step = RowBands.bandTileRows, held = RowBands.heldFrames, bandPlane = held * bins
+        let hiddenPlane = RowBands.hiddenFrames * bins, outputPlane = RowBands.outputFrames * bins
         let madeChannels = sources.reduce(0) { if case .map = $1 { $0 } else { $0 + $1.channels } }
         let residualChannels = packedShortcut == nil ? 0 : inChannels
         let upsampleScratch = sources.reduce(0) { if case .upsample(let layer, _, _) = $1 { max($0, ck_upsample_scratch_floats(layer.inChannels)) } else { $0 } }
@@ -114,9 +114,11 @@ extension ResidualBlock {
                     offsets.1.withUnsafeBufferPointer { offset2 in
                         bias.withUnsafeBufferPointer { bias in
                             workspace.parallel(workers) { worker, part in
-                                let bands = workspace.buffer(worker, floats: RowBands.bandFloats(madeChannels: madeChannels,
-                                                                                                 outChannels: outChannels, bins: bins), slot: 3)
-                                let hidden = bands, made = bands + outChannels * bandPlane, out = made + madeChannels * bandPlane
+                                let outputFloats: Int
+                                if case .pointwise = sink { outputFloats = outChannels * outputPlane } else { outputFloats = 0 }
+                                let bands = workspace.buffer(worker, floats: outChannels * hiddenPlane + madeChannels * bandPlane + outputFloats,
+                                                             slot: 3)
+                                let hidden = bands, made = bands + outChannels * hiddenPlane, out = made + madeChannels * bandPlane
                                 let scratch = workspace.buffer(worker, floats: scratchFloats)
                                 // The block's input planes as conv1 and the residual read them, and the frame each one's row 0 holds.
                                 var inputPlanes: [UnsafePointer<Float>?] = []
@@ -133,7 +135,7 @@ extension ResidualBlock {
                                     }
                                 }
                                 var inputOrigins = [Int](repeating: 0, count: inChannels)
-                                let hiddenPlanes: [UnsafePointer<Float>?] = (0..<outChannels).map { UnsafePointer(hidden + $0 * bandPlane) }
+                                let hiddenPlanes: [UnsafePointer<Float>?] = (0..<outChannels).map { UnsafePointer(hidden + $0 * hiddenPlane) }
                                 var hiddenOrigins = [Int](repeating: 0, count: outChannels)
                                 inputPlanes.withUnsafeBufferPointer { inputPointers in
                                 inputOrigins.withUnsafeMutableBufferPointer { inputOrigins in
@@ -145,7 +147,7 @@ extension ResidualBlock {
                                         frames: frames, bins: bins, weights: first.pointer, output: hidden, streaming: 0,
                                         residual_planes: nil, residual_channels: 0, residual_weights: nil, residual_bias: nil,
                                         pooled: nil, plane_origins: UnsafePointer(inputOrigins.baseAddress), residual_origins: nil,
-                                        output_origin: 0, output_frames: held)
+                                        output_origin: 0, output_frames: RowBands.hiddenFrames)
                                     var conv2Layer = ck_winograd_layer(
                                         planes: hiddenPointers.baseAddress, scale: scale2.baseAddress, offset: offset2.baseAddress,
                                         slope: Convolution.Activation.leakySlope, in_channels: outChannels, out_channels: outChannels,
@@ -154,7 +156,8 @@ extension ResidualBlock {
                                         residual_weights: packedShortcut.map { UnsafePointer($0.packed.pointer) },
                                         residual_bias: packedShortcut == nil ? nil : bias.baseAddress, pooled: nil,
                                         plane_origins: UnsafePointer(hiddenOrigins.baseAddress),
-                                        residual_origins: UnsafePointer(inputOrigins.baseAddress), output_origin: 0, output_frames: held)
+                                        residual_origins: UnsafePointer(inputOrigins.baseAddress), output_origin: 0,
+                                        output_frames: RowBands.outputFrames)
                                     if case .map(let output, let pooled) = sink {
                                         conv2Layer.output = output.storage.pointer
                                         conv2Layer.output_frames = 0
@@ -176,7 +179,7 @@ extension ResidualBlock {
                                         let end = min(start + step, rows.upperBound)
                                         let needed = max(start - 1, 0) ..< min(end + 1, tileRows)
                                         let computeFrom = Self.keep(rows: needed, of: &heldHidden, frames: 4, planes: hidden,
-                                                                    count: outChannels, plane: bandPlane, bins: bins)
+                                                                    count: outChannels, plane: hiddenPlane, bins: bins)
                                         // Input frames: conv1's (one beyond its rows each side) and the residual's.
                                         let low = computeFrom < needed.upperBound ? min(4 * computeFrom - 1, 4 * start) : 4 * start
                                         let frameRange = max(0, low) ..< min(frames, 4 * needed.upperBound + 1)
@@ -207,7 +210,7 @@ extension ResidualBlock {
                                             conv2Layer.output_origin = 4 * start
                                             run(conv2Layer, tileRows: start ..< end)
                                             let band = 4 * start ..< min(frames, 4 * end)
-                                            Self.pointwise(out, channels: outChannels, plane: bandPlane, frames: band, bins: bins,
+                                            Self.pointwise(out, channels: outChannels, plane: outputPlane, frames: band, bins: bins,
                                                            weights: weights, bias: bias, into: logits)
                                         } else {
                                             run(conv2Layer, tileRows: start ..< end)

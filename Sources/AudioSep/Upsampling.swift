@@ -7,6 +7,7 @@ import Foundation
 public struct UpsampleLayer {
     public let inChannels: Int, outChannels: Int
     public let kernelFrames: Int, kernelBins: Int
+    /// PyTorch's layout, for the OpenBLAS bands (empty with a fused build).
     let weights: [Float]
     let build: ck_build?
     let packed: FloatStorage?
@@ -18,9 +19,10 @@ public struct UpsampleLayer {
         self.outChannels = outChannels
         self.kernelFrames = kernelFrames
         self.kernelBins = kernelBins
-        self.weights = weights
         precondition(kernels.isSupported, "--kernels \(kernels) on a CPU without its instructions")
         build = kernels.fused
+        // PyTorch's layout only where the OpenBLAS bands read it; the fused kernel reads its packing alone.
+        self.weights = build == nil ? weights : []
         if build != nil {
             let packed = try FloatStorage.weights(ck_upsample_packed_floats(inChannels, outChannels, kernelFrames, kernelBins))
             ck_upsample_pack_weights(weights, inChannels, outChannels, kernelFrames, kernelBins, packed.pointer)

@@ -83,7 +83,7 @@ final class ResUNet30Tests: XCTestCase {
         }
     }
 
-    /// Levels 0 and 1 in row bands compute every tile from the same values by the same code as
+    /// Levels 0 to 2 in row bands compute every tile from the same values by the same code as
     /// layer after layer: the output is identical, on every fused build, with any number of threads
     /// (runs that split the tile rows unevenly, where two threads compute the same two rows),
     /// and for windows of several lengths.
@@ -96,8 +96,8 @@ final class ResUNet30Tests: XCTestCase {
                 try ResUNet30(weights, prefix: CheckpointLayout.networkPrefix, options: ComputeOptions(kernels: kernel, rowBands: bands))
             }
             let banded = try network(bands: true), layered = try network(bands: false)
-            XCTAssertTrue(banded.encoderInBands(0) && banded.encoderInBands(1) && !banded.encoderInBands(2), "\(kernel)")
-            XCTAssertTrue(banded.decoderInBands(5) && banded.decoderInBands(4) && !banded.decoderInBands(3), "\(kernel)")
+            XCTAssertEqual((0..<6).filter { banded.encoderInBands($0) }, Array(0..<ResUNet30.bandedLevels), "\(kernel)")
+            XCTAssertEqual((0..<6).filter { banded.decoderInBands($0) }, Array((6 - ResUNet30.bandedLevels)..<6), "\(kernel)")
             XCTAssertFalse(layered.encoderInBands(0) || layered.decoderInBands(5))
             // Without the hidden map's slot, the window needs less memory.
             XCTAssertLessThan(banded.windowFloats(frames: 1001), layered.windowFloats(frames: 1001))
