@@ -32,8 +32,19 @@ public final class AudioSepEngine: Separator {
         return network.windowFloats(frames: frames) * MemoryLayout<Float>.stride
     }
 
+    /// The memory this process can have: the machine's, or the address-space limit (`ulimit -v`,
+    /// RLIMIT_AS) where that is lower.
+    static var usableBytes: Int {
+        var physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max, limit.rlim_cur < rlim_t(Int.max) {
+            physical = physical > 0 ? min(physical, Int(limit.rlim_cur)) : Int(limit.rlim_cur)
+        }
+        return physical
+    }
+
     public func checkWindow(frames: Int) throws {
-        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        let physical = Self.usableBytes
         let needed = windowBytes(samples: frames)
         guard physical > 0, needed > physical * 3 / 4 else { return }
         // The longest window (in whole seconds) that fits in three quarters of the memory.
@@ -121,8 +132,10 @@ extension AudioSepEngine {
     public static func profileTable(_ stages: [Stage], loadSeconds: Double, audioSeconds: Double) -> String {
         let total = stages.reduce(0) { $0 + $1.seconds }
         let operations = stages.reduce(0) { $0 + ($1.operations ?? 0) }
+        // The stage column fits the longest name (a banded block's names its fused layers).
+        let width = max(36, (stages.map(\.name.count).max() ?? 0) + 2)
         func row(_ cells: [String]) -> String {
-            cells[0].padding(toLength: 36, withPad: " ", startingAt: 0)
+            cells[0].padding(toLength: width, withPad: " ", startingAt: 0)
                 + zip(cells.dropFirst(), [9, 9, 9, 8]).map { String(repeating: " ", count: max(1, $1 - $0.count)) + $0 }.joined() + "\n"
         }
         func rate(_ operations: Double?, _ seconds: Double) -> String {

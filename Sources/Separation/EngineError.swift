@@ -8,7 +8,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case unsupportedQuery(query: String, known: String)
     /// Memory the engine asked for and could not have.
     case outOfMemory(bytes: Int)
-    /// A window whose feature maps need more memory than the machine has.
+    /// A window whose feature maps need more memory than the process can have (the machine's, or
+    /// its address-space limit).
     case windowTooLarge(engine: String, seconds: Double, neededBytes: Int, physicalBytes: Int, largestSeconds: Double)
 
     public var description: String {
@@ -24,7 +25,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
             return String(format: "out of memory: %.1f MB for the window's feature maps could not be had; give a shorter --chunk",
                           Double(bytes) / 1e6)
         case .windowTooLarge(let engine, let seconds, let needed, let physical, let largest):
-            return String(format: "a %g s window needs about %.1f GB for the %@ engine's feature maps and this machine has %.1f GB; "
+            return String(format: "a %g s window needs about %.1f GB for the %@ engine's feature maps and this process can have %.1f GB; "
                           + "give --chunk %g or less", seconds, Double(needed) / 1e9, engine, Double(physical) / 1e9, largest)
         case .wrongOutputLength(let engine, let got, let expected):
             return "engine \(engine) returned \(got) samples for a window of \(expected)"
