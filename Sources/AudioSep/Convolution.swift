@@ -138,15 +138,10 @@ public enum Convolution {
             // the map three times (the bias, then read and written again) at 4 GB/s.
             let block = 4096
             let xBase = UnsafePointer(input.storage.pointer), yBase = output.storage.pointer
-            weights.withUnsafeBufferPointer { w in
-                workspace.parallel((plane + block - 1) / block) { _, index in
-                    let start = index * block, end = min(plane, start + block)
-                    for channel in 0..<outChannels {
-                        let scale = w[channel], shift = bias?[channel] ?? 0
-                        let row = yBase + channel * plane
-                        for pixel in start..<end { row[pixel] = scale * xBase[pixel] + shift }
-                    }
-                }
+            workspace.parallel((plane + block - 1) / block) { _, index in
+                let start = index * block
+                oneChannel(xBase + start, count: min(block, plane - start), weights: weights, bias: bias,
+                           into: yBase + start, plane: plane)
             }
             return output
         }
@@ -169,6 +164,17 @@ public enum Convolution {
             }
         }
         return output
+    }
+
+    /// A 1×1 convolution of one input channel over `count` values from `x`: plane c of `into`
+    /// (`plane` floats apart) gets weights[c]·x + bias[c]. pre_conv, whole or band by band.
+    @inline(__always)
+    static func oneChannel(_ x: UnsafePointer<Float>, count: Int, weights: [Float], bias: [Float]?,
+                           into planes: UnsafeMutablePointer<Float>, plane: Int) {
+        for channel in weights.indices {
+            let scale = weights[channel], shift = bias?[channel] ?? 0, row = planes + channel * plane
+            for pixel in 0..<count { row[pixel] = scale * x[pixel] + shift }
+        }
     }
 
     /// Columns of one tile of the accumulating 1×1 convolution: the output tile stays in cache

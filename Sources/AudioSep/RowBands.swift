@@ -250,11 +250,8 @@ extension ResidualBlock {
     /// weights[c]·x + bias[c], as `Convolution.conv1x1` computes it.
     static func pointwise(_ map: FeatureMap, weights: [Float], bias: [Float], frames: Range<Int>, into planes: UnsafeMutablePointer<Float>,
                           plane: Int) {
-        let bins = map.bins, x = UnsafePointer(map.storage.pointer) + frames.lowerBound * bins, count = frames.count * bins
-        for channel in weights.indices {
-            let scale = weights[channel], shift = bias[channel], row = planes + channel * plane
-            for pixel in 0..<count { row[pixel] = scale * x[pixel] + shift }
-        }
+        Convolution.oneChannel(UnsafePointer(map.storage.pointer) + frames.lowerBound * map.bins, count: frames.count * map.bins,
+                               weights: weights, bias: bias, into: planes, plane: plane)
     }
 
     /// after_conv for `frames` of a band (`channels` planes, `plane` floats apart, from the band's
