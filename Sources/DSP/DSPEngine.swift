@@ -16,7 +16,10 @@ import Spectrum
 ///   filtering across time and across frequency (Fitzgerald 2010) on a long (8192-point) STFT,
 ///   whose 5.4 Hz bins resolve the partials of low notes, refined by kernel backfitting (Liutkus
 ///   et al. 2014: each part's median is taken again on its own Wiener estimate); bass and the
-///   tonal instruments are the harmonic part below and above a crossover.
+///   tonal instruments are the harmonic part below and above a crossover. A comb on the bass
+///   line's partials (its pitch searched frame by frame on the harmonic low band) then decides the
+///   low cells the crossover cannot: on the comb they are bass, off it a kick's body or a chord's
+///   low notes.
 ///
 /// Every constant below was chosen on the tuning split of `tools/make-corpus` and is reported on
 /// its test split by `tools/bench-quality`.
@@ -43,7 +46,7 @@ public final class DSPEngine: MultichannelSeparator {
     static func filtering(for target: DSPTarget) -> Filtering {
         switch target {
         case .percussion: return Filtering(frames: 15, bins: 17, passes: 2)
-        case .bass: return Filtering(frames: 15, bins: 17, passes: 1)
+        case .bass: return Filtering(frames: 21, bins: 17, passes: 1)
         default: return Filtering(frames: 15, bins: 17, passes: 2)
         }
     }
@@ -154,17 +157,107 @@ public final class DSPEngine: MultichannelSeparator {
         case .percussion, .bass, .harmonic:
             let hz = Float(sampleRate) / Float(wideSTFT.fftSize)
             let harmonic = Self.harmonicShare(magnitude, frames: frames, bins: bins, filtering: Self.filtering(for: target))
+            let comb = Self.bassLineComb(harmonic: harmonic, magnitude: magnitude, frames: frames, bins: bins, hz: hz,
+                                         upTo: Self.combReach[target]!)
             switch target {
             case .percussion:
-                return harmonic.map { 1 - $0 }
+                // A kick's body is as steady as a note for a 186 ms frame; below 100 Hz, only the
+                // bass line's partials keep their whole harmonic share, the rest half of it.
+                let kick = Self.band(bins: bins, hz: hz, low: 0, high: 100, taper: 100)
+                return (0..<(frames * bins)).map { index in
+                    let weight = kick[index % bins]
+                    return 1 - harmonic[index] * (1 - weight + weight * (0.5 + 0.5 * comb[index]))
+                }
             case .bass:
                 // Squared: a low note's onset is partly percussive, a kick's tail partly harmonic.
-                let low = Self.band(bins: bins, hz: hz, low: 0, high: 200, taper: 100)
-                return (0..<(frames * bins)).map { harmonic[$0] * harmonic[$0] * low[$0 % bins] }
+                // Within the band, the cells between the bass line's partials (a kick's body, a
+                // pad's low notes off the bass's pitch) keep only a fifth of their share.
+                let low = Self.band(bins: bins, hz: hz, low: 0, high: 200, taper: 200)
+                return (0..<(frames * bins)).map { index in
+                    harmonic[index] * harmonic[index] * low[index % bins] * (0.2 + 0.8 * comb[index])
+                }
             default:
-                let high = Self.band(bins: bins, hz: hz, low: 180, high: 20_000, taper: 60)
-                return (0..<(frames * bins)).map { harmonic[$0] * high[$0 % bins] }
+                // Above the crossover, the harmonic part; below it, 40% of what is off the bass
+                // line's partials (the low notes of chords and pads).
+                let high = Self.band(bins: bins, hz: hz, low: 220, high: 20_000, taper: 80)
+                return (0..<(frames * bins)).map { index in
+                    let weight = high[index % bins]
+                    return harmonic[index] * (weight + (1 - weight) * 0.4 * (1 - comb[index]))
+                }
             }
+        }
+    }
+
+    /// How high (Hz) each target needs the bass line's comb.
+    static let combReach: [DSPTarget: Float] = [.percussion: 201, .bass: 450, .harmonic: 221]
+
+    /// The bass line's comb, `[frames × bins]`: in each frame, 1 on the partials of the bass
+    /// line's pitch, falling to 0 `width` bins away, up to `upTo` Hz (0 above). The pitch is
+    /// searched on the bass's harmonic low band, H² · band(0–200 Hz, taper 200).
+    static func bassLineComb(harmonic: [Float], magnitude: [Float], frames: Int, bins: Int, hz: Float, upTo: Float) -> [Float] {
+        let low = band(bins: bins, hz: hz, low: 0, high: 200, taper: 200)
+        let bassMask = (0..<(frames * bins)).map { harmonic[$0] * harmonic[$0] * low[$0 % bins] }
+        let pitches = bassPitches(mask: bassMask, magnitude: magnitude, frames: frames, bins: bins, hz: hz)
+        var comb = [Float](repeating: 0, count: frames * bins)
+        for frame in 0..<frames {
+            let teeth = Self.comb(pitch: pitches[frame], bins: bins, hz: hz, upTo: upTo)
+            for bin in 0..<teeth.count { comb[frame * bins + bin] = teeth[bin] }
+        }
+        return comb
+    }
+
+    /// The bass line's pitch search and comb: candidate fundamentals from `lowest` to `highest` Hz
+    /// in half-bin steps, scored by their first `partials` partials (each weighted `decay` times
+    /// the one below) on the log-compressed harmonic low band (up to `searchTop` Hz); teeth
+    /// `width` bins wide (triangular) at every partial.
+    static let bassComb = (lowest: Float(30), highest: Float(260), partials: 6, decay: Float(0.8),
+                           searchTop: Float(400), width: Float(3))
+
+    /// Each frame's bass fundamental (Hz): the candidate whose partials hold the most of the
+    /// bass mask's energy (`mask · |X|` below `searchTop`, compressed as log(1 + 1000·x / max)
+    /// so that a loud low partial does not outvote the series).
+    static func bassPitches(mask: [Float], magnitude: [Float], frames: Int, bins: Int, hz: Float) -> [Float] {
+        let search = bassComb
+        let top = min(bins, Int((search.searchTop / hz).rounded(.up)))
+        var peak: Float = 0
+        for frame in 0..<frames { for bin in 0..<top { peak = max(peak, mask[frame * bins + bin] * magnitude[frame * bins + bin]) } }
+        var candidates = [Float]()
+        var candidate = search.lowest
+        while candidate < search.highest { candidates.append(candidate); candidate += hz / 2 }
+        var pitches = [Float](repeating: candidates[0], count: frames)
+        guard peak > 0 else { return pitches }
+        var compressed = [Float](repeating: 0, count: top)
+        for frame in 0..<frames {
+            for bin in 0..<top {
+                compressed[bin] = log1p(1000 * mask[frame * bins + bin] * magnitude[frame * bins + bin] / peak)
+            }
+            var best = -Float.infinity
+            for pitch in candidates {
+                var score: Float = 0, weight: Float = 1
+                for partial in 1...search.partials {
+                    // The strongest of the four bins around the partial.
+                    let centre = Int((Float(partial) * pitch / hz).rounded(.down))
+                    var strongest: Float = 0
+                    for bin in max(0, centre - 1)...(centre + 2) where bin < top { strongest = max(strongest, compressed[bin]) }
+                    score += weight * strongest
+                    weight *= search.decay
+                }
+                if score > best { best = score; pitches[frame] = pitch }
+            }
+        }
+        return pitches
+    }
+
+    /// The comb of one frame's bass line, for the bins below `upTo` Hz: 1 on each partial of
+    /// `pitch`, falling linearly to 0 `width` bins away.
+    static func comb(pitch: Float, bins: Int, hz: Float, upTo: Float) -> [Float] {
+        let count = min(bins, Int((upTo / hz).rounded(.up)))
+        let width = bassComb.width
+        return (0..<count).map { bin in
+            let position = Float(bin) * hz / pitch
+            // Distance in bins to the nearest partial (the fundamental is the lowest tooth).
+            let distance = position < 1 ? (pitch - Float(bin) * hz) / hz : abs(position - position.rounded()) * pitch / hz
+            return max(0, 1 - distance / width)
         }
     }
 

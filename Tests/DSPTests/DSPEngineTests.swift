@@ -82,6 +82,28 @@ final class DSPEngineTests: XCTestCase {
             XCTAssertEqual($0 as? EngineError, .missingQuery)
         }
     }
+
+    /// The bass line's pitch: on a synthetic harmonic series (fundamental 55 Hz, partials at 1/k)
+    /// over a louder pad partial at 311 Hz, the search finds 55 Hz to within half a bin, and the
+    /// comb is 1 on its partials and 0 halfway between them.
+    func testBassPitchSearchFindsTheFundamentalAndCombsItsPartials() {
+        let hz = Float(44_100) / 8192, bins = 4097, frames = 3
+        var magnitude = [Float](repeating: 0, count: frames * bins)
+        for frame in 0..<frames {
+            for partial in 1...6 { magnitude[frame * bins + Int((Float(partial) * 55 / hz).rounded())] = 1 / Float(partial) }
+            magnitude[frame * bins + Int((311 / hz).rounded())] = 2
+        }
+        let mask = [Float](repeating: 1, count: frames * bins)
+        let pitches = DSPEngine.bassPitches(mask: mask, magnitude: magnitude, frames: frames, bins: bins, hz: hz)
+        for pitch in pitches { XCTAssertEqual(pitch, 55, accuracy: hz / 2, "pitch \(pitch) Hz") }
+        let teeth = DSPEngine.comb(pitch: 55, bins: bins, hz: hz, upTo: 450)
+        XCTAssertEqual(teeth.count, Int((450 / hz).rounded(.up)))
+        for partial in 1...7 {
+            let centre = Float(partial) * 55 / hz
+            XCTAssertGreaterThan(teeth[Int(centre.rounded())], 0.8, "partial \(partial)")
+            XCTAssertEqual(teeth[Int((centre + 27.5 / hz).rounded())], 0, "between partials \(partial) and \(partial + 1)")
+        }
+    }
 }
 
 /// The median networks against the plain running median and a sort.
