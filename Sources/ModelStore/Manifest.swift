@@ -44,8 +44,13 @@ public enum Manifest {
     /// - Sizes: not found for these files (roberta-base's `model.safetensors` is 498,818,054 bytes
     ///   in a quoted transformers traceback, file id 6844902335, but we fetch `pytorch_model.bin`,
     ///   whose sum is known).
-    /// - The AudioSep checkpoint and the CLAP checkpoint: neither size nor sum found (listings only
-    ///   round them: "1.26 GB" and "2.35 GB"). Unverified: the downloader prints what it computed.
+    /// - The AudioSep checkpoint and the CLAP checkpoint, size and SHA-256: the Git LFS pointers of
+    ///   a public GitHub mirror of AudioSep's Hugging Face Space (camenduru/AudioSep-hf, commit
+    ///   5638854, `checkpoint/audiosep_base_4M_steps.ckpt` and
+    ///   `checkpoint/music_speech_audioset_epoch_15_esc_89.98.pt`): an LFS pointer's `oid sha256`
+    ///   is the SHA-256 of the whole file and its `size` the exact byte count, and Hugging Face
+    ///   serves a Space's LFS files by the same object. Their sizes agree with the "1.26 GB" and
+    ///   "2.35 GB" that listings of the Space show.
     public static let audioSep: [ManifestEntry] = [
         ManifestEntry(path: "roberta-base/config.json", url: "FacebookAI/roberta-base/resolve/main/config.json",
                       sha256: "ef0185e2aae6e06c5f105a285006952c340e20c7dbf43c86ec82601b13fc45e9"),
@@ -56,9 +61,11 @@ public enum Manifest {
         ManifestEntry(path: "roberta-base/pytorch_model.bin", url: "FacebookAI/roberta-base/resolve/main/pytorch_model.bin",
                       sha256: "278b7a95739c4392fae9b818bb5343dde20be1b89318f37a6d939e1e1b9e461b"),
         ManifestEntry(path: "music_speech_audioset_epoch_15_esc_89.98.pt",
-                      url: "spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/music_speech_audioset_epoch_15_esc_89.98.pt"),
+                      url: "spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/music_speech_audioset_epoch_15_esc_89.98.pt",
+                      size: 2_352_471_003, sha256: "51c68f12f9d7ea25fdaaccf741ec7f81e93ee594455410f3bca4f47f88d8e006"),
         ManifestEntry(path: "audiosep_base_4M_steps.ckpt",
-                      url: "spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/audiosep_base_4M_steps.ckpt"),
+                      url: "spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/audiosep_base_4M_steps.ckpt",
+                      size: 1_264_844_076, sha256: "f8cda01bfd0ebd141eef45d41db7a3ada23a56568465840d3cff04b8010ce82c"),
     ]
 
     private struct File: Codable {
