@@ -157,15 +157,18 @@ public final class DSPEngine: MultichannelSeparator {
         case .percussion, .bass, .harmonic:
             let hz = Float(sampleRate) / Float(wideSTFT.fftSize)
             let harmonic = Self.harmonicShare(magnitude, frames: frames, bins: bins, filtering: Self.filtering(for: target))
-            let comb = Self.bassLineComb(harmonic: harmonic, magnitude: magnitude, frames: frames, bins: bins, hz: hz,
-                                         upTo: Self.combReach[target]!)
+            // The bass's harmonic low band: the bass mask without its comb, and where its pitch is searched.
+            let low = Self.band(bins: bins, hz: hz, low: 0, high: Self.bassBand.high, taper: Self.bassBand.taper)
+            let bassShare = (0..<(frames * bins)).map { harmonic[$0] * harmonic[$0] * low[$0 % bins] }
+            let comb = Self.bassLineComb(bassShare: bassShare, magnitude: magnitude, frames: frames, bins: bins, hz: hz,
+                                         upTo: Self.combReach(for: target))
             switch target {
             case .percussion:
                 // A kick's body is as steady as a note for a 186 ms frame; below 100 Hz, only the
                 // bass line's partials keep their whole harmonic share, the rest 30% of it. A
                 // cymbal's ring is as steady too; above 3 kHz (fully from 5 kHz), where the tonal
                 // instruments have little left, a quarter of the harmonic share is kept.
-                let kick = Self.band(bins: bins, hz: hz, low: 0, high: 100, taper: 100)
+                let kick = Self.band(bins: bins, hz: hz, low: 0, high: Self.kickBand.high, taper: Self.kickBand.taper)
                 let ring = Self.band(bins: bins, hz: hz, low: 0, high: 3_000, taper: 2_000)
                 return (0..<(frames * bins)).map { index in
                     let weight = kick[index % bins], kept = 1 - 0.75 * (1 - ring[index % bins])
@@ -175,14 +178,11 @@ public final class DSPEngine: MultichannelSeparator {
                 // Squared: a low note's onset is partly percussive, a kick's tail partly harmonic.
                 // Within the band, the cells between the bass line's partials (a kick's body, a
                 // pad's low notes off the bass's pitch) keep only a fifth of their share.
-                let low = Self.band(bins: bins, hz: hz, low: 0, high: 200, taper: 200)
-                return (0..<(frames * bins)).map { index in
-                    harmonic[index] * harmonic[index] * low[index % bins] * (0.2 + 0.8 * comb[index])
-                }
+                return (0..<(frames * bins)).map { bassShare[$0] * (0.2 + 0.8 * comb[$0]) }
             default:
                 // Above the crossover, the harmonic part; below it, 40% of what is off the bass
                 // line's partials (the low notes of chords and pads).
-                let high = Self.band(bins: bins, hz: hz, low: 220, high: 20_000, taper: 80)
+                let high = Self.band(bins: bins, hz: hz, low: Self.tonalCrossover.low, high: 20_000, taper: Self.tonalCrossover.taper)
                 return (0..<(frames * bins)).map { index in
                     let weight = high[index % bins]
                     return harmonic[index] * (weight + (1 - weight) * 0.4 * (1 - comb[index]))
@@ -191,16 +191,26 @@ public final class DSPEngine: MultichannelSeparator {
         }
     }
 
-    /// How high (Hz) each target needs the bass line's comb.
-    static let combReach: [DSPTarget: Float] = [.percussion: 201, .bass: 450, .harmonic: 221]
+    /// The bands the comb works in (Hz): the bass's (0 to `high`, tapering over `taper`), the
+    /// kick's that percussion takes back, and the tonal instruments' crossover.
+    static let bassBand = (high: Float(200), taper: Float(200))
+    static let kickBand = (high: Float(100), taper: Float(100))
+    static let tonalCrossover = (low: Float(220), taper: Float(80))
+
+    /// How high (Hz) each target needs the bass line's comb: where the band it weights ends.
+    static func combReach(for target: DSPTarget) -> Float {
+        switch target {
+        case .percussion: return kickBand.high + kickBand.taper
+        case .harmonic: return tonalCrossover.low
+        default: return bassBand.high + bassBand.taper
+        }
+    }
 
     /// The bass line's comb, `[frames × bins]`: in each frame, 1 on the partials of the bass
     /// line's pitch, falling to 0 `width` bins away, up to `upTo` Hz (0 above). The pitch is
-    /// searched on the bass's harmonic low band, H² · band(0–200 Hz, taper 200).
-    static func bassLineComb(harmonic: [Float], magnitude: [Float], frames: Int, bins: Int, hz: Float, upTo: Float) -> [Float] {
-        let low = band(bins: bins, hz: hz, low: 0, high: 200, taper: 200)
-        let bassMask = (0..<(frames * bins)).map { harmonic[$0] * harmonic[$0] * low[$0 % bins] }
-        let pitches = bassPitches(mask: bassMask, magnitude: magnitude, frames: frames, bins: bins, hz: hz)
+    /// searched on `bassShare`, the bass's harmonic low band H² · band(bassBand).
+    static func bassLineComb(bassShare: [Float], magnitude: [Float], frames: Int, bins: Int, hz: Float, upTo: Float) -> [Float] {
+        let pitches = bassPitches(mask: bassShare, magnitude: magnitude, frames: frames, bins: bins, hz: hz)
         var comb = [Float](repeating: 0, count: frames * bins)
         for frame in 0..<frames {
             let teeth = Self.comb(pitch: pitches[frame], bins: bins, hz: hz, upTo: upTo)
