@@ -9,8 +9,8 @@ import Stream
 /// input's sample format at the input's rate. The output appears under its name only when it
 /// is whole (`StagedOutput`), so its output is byte for byte the filter's.
 public enum FileJob {
-    /// Separates `job.input` into `job.output` with `engine` (wrapped in a `Remover` when the
-    /// job says `remove`). Returns the seconds of audio read.
+    /// Separates `job.input` into `job.output` with `engine` (the rest of the input when the job
+    /// says `remove`). Returns the seconds of audio read.
     /// - Parameter staging: hears the temporary file being written, then nil once it is renamed
     ///   or removed (the executable's signal handler removes it if the run is stopped).
     public static func run(_ job: BatchJob, engine: Separator, staging: (String?) -> Void = { _ in }) throws -> Double {
@@ -21,12 +21,12 @@ public enum FileJob {
             try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
         _ = try StagedOutput.check(path: job.output, inputs: [identity])
-        let separator: Separator = job.remove ? Remover(engine) : engine
         var settings = PipelineConfiguration()
-        let chunk = job.chunk ?? separator.defaultChunkSeconds
+        let chunk = job.chunk ?? engine.defaultChunkSeconds
         settings.chunkSeconds = chunk
         settings.overlapSeconds = job.overlap ?? min(1, chunk / 4)
         settings.downmix = job.downmix
+        settings.output = job.remove ? .rest : .separated
         let source = try SndfileSource(.path(job.input))
         let input = source.description
         let format = try wavFormat(for: input.sampleFormat)
@@ -34,7 +34,7 @@ public enum FileJob {
         staging(staged.temporaryPath)
         defer { staging(nil) }
         let sink = try WAVSink(output: staged.file, sampleRate: input.sampleRate, channelCount: input.channelCount, format: format)
-        let pipeline = try Pipeline(source: source, engine: separator, sink: sink, outputRate: input.sampleRate,
+        let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: input.sampleRate,
                                     configuration: settings)
         let summary = try pipeline.run()
         try staged.commit()

@@ -11,8 +11,11 @@ public struct PipelineConfiguration: Sendable {
     public var overlapSeconds: Double = 1
     public var fade: FadeShape = .raisedCosine
     public var resampleQuality: ResampleQuality = .standard
-    /// Separate the mono mix once and write it to every output channel.
+    /// Separate the mono mix once and write it to every output channel (with `.rest`, each
+    /// channel minus the separated mix).
     public var downmix = false
+    /// What the run writes: the separated source, or the rest of the input (`--remove`).
+    public var output: PipelineOutput = .separated
     /// Frames read from the input at a time.
     public var blockFrames = 4096
     /// Windows waiting between two threads; bounds memory at a few chunks.
@@ -21,6 +24,16 @@ public struct PipelineConfiguration: Sendable {
     public var progressInterval: Double = 0.5
 
     public init() {}
+}
+
+/// What a run writes.
+public enum PipelineOutput: String, Sendable {
+    /// The part of the input the engine returns.
+    case separated
+    /// The input minus the separated part, computed at the input's own rate: the separated part
+    /// is brought back to that rate and subtracted from the input itself, so that the two sum to
+    /// the input at every rate, above the engine's band too.
+    case rest
 }
 
 /// The window geometry a run uses, in frames at the engine's rate.
@@ -150,6 +163,8 @@ public final class Pipeline {
     public init(source: AudioSource, engine: Separator, sink: AudioSink, outputRate: Int,
                 configuration: PipelineConfiguration) throws {
         guard outputRate > 0 else { throw StreamError.invalidRate(hz: outputRate) }
+        // An engine that works at any rate works at the input's: nothing is resampled for it.
+        let engine = (engine as? RateAdaptable)?.adapted(toRate: source.description.sampleRate) ?? engine
         try Self.checkRates(inputHz: source.description.sampleRate, outputHz: outputRate, engine: engine)
         self.source = source
         self.engine = engine
@@ -172,12 +187,13 @@ public final class Pipeline {
         engineTiming = EngineTiming()
         let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
+        let history = configuration.output == .rest ? InputHistory(channelCount: source.description.channelCount) : nil
         let finished = DispatchGroup()
 
         readerState.withLock { $0 = .starting }
         let reader = Thread { [self] in
             readerState.withLock { $0 = .running(pthread_self()) }
-            readerNonFinite = readLoop(into: windows)
+            readerNonFinite = readLoop(into: windows, keeping: history)
             readerState.withLock { $0 = .finished }
             finished.leave()
         }
@@ -193,7 +209,7 @@ public final class Pipeline {
 
         var summary = PipelineSummary()
         do {
-            summary = try writeLoop(from: separated, started: started, progress: progress)
+            summary = try writeLoop(from: separated, history: history, started: started, progress: progress)
         } catch {
             // Stop the other threads; a reader blocked on input is left to process exit.
             windows.close()
@@ -262,7 +278,7 @@ public final class Pipeline {
 
     // MARK: reader thread
 
-    private func readLoop(into windows: BoundedQueue<Message>) -> Int {
+    private func readLoop(into windows: BoundedQueue<Message>, keeping history: InputHistory?) -> Int {
         let channels = workingChannels
         var nonFinite = 0
         var inputFrames = 0
@@ -289,6 +305,8 @@ public final class Pipeline {
                 }
                 guard let frames = block.first?.count, frames > 0 else { break }
                 nonFinite += Self.zeroNonFinite(&block)
+                // Kept before the window that holds it is sent, so the writer always finds it.
+                history?.append(block)
                 if configuration.downmix { block = [Self.mix(block)] }
                 inputFrames += frames
                 guard send(try chunker.push(try resampler.process(block))) else { return nonFinite }
@@ -375,28 +393,86 @@ public final class Pipeline {
 
     // MARK: writer (calling thread)
 
-    private func writeLoop(from separated: BoundedQueue<Message>, started: Date,
+    /// Resamples blocks to one rate and keeps them aligned with the input: never more frames than
+    /// the input so far accounts for at that rate, and at the end exactly that many (the
+    /// resampler's last fraction of a frame padded with silence).
+    private struct RateStage {
+        let resampler: Resampler
+        let inputRate: Int
+        private(set) var produced = 0
+
+        init(from: Int, to: Int, inputRate: Int, channelCount: Int, quality: ResampleQuality) throws {
+            resampler = try Resampler(from: from, to: to, channelCount: channelCount, quality: quality)
+            self.inputRate = inputRate
+        }
+
+        mutating func process(_ planar: [[Float]], inputFrames: Int, end: Bool = false) throws -> [[Float]] {
+            var block = try resampler.process(planar, endOfInput: end)
+            let allowed = max(0, Pipeline.outputFrames(inputFrames: inputFrames, inputRate: inputRate,
+                                                       outputRate: resampler.outputRate) - produced)
+            let frames = block.first?.count ?? 0
+            if frames > allowed { block = block.map { Array($0[0..<allowed]) } }
+            if end, frames < allowed {
+                block = block.map { $0 + [Float](repeating: 0, count: allowed - frames) }
+            }
+            produced += block.first?.count ?? 0
+            return block
+        }
+    }
+
+    /// Turns the cross-faded separation (at the engine's rate) into what the run writes: the
+    /// separation at the output rate, or the input minus the separation at the input's rate,
+    /// then at the output rate.
+    private struct Finisher {
+        var separation: RateStage
+        var rest: RateStage?
+        let history: InputHistory?
+
+        mutating func process(_ planar: [[Float]], inputFrames: Int, end: Bool = false) throws -> [[Float]] {
+            let separated = try separation.process(planar, inputFrames: inputFrames, end: end)
+            guard var rest, let history else { return separated }
+            defer { self.rest = rest }
+            let frames = separated.first?.count ?? 0
+            var mixture = history.take(frames)
+            for channel in mixture.indices {
+                // A downmixed run subtracts its one separated channel from every input channel.
+                let part = separated[separated.count == 1 ? 0 : channel]
+                precondition(mixture[channel].count == frames, "the input history holds fewer frames than written")
+                for index in 0..<frames { mixture[channel][index] -= part[index] }
+            }
+            return try rest.process(mixture, inputFrames: inputFrames, end: end)
+        }
+
+        var seconds: Double { separation.resampler.seconds + (rest?.resampler.seconds ?? 0) }
+    }
+
+    private func writeLoop(from separated: BoundedQueue<Message>, history: InputHistory?, started: Date,
                            progress: ((ProgressReport) -> Void)?) throws -> PipelineSummary {
         let inputRate = source.description.sampleRate
         let outputChannels = source.description.channelCount
-        let resampler = try Resampler(from: plan.engineRate, to: outputRate, channelCount: workingChannels,
-                                      quality: configuration.resampleQuality)
+        let quality = configuration.resampleQuality
+        var finisher: Finisher
+        if let history {
+            finisher = Finisher(
+                separation: try RateStage(from: plan.engineRate, to: inputRate, inputRate: inputRate,
+                                          channelCount: workingChannels, quality: quality),
+                rest: try RateStage(from: inputRate, to: outputRate, inputRate: inputRate,
+                                    channelCount: outputChannels, quality: quality),
+                history: history)
+        } else {
+            finisher = Finisher(
+                separation: try RateStage(from: plan.engineRate, to: outputRate, inputRate: inputRate,
+                                          channelCount: workingChannels, quality: quality),
+                rest: nil, history: nil)
+        }
         var fader = CrossFader(layout: plan.layout, channelCount: workingChannels, shape: configuration.fade)
         var written = 0
         var lastReport = Date.distantPast
         let totalSeconds = source.description.knownFrames.map { Double($0) / Double(inputRate) }
 
-        func expectedFrames(_ inputFrames: Int) -> Int {
-            Self.outputFrames(inputFrames: inputFrames, inputRate: inputRate, outputRate: outputRate)
-        }
-        func emit(_ planar: [[Float]], inputFrames: Int) throws {
+        func emit(_ planar: [[Float]]) throws {
             var block = planar
-            // Never run ahead of the input: at most the frames the input so far accounts for.
-            let allowed = max(0, expectedFrames(inputFrames) - written)
-            if let frames = block.first?.count, frames > allowed {
-                block = block.map { Array($0[0..<allowed]) }
-            }
-            if configuration.downmix, outputChannels > 1 {
+            if block.count < outputChannels {
                 block = Array(repeating: block[0], count: outputChannels)
             }
             guard let frames = block.first?.count, frames > 0 else { return }
@@ -416,25 +492,22 @@ public final class Pipeline {
                                     residentBytes: ProcessMemory.residentBytes, totalSeconds: totalSeconds))
         }
         func end(inputFrames: Int) throws {
-            try emit(try resampler.process(fader.finish(), endOfInput: true), inputFrames: inputFrames)
-            let missing = expectedFrames(inputFrames) - written
-            if missing > 0 {
-                // The resampler's last fraction of a frame: pad with silence to the exact length.
-                try emit(Array(repeating: [Float](repeating: 0, count: missing), count: workingChannels),
-                         inputFrames: inputFrames)
-            }
+            try emit(try finisher.process(fader.finish(), inputFrames: inputFrames, end: true))
             try sink.finish()
             report(force: true)
+        }
+        func summary(inputFrames: Int) -> PipelineSummary {
+            PipelineSummary(inputFrames: inputFrames, outputFrames: written,
+                            clampedSamples: sink.clampedSamples, resampleSeconds: finisher.seconds)
         }
 
         while let message = separated.take() {
             switch message {
             case .window(let window, let inputFrames):
-                try emit(try resampler.process(try fader.add(window)), inputFrames: inputFrames)
+                try emit(try finisher.process(try fader.add(window), inputFrames: inputFrames))
             case .end(let inputFrames):
                 try end(inputFrames: inputFrames)
-                return PipelineSummary(inputFrames: inputFrames, outputFrames: written,
-                                       clampedSamples: sink.clampedSamples, resampleSeconds: resampler.seconds)
+                return summary(inputFrames: inputFrames)
             case .failed(let error, let inputFrames):
                 if Self.keepsOutput(error) {
                     // Keep everything that arrived: end the output validly, then report.
@@ -443,11 +516,10 @@ public final class Pipeline {
                     try sink.finish()
                 }
                 pendingFailure = error
-                return PipelineSummary(inputFrames: inputFrames, outputFrames: written,
-                                       clampedSamples: sink.clampedSamples, resampleSeconds: resampler.seconds)
+                return summary(inputFrames: inputFrames)
             }
         }
         try sink.finish()
-        return PipelineSummary(outputFrames: written, clampedSamples: sink.clampedSamples, resampleSeconds: resampler.seconds)
+        return summary(inputFrames: 0)
     }
 }

@@ -35,7 +35,7 @@ public enum SeparationJob {
     /// put under its name, and `WorkerError.interrupted` says how much it holds.
     ///
     /// - Parameters:
-    ///   - engine: the separator for this query (wrapped in a `Remover` here when asked).
+    ///   - engine: the separator for this query (the run writes the rest when the request says `remove`).
     ///   - autoChunkSeconds: `"use_chunk": "auto"` chunks inputs at least this long.
     ///   - maxPassSeconds: `"use_chunk": false` on a longer input is chunked anyway (a single
     ///     window holds the whole input and the network's maps for it), and the answer says so.
@@ -78,10 +78,10 @@ public enum SeparationJob {
             settings.overlapSeconds = request.overlapSeconds ?? min(1, chunk / 10)
         }
         settings.downmix = request.downmix
+        settings.output = request.remove ? .rest : .separated
 
         let outputRate = request.outputSampleRate ?? input.sampleRate
         let format = try wavFormat(for: input.sampleFormat)
-        let separator: Separator = request.remove ? Remover(engine) : engine
         // A stop that came while the engine was made: nothing created, nothing to end.
         guard !InputInterruption.isRequested else { throw WorkerError.interrupted(output: request.output, secondsWritten: nil) }
         // Until commit(), dropping `output` (any throw below) removes its temporary file.
@@ -89,7 +89,7 @@ public enum SeparationJob {
         job.began(writing: output)
         defer { job.ended() }
         let sink = try WAVSink(output: output.file, sampleRate: outputRate, channelCount: input.channelCount, format: format)
-        let pipeline = try Pipeline(source: source, engine: separator, sink: sink, outputRate: outputRate,
+        let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: outputRate,
                                     configuration: settings)
         job.attach(pipeline)
         let summary = try pipeline.run()

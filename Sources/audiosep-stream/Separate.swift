@@ -159,11 +159,10 @@ struct Separate: ParsableCommand {
         // 2. The engine and the windows: model files are read now, the input not yet.
         let loadStarted = Date()
         let selection = try model.makeEngine(engine, query: query)
-        var separator = selection.separator
+        let separator = selection.separator
         let loadSeconds = Date().timeIntervalSince(loadStarted)
         if let fallback = selection.note, !quiet { note(fallback) }
         if profile { separator.enableProfiling() }
-        if remove { separator = Remover(separator) }
 
         var settings = PipelineConfiguration()
         let chunkSeconds = chunk ?? separator.defaultChunkSeconds
@@ -172,6 +171,7 @@ struct Separate: ParsableCommand {
         settings.fade = fade
         settings.resampleQuality = resampleQuality
         settings.downmix = downmix
+        settings.output = remove ? .rest : .separated
         settings.blockFrames = buffer
         _ = try ChunkPlan(configuration: settings, engine: separator)
         try Pipeline.checkRates(inputHz: raw?.rate, outputHz: outRate, engine: separator)
@@ -234,7 +234,7 @@ struct Separate: ParsableCommand {
         try staged?.commit()
         if showProgress { meter.end() }
         if let stats {
-            try RunStats(engine: separator.name, engineSampleRate: separator.sampleRate,
+            try RunStats(engine: separator.name, engineSampleRate: pipeline.engine.sampleRate,
                          chunkSeconds: pipeline.plan.chunkSeconds, overlapSeconds: pipeline.plan.overlapSeconds,
                          snapped: pipeline.plan.snapped, inputFrames: summary.inputFrames, inputSampleRate: input.sampleRate,
                          outputFrames: summary.outputFrames, wallSeconds: summary.wallSeconds, loadSeconds: loadSeconds,

@@ -4,8 +4,8 @@ import TestSupport
 import XCTest
 
 /// sox → audiosep-stream → file, through the real binary, with `--engine identity`: the
-/// output must be as long as the input, aligned with it, and equal to it within the resampler's
-/// error (the identity engine works at 32 kHz, so every other rate is resampled twice).
+/// output must be as long as the input, aligned with it, and equal to it (the identity engine
+/// works at the input's own rate, so nothing is resampled unless --out-rate asks for it).
 final class PipelineEndToEndTests: XCTestCase {
     /// sox's synth: two tones below every Nyquist used here, faded in and out so the test signal is band-limited.
     static let synth = "synth 3 sine 300 sine 1100 vol 0.7 fade 0.05 3 0.05"

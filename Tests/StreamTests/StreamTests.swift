@@ -296,16 +296,76 @@ final class PipelineTests: XCTestCase {
         for (rate, outRate) in [(44_100, 44_100), (48_000, 48_000), (22_050, 22_050), (44_100, 48_000), (16_000, 8_000)] {
             let frames = rate * 2 + 7
             let input = tones(frames: frames, rate: rate, channels: 1)
-            let (output, _) = try runPipeline(input, rate: rate, outRate: outRate) { $0.chunkSeconds = 0.5; $0.overlapSeconds = 0.1 }
+            let (output, _) = try runPipeline(input, rate: rate, outRate: outRate, engine: IdentityEngine(sampleRate: 32_000)) {
+                $0.chunkSeconds = 0.5; $0.overlapSeconds = 0.1
+            }
             XCTAssertEqual(output[0].count, (frames * outRate + rate / 2) / rate, "\(rate) → \(outRate)")
             let expected = outRate == rate ? input : tones(frames: output[0].count, rate: outRate, channels: 1)
             XCTAssertGreaterThan(snr(expected[0], output[0]), 50, "\(rate) → \(outRate)")
         }
     }
 
+    /// A 32 kHz engine that keeps half of its window and shifts it by one sample, so the part it
+    /// returns is not a scaled copy of the input.
+    final class HalfShifted: Separator {
+        let name = "half-shifted", sampleRate = 32_000
+        func separate(_ samples: [Float]) throws -> [Float] {
+            samples.indices.map { $0 == 0 ? 0 : 0.5 * samples[$0 - 1] }
+        }
+    }
+
+    func whiteNoise(frames: Int, channels: Int, seed: UInt64) -> [[Float]] {
+        var state = seed
+        return (0..<channels).map { _ in
+            (0..<frames).map { _ in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Float(Int64(bitPattern: state >> 11) % 1_000_000) / 2_000_000
+            }
+        }
+    }
+
+    func testSeparatedPlusRestIsTheInputAtEveryRate() throws {
+        for rate in [44_100, 48_000, 96_000, 22_050] {
+            for downmix in [false, true] {
+                let input = whiteNoise(frames: rate + 777, channels: 2, seed: UInt64(rate))
+                let configure: (inout PipelineConfiguration) -> Void = {
+                    $0.chunkSeconds = 0.4; $0.overlapSeconds = 0.1; $0.blockFrames = 3000; $0.downmix = downmix
+                }
+                let (separated, _) = try runPipeline(input, rate: rate, engine: HalfShifted(), configure: configure)
+                let (rest, _) = try runPipeline(input, rate: rate, engine: HalfShifted()) { configure(&$0); $0.output = .rest }
+                XCTAssertEqual(rest.count, 2)
+                for channel in 0..<2 {
+                    XCTAssertEqual(rest[channel].count, input[channel].count)
+                    let error = zip(zip(separated[channel], rest[channel]), input[channel]).map { abs($0.0 + $0.1 - $1) }.max()!
+                    XCTAssertLessThanOrEqual(error, 2e-7, "\(rate) hz, downmix \(downmix)")
+                }
+                // Not trivially so: the rest holds what is above the engine's band.
+                XCTAssertGreaterThan(rest[0].map { $0 * $0 }.reduce(0, +), 0.1 * input[0].map { $0 * $0 }.reduce(0, +))
+            }
+        }
+    }
+
+    func testTheRestOnOtherOutputRatesIsTheRestResampled() throws {
+        let input = whiteNoise(frames: 48_000, channels: 1, seed: 7)
+        let (rest, _) = try runPipeline(input, rate: 48_000, outRate: 44_100, engine: HalfShifted()) {
+            $0.chunkSeconds = 0.4; $0.overlapSeconds = 0.1; $0.output = .rest
+        }
+        XCTAssertEqual(rest[0].count, 44_100)
+    }
+
+    func testIdentityIsExactAtTheInputsOwnRate() throws {
+        for rate in [44_100, 48_000, 96_000, 8_000] {
+            let input = whiteNoise(frames: rate * 2 + 5, channels: 2, seed: 3)
+            for (chunk, overlap) in [(0.5, 0.2), (1.0, 0.0), (0.3, 0.15)] {
+                let (output, _) = try runPipeline(input, rate: rate) { $0.chunkSeconds = chunk; $0.overlapSeconds = overlap }
+                XCTAssertEqual(output, input, "\(rate) hz, chunk \(chunk), overlap \(overlap)")
+            }
+        }
+    }
+
     func testRemoveAndDownmix() throws {
         let input = tones(frames: 40_000, rate: 32_000, channels: 2)
-        let (removed, _) = try runPipeline(input, rate: 32_000, engine: Remover(IdentityEngine())) { $0.chunkSeconds = 0.3; $0.overlapSeconds = 0.05 }
+        let (removed, _) = try runPipeline(input, rate: 32_000) { $0.output = .rest; $0.chunkSeconds = 0.3; $0.overlapSeconds = 0.05 }
         XCTAssertLessThanOrEqual(removed.flatMap { $0 }.map(abs).max()!, 1e-6, "input minus identity is silence")
         let (mixed, _) = try runPipeline(input, rate: 32_000) { $0.downmix = true; $0.chunkSeconds = 0.3; $0.overlapSeconds = 0.05 }
         XCTAssertEqual(mixed.count, 2)
