@@ -60,9 +60,19 @@ public final class DSPEngine: MultichannelSeparator {
         self.wideSTFT = STFT(fftSize: 8192, hopSize: target == .percussion ? 2048 : 1024)
     }
 
+    /// The engine for a query in words ("vocals", "no drums"); `reading` says what it understood.
     public convenience init(query: String) throws {
-        self.init(target: try DSPTarget.parse(query))
+        let reading = try DSPQuery(parsing: query)
+        self.init(target: reading.target)
+        self.asksForRest = reading.rest
+        self.note = "built-in engine: '\(query)' → \(reading)"
     }
+
+    /// True when the query asked for everything but the target ("no drums"): the run writes the rest.
+    public private(set) var asksForRest = false
+    /// What the query was read as, for stderr ("built-in engine: 'no vocals' → accompaniment");
+    /// nil for an engine built from a target.
+    public private(set) var note: String?
 
     /// Repetition needs several periods of the music in one window: 30 s holds a dozen bars.
     public var defaultChunkSeconds: Double { 30 }

@@ -14,15 +14,20 @@ public enum DSPTarget: String, CaseIterable, Sendable {
         (.harmonic, ["pad", "string", "piano", "chord", "keyboard", "synth", "organ", "guitar", "tonal", "harmonic"]),
     ]
 
-    /// The target a query asks for: the first class (in table order) with a term among its words.
-    /// "a man talking" → voice; "drums and bass" → percussion (the first named class wins).
-    public static func parse(_ query: String) throws -> DSPTarget {
-        let words = query.lowercased().split { !($0.isLetter || $0.isNumber || $0 == "-") }.map(String.init)
-        for word in words {
-            let forms = [word, word.hasSuffix("s") ? String(word.dropLast()) : word, word.hasSuffix("es") ? String(word.dropLast(2)) : word]
-            for (target, synonyms) in terms where forms.contains(where: synonyms.contains) { return target }
+    /// The class a single word names (case and plural aside), if any.
+    static func named(by word: String) -> DSPTarget? {
+        let forms = [word, word.hasSuffix("s") ? String(word.dropLast()) : word, word.hasSuffix("es") ? String(word.dropLast(2)) : word]
+        return terms.first { _, synonyms in forms.contains(where: synonyms.contains) }?.0
+    }
+
+    /// The class that is everything but this one, where the engine has one (the accompaniment is
+    /// what is not voice, and the other way round).
+    var complement: DSPTarget? {
+        switch self {
+        case .voice: return .accompaniment
+        case .accompaniment: return .voice
+        case .percussion, .bass, .harmonic: return nil
         }
-        throw EngineError.unsupportedQuery(query: query, known: known)
     }
 
     /// Every class with all its words, for help text.

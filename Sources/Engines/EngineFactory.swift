@@ -7,7 +7,8 @@ import Weights
 /// An engine, and what the user should be told about how it was chosen.
 public struct EngineSelection {
     public let separator: Separator
-    /// One line for stderr when `auto` found no model and took the built-in engine; nil otherwise.
+    /// Lines for stderr: that `auto` found no model and took the built-in engine, and how the
+    /// built-in engine read the query; nil for AudioSep and the identity engine.
     public let note: String?
 }
 
@@ -30,7 +31,8 @@ public enum EngineFactory {
             return EngineSelection(separator: IdentityEngine(), note: nil)
         case .dsp:
             guard let query else { throw EngineError.missingQuery }
-            return EngineSelection(separator: try DSPEngine(query: query), note: nil)
+            let engine = try DSPEngine(query: query)
+            return EngineSelection(separator: engine, note: engine.note)
         case .audiosep:
             guard let model, !model.isEmpty else { throw ModelError.noModel(searched: searchedPlaces) }
             return EngineSelection(separator: try audioSep(model: model, query: query, embedding: embedding, threads: threads,
@@ -41,7 +43,8 @@ public enum EngineFactory {
                                                                threads: threads, cache: cache, compute: compute), note: nil)
             }
             guard let query else { throw EngineError.missingQuery }
-            return EngineSelection(separator: try DSPEngine(query: query), note: fallbackNote)
+            let engine = try DSPEngine(query: query)
+            return EngineSelection(separator: engine, note: [fallbackNote, engine.note].compactMap { $0 }.joined(separator: "\n"))
         }
     }
 

@@ -6,6 +6,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case wrongOutputLength(engine: String, got: Int, expected: Int)
     case missingQuery
     case unsupportedQuery(query: String, known: String)
+    /// A query that asks the built-in engine for more than one thing at once.
+    case severalTargets(query: String, targets: [String])
     /// Memory the engine asked for and could not have.
     case outOfMemory(bytes: Int)
     /// A window whose feature maps need more memory than the process can have (the machine's, or
@@ -19,6 +21,9 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
         case .unsupportedQuery(let query, let known):
             return "the built-in engine cannot separate '\(query)'; it knows \(known). For anything else, "
                 + "get the AudioSep model (Audio-AGI/AudioSep's checkpoints) and give --model PATH"
+        case .severalTargets(let query, let targets):
+            return "the built-in engine separates one thing at a time, and '\(query)' asks for "
+                + targets.map { "'\($0)'" }.joined(separator: " and ") + "; run once for each"
         case .missingQuery:
             return "say what to separate: audiosep-stream \"vocals\" (or give --embedding FILE)"
         case .outOfMemory(let bytes):

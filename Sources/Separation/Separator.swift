@@ -15,6 +15,9 @@ public protocol Separator: AnyObject {
     func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int?
     /// The window length, in seconds, used when none is asked for.
     var defaultChunkSeconds: Double { get }
+    /// True when the query asked for everything but what the engine separates ("no drums" to the
+    /// built-in engine): the run then writes the rest of the input, and `--remove` the separated part.
+    var asksForRest: Bool { get }
     /// Separates one mono window. The result has exactly `samples.count` samples.
     func separate(_ samples: [Float]) throws -> [Float]
     /// Throws when a window of `frames` frames needs more memory than the machine has (checked
@@ -31,6 +34,7 @@ public protocol Separator: AnyObject {
 extension Separator {
     public func preferredChunkFrames(near frames: Int) -> Int? { nil }
     public var defaultChunkSeconds: Double { 10 }
+    public var asksForRest: Bool { false }
     public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? { nil }
     public func checkWindow(frames: Int) throws {}
     @discardableResult public func enableProfiling() -> Bool { false }

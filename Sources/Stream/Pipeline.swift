@@ -174,6 +174,10 @@ public final class Pipeline {
         self.plan = try ChunkPlan(configuration: configuration, engine: engine)
     }
 
+    /// Whether the run writes the rest: asked for by `--remove`, or by a query that asks for
+    /// everything but what the engine separates (and `--remove` on such a query gives that part).
+    public var writesRest: Bool { (configuration.output == .rest) != engine.asksForRest }
+
     /// The channels the engine sees: one when downmixing, else the input's.
     private var workingChannels: Int { configuration.downmix ? 1 : source.description.channelCount }
 
@@ -187,7 +191,7 @@ public final class Pipeline {
         engineTiming = EngineTiming()
         let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
-        let history = configuration.output == .rest ? InputHistory(channelCount: source.description.channelCount) : nil
+        let history = writesRest ? InputHistory(channelCount: source.description.channelCount) : nil
         let finished = DispatchGroup()
 
         readerState.withLock { $0 = .starting }

@@ -255,7 +255,8 @@ public final class WorkerSession {
             case .identity:
                 return (IdentityEngine(), nil, nil)
             case .dsp:
-                return (try DSPEngine(query: request.text), nil, nil)
+                let engine = try DSPEngine(query: request.text)
+                return (engine, nil, engine.note)
             case .auto, .audiosep:
                 if let model = current {
                     return try audioSep(model, request)
@@ -263,14 +264,15 @@ public final class WorkerSession {
                 if request.engine == .audiosep || request.embedding != nil {
                     throw WorkerError.modelNotLoaded(reason: "no AudioSep model is loaded")
                 }
-                guard let target = try? DSPTarget.parse(request.text) else {
-                    let known = DSPTarget.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw WorkerError.modelNotLoaded(reason: "without a model the built-in engine is used, and it cannot separate "
-                                                     + "'\(request.text)': it knows \(known)")
+                let engine: DSPEngine
+                do {
+                    engine = try DSPEngine(query: request.text)
+                } catch {
+                    throw WorkerError.modelNotLoaded(reason: "without a model the built-in engine is used, and \(error)")
                 }
-                return (DSPEngine(target: target), nil,
-                        "no model loaded: used the built-in engine (classical separation of \(target.rawValue), far below "
-                        + "AudioSep's quality); send load_model to use AudioSep")
+                return (engine, nil,
+                        "no model loaded: used the built-in engine (classical separation; \(engine.note ?? engine.target.rawValue)), far below "
+                        + "AudioSep's quality; send load_model to use AudioSep")
             }
         } catch {
             throw WorkerError.separation(error)

@@ -161,7 +161,7 @@ struct Separate: ParsableCommand {
         let selection = try model.makeEngine(engine, query: query)
         let separator = selection.separator
         let loadSeconds = Date().timeIntervalSince(loadStarted)
-        if let fallback = selection.note, !quiet { note(fallback) }
+        if let lines = selection.note, !quiet { lines.split(separator: "\n").forEach { note(String($0)) } }
         if profile { separator.enableProfiling() }
 
         var settings = PipelineConfiguration()

@@ -11,13 +11,44 @@ final class DSPEngineTests: XCTestCase {
             ("Narration please", .voice), ("music", .accompaniment), ("instrumental", .accompaniment), ("karaoke", .accompaniment),
             ("background", .accompaniment), ("drums", .percussion), ("DRUM", .percussion), ("the hi-hat", .percussion),
             ("kicks and snares", .percussion), ("bass", .bass), ("bass guitar", .bass), ("sub", .bass), ("pads", .harmonic),
-            ("strings", .harmonic), ("Piano", .harmonic), ("chords", .harmonic), ("drum and bass", .percussion),
+            ("strings", .harmonic), ("Piano", .harmonic), ("chords", .harmonic), ("background music", .accompaniment),
+            ("the bass drum", .percussion), ("synth bass", .bass), ("a kick drum", .percussion),
         ]
-        for (query, target) in cases { XCTAssertEqual(try DSPTarget.parse(query), target, query) }
-        for query in ["a dog barking", "", "basset hound", "rain"] {
-            XCTAssertThrowsError(try DSPTarget.parse(query), query) {
+        for (query, target) in cases { XCTAssertEqual(try DSPQuery(parsing: query), DSPQuery(target: target), query) }
+        for query in ["a dog barking", "", "basset hound", "rain", "no", "without"] {
+            XCTAssertThrowsError(try DSPQuery(parsing: query), query) {
                 let message = "\($0)"
                 XCTAssertTrue(message.contains("voice (") && message.contains("percussion (") && message.contains("--model"), message)
+            }
+        }
+    }
+
+    /// Negations ask for the rest: the voice's rest is the accompaniment and the other way round;
+    /// any other class's rest is the input minus that class.
+    func testNegationsAskForTheRest() throws {
+        let cases: [(String, DSPQuery)] = [
+            ("no vocals", DSPQuery(target: .accompaniment)), ("without vocals", DSPQuery(target: .accompaniment)),
+            ("vocal-less", DSPQuery(target: .accompaniment)), ("minus the singer", DSPQuery(target: .accompaniment)),
+            ("remove the voice", DSPQuery(target: .accompaniment)), ("no music", DSPQuery(target: .voice)),
+            ("music without vocals", DSPQuery(target: .accompaniment)), ("everything but the vocals", DSPQuery(target: .accompaniment)),
+            ("without drums", DSPQuery(target: .percussion, rest: true)), ("drumless", DSPQuery(target: .percussion, rest: true)),
+            ("no bass", DSPQuery(target: .bass, rest: true)), ("all but the piano", DSPQuery(target: .harmonic, rest: true)),
+            ("Drum-less mix", DSPQuery(target: .percussion, rest: true)), ("except the kick", DSPQuery(target: .percussion, rest: true)),
+        ]
+        for (query, reading) in cases { XCTAssertEqual(try DSPQuery(parsing: query), reading, query) }
+        XCTAssertEqual(DSPQuery(target: .percussion, rest: true).description, "everything but percussion")
+        XCTAssertEqual(try DSPEngine(query: "no vocals").note, "built-in engine: 'no vocals' → accompaniment")
+        XCTAssertTrue(try DSPEngine(query: "without drums").asksForRest)
+        XCTAssertFalse(try DSPEngine(query: "drums").asksForRest)
+    }
+
+    /// A query naming two different things is refused, in either order.
+    func testTwoClassesAreRefused() {
+        for query in ["vocals and drums", "drums and vocals", "drum and bass", "vocals without drums"] {
+            XCTAssertThrowsError(try DSPQuery(parsing: query), query) { error in
+                guard case EngineError.severalTargets(_, let targets) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(targets.count, 2, query)
+                XCTAssertTrue("\(error)".contains("one thing at a time"), "\(error)")
             }
         }
     }

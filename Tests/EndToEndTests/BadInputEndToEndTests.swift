@@ -235,19 +235,19 @@ final class BadInputEndToEndTests: XCTestCase {
         try sink.write(square)
         try sink.finish()
         XCTAssertEqual(sink.clampedSamples, 0, "the input itself is in range")
-        // 44.1 → 32 → 44.1 kHz: the resampler's ringing on full-scale edges overshoots.
-        let result = try Harness.shell("$BIN --engine identity < \(input) > \(output)")
+        // 44.1 → 48 kHz: the resampler's ringing on full-scale edges overshoots.
+        let result = try Harness.shell("$BIN --engine identity --out-rate 48k < \(input) > \(output)")
         XCTAssertEqual(result.status, 0, result.stderr)
         let reported = result.stderr.components(separatedBy: " samples clamped to the 16-bit range").first?
             .components(separatedBy: "audiosep-stream: ").last.flatMap { Int($0) }
         XCTAssertGreaterThan(reported ?? 0, 100, "the clamped count is on stderr: \(result.stderr)")
         XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
         let decoded = try Harness.readAudio(output)
-        XCTAssertEqual(decoded.channels[0].count, 88_200)
+        XCTAssertEqual(decoded.channels[0].count, 96_000)
         XCTAssertTrue(decoded.channels.allSatisfy { $0.allSatisfy { $0 >= -1 && $0 < 1 } })
         XCTAssertGreaterThan(decoded.channels[0].filter { $0 <= -1 || $0 >= 32_767.0 / 32_768 }.count, 100, "held at full scale")
         // Float output is never clamped, so nothing is reported.
-        let float = try Harness.shell("$BIN --engine identity --out-bits 32 --out-encoding float < \(input) > /dev/null")
+        let float = try Harness.shell("$BIN --engine identity --out-rate 48k --out-bits 32 --out-encoding float < \(input) > /dev/null")
         XCTAssertEqual(float.status, 0)
         XCTAssertEqual(float.stderr, "")
     }
