@@ -11,6 +11,9 @@ public enum DownloadError: Error, Equatable, CustomStringConvertible {
     case incomplete(file: String, url: String, got: Int64, expected: Int64)
     /// The server's length is not the manifest's.
     case sizeMismatch(file: String, url: String, expected: Int64, got: Int64)
+    /// The server sends more than the file's length (the table's, or the one it announced): the
+    /// transfer is stopped before the excess reaches the disk.
+    case tooLong(file: String, url: String, expected: Int64)
     /// The bytes are not the published ones (the `.part` file is removed: resuming it cannot help).
     case checksumMismatch(file: String, url: String, expected: String, got: String)
     /// A system call on the file failed (a full disk: ENOSPC).
@@ -32,6 +35,8 @@ public enum DownloadError: Error, Equatable, CustomStringConvertible {
             return "\(file): the download from \(url) stopped at \(got) of \(expected) bytes; run the command again to resume"
         case .sizeMismatch(let file, let url, let expected, let got):
             return "\(file): \(url) sends \(got) bytes, expected \(expected): wrong file or a broken mirror"
+        case .tooLong(let file, let url, let expected):
+            return "\(file): \(url) sends more than the \(expected) bytes expected: wrong file or a broken mirror"
         case .checksumMismatch(let file, let url, let expected, let got):
             return "\(file): the bytes from \(url) have SHA-256 \(got), expected \(expected): not kept (corrupted download or a wrong mirror)"
         case .writeFailed(let file, let url, let call, let code):

@@ -179,6 +179,11 @@ public final class ModelDownloader {
                         expectedTotal = total
                     }
                 }, onBody: { data in
+                    // More than the file's length is refused before it is written: a server that
+                    // never stops sending is stopped at its first excess byte.
+                    if let total = expectedTotal, written + Int64(data.count) > total {
+                        throw DownloadError.tooLong(file: entry.path, url: link, expected: total)
+                    }
                     try data.withUnsafeBytes { bytes in
                         try self.writeAll(descriptor, bytes, part: part, link: link)
                         hasher.update(bytes)
@@ -186,9 +191,6 @@ public final class ModelDownloader {
                     written += Int64(data.count)
                     received += Int64(data.count)
                     sessionBytes += Int64(data.count)
-                    if let total = expectedTotal, written > total {
-                        throw DownloadError.sizeMismatch(file: entry.path, url: link, expected: total, got: written)
-                    }
                     let now = Date()
                     if now.timeIntervalSince(lastReport) >= self.progressInterval {
                         lastReport = now

@@ -52,7 +52,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "\(folder): no converted model among \(found.joined(separator: ", ")) (none has format \(ModelFiles.convertedFormat) "
                 + "nor is named \(ModelFiles.convertedName)); give --model the file, or convert the model"
         case .noModel(let searched):
-            return "no AudioSep model found (looked in \(searched.joined(separator: ", ")))"
+            return "no AudioSep model found (looked in \(searched.joined(separator: ", "))): `audiosep-stream model download` fetches it"
         }
     }
 }

@@ -27,16 +27,24 @@ struct ModelDownload: ParsableCommand {
               audiosep-stream model download
               audiosep-stream model download --convert
               audiosep-stream model download --dest ~/models/AudioSep --base-url https://hf-mirror.com
+              audiosep-stream model download --print-table > model-files.tsv
+            Files are fetched at fixed revisions (BASE/REPOSITORY/resolve/COMMIT/PATH), so their \
+            published sizes and SHA-256 stay true; a mirror given by --base-url serves the same paths, \
+            revision included. --print-table prints, without fetching anything, each file's final \
+            path, URL, size and SHA-256 (tab-separated): fetch them on a machine with internet, copy \
+            them to those paths, and run `audiosep-stream model download` to check them offline.
             """)
 
     @Option(name: .long, help: "The model folder (default: $AUDIOSEP_MODEL, then ~/.cache/audiosep-stream/).")
     var dest: String?
-    @Option(name: .long, help: "Replaces https://huggingface.co: the files keep their paths under it (default: $AUDIOSEP_MODEL_URL, then https://huggingface.co).")
+    @Option(name: .long, help: "Replaces https://huggingface.co: the files keep their paths under it, REPOSITORY/resolve/REVISION/PATH (default: $AUDIOSEP_MODEL_URL, then https://huggingface.co).")
     var baseURL: String?
     @Option(name: .long, help: "A JSON manifest of the files (paths, URLs under the base URL, sizes, SHA-256) instead of the built-in table, for a mirror that serves other files; `model manifest` prints the built-in one.")
     var manifest: String?
     @Flag(name: .long, help: "Also write audiosep.safetensors into the folder (what `convert` writes: the model loads fastest from it).")
     var convert = false
+    @Flag(name: .long, help: "Fetch nothing: print each file's final path, URL, size and SHA-256, tab-separated, to fetch them elsewhere and copy them in.")
+    var printTable = false
 
     func run() throws {
         do {
@@ -44,6 +52,10 @@ struct ModelDownload: ParsableCommand {
             let folder = try Self.destination(flag: dest, environment: environment)
             let base = baseURL ?? environment["AUDIOSEP_MODEL_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? Manifest.defaultBaseURL
             let entries = try manifest.map(Manifest.load) ?? Manifest.audioSep
+            if printTable {
+                Console.output(try DownloadPlan(entries: entries, baseURL: base, destination: folder).table)
+                return
+            }
             let meter = DownloadMeter(terminal: isatty(STDERR_FILENO) == 1)
             let downloader = try ModelDownloader(entries: entries, baseURL: base, destination: folder,
                                                  userAgent: "audiosep-stream/\(AudioSepStream.version)", report: meter.show)

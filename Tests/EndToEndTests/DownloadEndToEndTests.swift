@@ -4,28 +4,32 @@ import TestSupport
 import XCTest
 
 /// `audiosep-stream model download` through the real binary, against a loopback HTTP server
-/// (Tests/Servers/model_server.py) serving the tiny fixture model under the real relative paths.
-/// Only the base URL and the manifest's sizes and sums differ from what a user runs.
+/// (Tests/Servers/model_server.py) serving the tiny fixture model under the real relative paths,
+/// revision segment included (`REPOSITORY/resolve/COMMIT/PATH`). Only the base URL and the
+/// manifest's sizes and sums differ from what a user runs.
 final class DownloadEndToEndTests: XCTestCase {
     static let fixtures = Fixtures.path()
     static let rawMono = "-t raw -r 32000 -c 1 -b 32 -e float --out-type raw"
     static let float32 = try! SampleFormat(encoding: .floatingPoint, bits: 32)
 
-    /// The mirror's files: the tiny AudioSep network (a whole ResUNet30) as the AudioSep checkpoint,
-    /// the tiny CLAP checkpoint and the tiny roberta-base folder.
+    /// The mirror's files: a tiny AudioSep checkpoint holding both a whole ResUNet30 and the text
+    /// overrides that match the tiny CLAP checkpoint and roberta-base folder (worker-tiny's, built
+    /// from audiosep-tiny's network and clap-tiny's text tensors), so text queries work end to end.
     static let sources: [String: String] = [
         "roberta-base/config.json": "clap-tiny/roberta-base/config.json",
         "roberta-base/vocab.json": "clap-tiny/roberta-base/vocab.json",
         "roberta-base/merges.txt": "clap-tiny/roberta-base/merges.txt",
         "roberta-base/pytorch_model.bin": "clap-tiny/roberta-base/pytorch_model.bin",
         "music_speech_audioset_epoch_15_esc_89.98.pt": "clap-tiny/clap.pt",
-        "audiosep_base_4M_steps.ckpt": "audiosep-tiny/tiny.ckpt",
+        "audiosep_base_4M_steps.ckpt": "worker-tiny/audiosep.ckpt",
     ]
 
     var server: ModelServer!
     var work: String!
     /// The built-in table with the fixtures' sizes and sums: what `--manifest` gets.
     var manifest: String!
+    /// Each file's URL under the base URL, from the binary's own table (`path` → `url`).
+    var relative: [String: String] = [:]
 
     override func setUpWithError() throws {
         work = Harness.path("download-\(UUID().uuidString)")
@@ -39,6 +43,7 @@ final class DownloadEndToEndTests: XCTestCase {
         for index in files.indices {
             let path = try XCTUnwrap(files[index]["path"] as? String)
             let url = try XCTUnwrap(files[index]["url"] as? String)
+            relative[path] = url
             let source = Self.fixtures + "/" + (try XCTUnwrap(Self.sources[path], path))
             let served = mirror + "/" + url
             try FileManager.default.createDirectory(atPath: (served as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -90,13 +95,13 @@ final class DownloadEndToEndTests: XCTestCase {
     }
 
     func url(_ mode: String, _ path: String) -> String {
-        let relative = path.hasPrefix("roberta-base/") ? "FacebookAI/roberta-base/resolve/main/" + path.dropFirst("roberta-base/".count)
-            : "spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/" + path
-        return "\(server.base)/\(mode)/\(relative)"
+        "\(server.base)/\(mode)/\(relative[path]!)"
     }
 
-    /// Download into the default location, then the filter finds AudioSep there with no flag and
-    /// reproduces the reference output; a second run fetches nothing and says so in one line.
+    /// Download into the default location, then the filter finds AudioSep there with no flag: a
+    /// text query goes through the downloaded CLAP text branch (the reference embedding of
+    /// clap-tiny/queries.json) and the downloaded network (audiosep-tiny's reference output); a
+    /// second run fetches nothing and says so in one line.
     func testDownloadThenTheFilterUsesAudioSepWithNoFlag() throws {
         let run = try download("ok")
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -106,10 +111,35 @@ final class DownloadEndToEndTests: XCTestCase {
         }
         XCTAssertTrue(run.stderr.contains("(verified)"), run.stderr)
 
-        let output = work + "/separated.f32"
-        let separated = try Harness.shell("HOME=\(work!)/home $BIN --embedding \(Self.fixtures)/audiosep-tiny/embedding.f32 \(Self.rawMono) < \(Self.fixtures)/audiosep-tiny/input.f32 > \(output)")
+        // The text path, no flag: the query's embedding is the reference one ...
+        struct Query: Decodable { let text: String; let embedding: [Float] }
+        let queries = try JSONDecoder().decode([Query].self, from: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/clap-tiny/queries.json")))
+        let query = try XCTUnwrap(queries.first { $0.text == "a dog barking in the rain" })
+        let embedded = try Harness.shell("HOME=\(work!)/home $BIN embed \"\(query.text)\" --no-cache")
+        XCTAssertEqual(embedded.status, 0, embedded.stderr)
+        let printed = try JSONDecoder().decode([Float].self, from: embedded.stdout)
+        XCTAssertEqual(printed.count, 512)
+        XCTAssertLessThanOrEqual(zip(printed, query.embedding).map { abs($0 - $1) }.max()!, 1e-4)
+        // ... and the filter separates with it, as with that embedding given by hand.
+        let byText = work + "/by-text.f32"
+        let separated = try Harness.shell("HOME=\(work!)/home $BIN \"\(query.text)\" \(Self.rawMono) < \(Self.fixtures)/audiosep-tiny/input.f32 > \(byText)")
         XCTAssertEqual(separated.status, 0, separated.stderr)
         XCTAssertFalse(separated.stderr.contains("no AudioSep model found"), separated.stderr)
+        XCTAssertFalse(separated.stderr.contains("built-in engine"), separated.stderr)
+        let embedding = work + "/dog.f32"
+        XCTAssertEqual(try Harness.shell("HOME=\(work!)/home $BIN embed \"\(query.text)\" --format f32 > \(embedding)").status, 0)
+        let byEmbedding = work + "/by-embedding.f32"
+        let given = try Harness.shell("HOME=\(work!)/home $BIN --embedding \(embedding) \(Self.rawMono) < \(Self.fixtures)/audiosep-tiny/input.f32 > \(byEmbedding)")
+        XCTAssertEqual(given.status, 0, given.stderr)
+        let textOutput = try XCTUnwrap(FileManager.default.contents(atPath: byText))
+        XCTAssertEqual(textOutput.count, 31676)
+        XCTAssertEqual(textOutput, FileManager.default.contents(atPath: byEmbedding), "the text query's separation is its embedding's")
+        XCTAssertNotEqual(textOutput, FileManager.default.contents(atPath: Self.fixtures + "/audiosep-tiny/input.f32"), "something was separated")
+
+        // The network is the reference one: audiosep-tiny's embedding gives audiosep-tiny's output.
+        let output = work + "/separated.f32"
+        let reference = try Harness.shell("HOME=\(work!)/home $BIN --embedding \(Self.fixtures)/audiosep-tiny/embedding.f32 \(Self.rawMono) < \(Self.fixtures)/audiosep-tiny/input.f32 > \(output)")
+        XCTAssertEqual(reference.status, 0, reference.stderr)
         let expected = try Harness.readRaw(Self.fixtures + "/audiosep-tiny/output.f32", channels: 1, format: Self.float32)[0]
         let got = try Harness.readRaw(output, channels: 1, format: Self.float32)[0]
         XCTAssertEqual(got.count, expected.count)
@@ -120,6 +150,101 @@ final class DownloadEndToEndTests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertEqual(again.stderr, "audiosep-stream: the model in \(modelFolder) is complete (6 files present, all verified): nothing to download\n")
         XCTAssertEqual(server.requests().count, requests, "nothing fetched")
+    }
+
+    /// The built-in table fetches every file at a fixed revision, never the moving `main`: in the
+    /// JSON `model manifest` prints, in `--print-table`, and in what the server is asked for.
+    func testNoDefaultURLFollowsMain() throws {
+        let revisions = ["FacebookAI/roberta-base": "e2da8e2f811d1448a5b465c236feacd80ffbac7b",
+                         "spaces/Audio-AGI/AudioSep": "5638854dccfaea5c5fa4f634c00fe74fbb119244"]
+        XCTAssertEqual(relative.count, 6)
+        for (path, url) in relative {
+            XCTAssertFalse(url.contains("/resolve/main/"), url)
+            let repository = try XCTUnwrap(revisions.keys.first { url.hasPrefix($0 + "/resolve/") }, url)
+            XCTAssertTrue(url.hasPrefix("\(repository)/resolve/\(revisions[repository]!)/"), url)
+            XCTAssertTrue(url.hasSuffix("/" + (path as NSString).lastPathComponent), url)
+        }
+        let table = try Harness.shell("HOME=\(work!)/home $BIN model download --print-table")
+        XCTAssertEqual(table.status, 0, table.stderr)
+        let text = String(decoding: table.stdout, as: UTF8.self)
+        XCTAssertFalse(text.contains("/resolve/main/"), text)
+        XCTAssertEqual(text.components(separatedBy: "https://huggingface.co/").count - 1, 6, text)
+
+        XCTAssertEqual(try download("ok").status, 0)
+        let paths = server.requests().map(\.path)
+        XCTAssertEqual(Set(paths), Set(relative.values.map { "/ok/" + $0 }), "every request is under a revision path")
+    }
+
+    /// `--print-table` fetches nothing and prints each file's final path, URL, size and SHA-256;
+    /// the recipe in README.md (fetch each URL elsewhere, copy the files to those paths) gives a
+    /// folder that `model download` then verifies without the network.
+    func testPrintTableIsARecipeForAMachineWithoutInternet() throws {
+        let folder = work + "/offline/model"
+        let printed = try Harness.shell("HOME=\(work!)/home $BIN model download --print-table --dest \(folder) --base-url \(server.base)/ok --manifest \(manifest!)")
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        XCTAssertEqual(printed.stderr, "")
+        XCTAssertEqual(server.requests().count, 0, "nothing fetched")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder), "nothing written")
+        let lines = String(decoding: printed.stdout, as: UTF8.self).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 8, "\(lines)")
+        XCTAssertEqual(lines[0], "# audiosep-stream model download: 6 files into \(folder)")
+        XCTAssertEqual(lines[1], "# final path\tURL\tbytes\tSHA-256")
+        let table = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifest))) as? [String: Any])
+        let files = try XCTUnwrap(table["files"] as? [[String: Any]])
+        for (line, file) in zip(lines.dropFirst(2), files) {
+            let path = try XCTUnwrap(file["path"] as? String)
+            XCTAssertEqual(line.split(separator: "\t").map(String.init),
+                           [folder + "/" + path, url("ok", path), "\(try XCTUnwrap(file["size"] as? Int))", try XCTUnwrap(file["sha256"] as? String)])
+        }
+        let tsv = work + "/model-files.tsv"
+        try printed.stdout.write(to: URL(fileURLWithPath: tsv))
+
+        // Elsewhere: fetch every URL to its path (README's loop), then copy; here the same machine.
+        let fetched = try Harness.shell("grep -v '^#' \(tsv) | while IFS=$'\\t' read -r file url bytes sum; do curl -fsSL --create-dirs -o \"$file\" \"$url\" || exit 1; done")
+        XCTAssertEqual(fetched.status, 0, fetched.stderr)
+        try assertModelComplete(in: folder)
+
+        // Back on the machine without internet: every file is checked by size and SHA-256, none fetched.
+        guard let port = ModelServer.closedPort() else { throw XCTSkip("cannot bind a loopback port") }
+        let check = try Harness.shell("HOME=\(work!)/home $BIN model download --dest \(folder) --base-url http://127.0.0.1:\(port) --manifest \(manifest!)")
+        XCTAssertEqual(check.status, 0, check.stderr)
+        XCTAssertTrue(check.stderr.hasPrefix("audiosep-stream: the model in \(folder) is complete (6 files present, all verified): nothing to download\n"), check.stderr)
+
+        // The built-in table: every size known but pytorch_model.bin's, printed as "-".
+        let builtIn = try Harness.shell("HOME=\(work!)/home $BIN model download --print-table")
+        let rows = String(decoding: builtIn.stdout, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        XCTAssertEqual(rows.count, 6)
+        XCTAssertEqual(rows.filter { $0.split(separator: "\t")[2] == "-" }.map { String($0.split(separator: "\t")[0]) },
+                       ["\(modelFolder)/roberta-base/pytorch_model.bin"])
+        XCTAssertEqual(rows.filter { $0.split(separator: "\t")[3] == "-" }.count, 0, "every file has a published SHA-256")
+    }
+
+    /// A server that sends more than the file's length (no length announced, bytes without end)
+    /// is stopped at once: one line, and no more than the file's length reaches the disk.
+    func testAServerSendingMoreThanTheSizeIsStoppedAtOnce() throws {
+        let run = try download("endless")
+        assertOneLineError(run, "sends more than the 475 bytes expected", file: "roberta-base/config.json",
+                           url: url("endless", "roberta-base/config.json"))
+        XCTAssertLessThan(run.seconds, 30)
+        let part = modelFolder + "/roberta-base/config.json.part"
+        let kept = (try? FileManager.default.attributesOfItem(atPath: part)[.size] as? Int) ?? 0
+        XCTAssertLessThanOrEqual(kept, 475)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"))
+    }
+
+    /// Without a model, `--engine audiosep`, `embed` and `convert` fail in one line that names the
+    /// command that fetches it.
+    func testNoModelErrorsNameTheDownloadCommand() throws {
+        let input = work + "/tone.wav"
+        try Harness.shell("sox -n -r 16000 -c 1 -b 16 \(input) synth 0.5 sine 440")
+        for command in ["$BIN --engine audiosep vocals < \(input) > /dev/null", "$BIN embed vocals",
+                        "$BIN convert -o \(work!)/out.safetensors"] {
+            let run = try Harness.shell("HOME=\(work!)/empty-home \(command)")
+            XCTAssertEqual(run.status, 1, command + ": " + run.stderr)
+            XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, command + ": " + run.stderr)
+            XCTAssertTrue(run.stderr.contains("no AudioSep model found"), command + ": " + run.stderr)
+            XCTAssertTrue(run.stderr.contains("`audiosep-stream model download` fetches it"), command + ": " + run.stderr)
+        }
     }
 
     /// $AUDIOSEP_MODEL_URL is the base URL; $AUDIOSEP_MODEL is the folder, as the filter reads it.
@@ -178,7 +303,7 @@ final class DownloadEndToEndTests: XCTestCase {
         let run = try download("redirect/ok")
         XCTAssertEqual(run.status, 0, run.stderr)
         try assertModelComplete(in: modelFolder)
-        let followed = server.requests().filter { $0.path == "/ok/FacebookAI/roberta-base/resolve/main/pytorch_model.bin" }
+        let followed = server.requests().filter { $0.path == "/ok/" + relative["roberta-base/pytorch_model.bin"]! }
         XCTAssertEqual(followed.map(\.range), ["bytes=\(kept)-419652"])
     }
 
@@ -225,7 +350,7 @@ final class DownloadEndToEndTests: XCTestCase {
         guard let port = ModelServer.closedPort() else { throw XCTSkip("cannot bind a loopback port") }
         let run = try Harness.shell("HOME=\(work!)/home $BIN model download --base-url http://127.0.0.1:\(port) --manifest \(manifest!)")
         assertOneLineError(run, "connection refused", file: "roberta-base/config.json",
-                           url: "http://127.0.0.1:\(port)/FacebookAI/roberta-base/resolve/main/config.json")
+                           url: "http://127.0.0.1:\(port)/" + relative["roberta-base/config.json"]!)
         XCTAssertLessThan(run.seconds, 30)
     }
 

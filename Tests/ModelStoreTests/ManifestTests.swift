@@ -13,19 +13,48 @@ final class ManifestTests: XCTestCase {
                                            "audiosep_base_4M_steps.ckpt"])
         let urls = try table.map { try Manifest.url(base: Manifest.defaultBaseURL, relative: $0.url).absoluteString }
         XCTAssertEqual(urls, [
-            "https://huggingface.co/FacebookAI/roberta-base/resolve/main/config.json",
-            "https://huggingface.co/FacebookAI/roberta-base/resolve/main/vocab.json",
-            "https://huggingface.co/FacebookAI/roberta-base/resolve/main/merges.txt",
-            "https://huggingface.co/FacebookAI/roberta-base/resolve/main/pytorch_model.bin",
-            "https://huggingface.co/spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/music_speech_audioset_epoch_15_esc_89.98.pt",
-            "https://huggingface.co/spaces/Audio-AGI/AudioSep/resolve/main/checkpoint/audiosep_base_4M_steps.ckpt",
+            "https://huggingface.co/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/config.json",
+            "https://huggingface.co/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/vocab.json",
+            "https://huggingface.co/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/merges.txt",
+            "https://huggingface.co/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/pytorch_model.bin",
+            "https://huggingface.co/spaces/Audio-AGI/AudioSep/resolve/5638854dccfaea5c5fa4f634c00fe74fbb119244/checkpoint/music_speech_audioset_epoch_15_esc_89.98.pt",
+            "https://huggingface.co/spaces/Audio-AGI/AudioSep/resolve/5638854dccfaea5c5fa4f634c00fe74fbb119244/checkpoint/audiosep_base_4M_steps.ckpt",
         ])
         for entry in table {
             XCTAssertNotNil(entry.sha256, "\(entry.path): a published sum was found for every file")
         }
-        // The checkpoints' exact sizes (their LFS pointers), which the Space's listings round.
-        XCTAssertEqual(table[4].size, 2_352_471_003)
-        XCTAssertEqual(table[5].size, 1_264_844_076)
+        // Published sizes: the three small roberta-base files' (pinned with their sums at this
+        // revision) and the checkpoints' exact ones (their LFS pointers); none for pytorch_model.bin.
+        XCTAssertEqual(table.map(\.size), [481, 898_823, 456_318, nil, 2_352_471_003, 1_264_844_076])
+    }
+
+    /// Every file names its repository and a fixed revision; no URL follows the moving `main`.
+    func testEveryFileIsFetchedAtAFixedRevision() throws {
+        for entry in Manifest.audioSep {
+            let repository = try XCTUnwrap(entry.repository, entry.path)
+            let revision = try XCTUnwrap(entry.revision, entry.path)
+            let file = try XCTUnwrap(entry.file, entry.path)
+            XCTAssertEqual(revision.count, 40, entry.path)
+            XCTAssertTrue(revision.allSatisfy { $0.isHexDigit && !$0.isUppercase }, revision)
+            XCTAssertEqual(entry.url, "\(repository)/resolve/\(revision)/\(file)")
+            XCTAssertFalse(entry.url.contains("/resolve/main/"), entry.url)
+            XCTAssertFalse(try Manifest.url(base: Manifest.defaultBaseURL, relative: entry.url).absoluteString.contains("/resolve/main/"))
+        }
+        XCTAssertEqual(Set(Manifest.audioSep.compactMap(\.revision)), [Manifest.robertaRevision, Manifest.audioSepRevision])
+        XCTAssertEqual(Manifest.robertaRevision, "e2da8e2f811d1448a5b465c236feacd80ffbac7b")
+        XCTAssertEqual(Manifest.audioSepRevision, "5638854dccfaea5c5fa4f634c00fe74fbb119244")
+    }
+
+    /// The plan `--print-table` prints: final paths under the folder, whole URLs, sizes and sums.
+    func testTheDownloadPlan() throws {
+        let plan = try DownloadPlan(entries: Manifest.audioSep, baseURL: "http://127.0.0.1:9/mirror/", destination: "/m")
+        XCTAssertEqual(plan.files.map(\.target), Manifest.audioSep.map { "/m/" + $0.path })
+        XCTAssertEqual(plan.files[3].url, "http://127.0.0.1:9/mirror/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/pytorch_model.bin")
+        let lines = plan.table.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, 9, "two comments, six rows, and the final newline")
+        XCTAssertEqual(lines[2], "/m/roberta-base/config.json\thttp://127.0.0.1:9/mirror/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/config.json\t481\tef0185e2aae6e06c5f105a285006952c340e20c7dbf43c86ec82601b13fc45e9")
+        XCTAssertEqual(lines[5].split(separator: "\t")[2], "-", "no published size for pytorch_model.bin")
+        XCTAssertThrowsError(try DownloadPlan(entries: Manifest.audioSep, baseURL: "ftp://x", destination: "/m"))
     }
 
     func testJSONRoundTrip() throws {
@@ -52,6 +81,12 @@ final class ManifestTests: XCTestCase {
         refused([ManifestEntry(path: "a", url: "a", sha256: "ABC")], "64 lower-case hex")
         refused([ManifestEntry(path: "a", url: "a", size: -1)], "negative")
         refused([ManifestEntry(path: "a", url: "a"), ManifestEntry(path: "a", url: "b")], "twice")
+        var moved = ManifestEntry(path: "a", repository: "o/r", revision: String(repeating: "0", count: 40), file: "a", size: nil, sha256: nil)
+        moved.url = "o/r/resolve/main/a"
+        refused([moved], "not repository/resolve/revision/file")
+        var partial = ManifestEntry(path: "a", url: "o/r/resolve/x/a")
+        partial.revision = "x"
+        refused([partial], "not repository/resolve/revision/file")
 
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).json").path
         defer { unlink(path) }
@@ -88,6 +123,7 @@ final class ManifestTests: XCTestCase {
             .connectionFailed(file: "a.ckpt", url: url, reason: "connection refused"),
             .incomplete(file: "a.ckpt", url: url, got: 1, expected: 2),
             .sizeMismatch(file: "a.ckpt", url: url, expected: 2, got: 3),
+            .tooLong(file: "a.ckpt", url: url, expected: 2),
             .checksumMismatch(file: "a.ckpt", url: url, expected: String(repeating: "0", count: 64), got: String(repeating: "1", count: 64)),
             .writeFailed(file: "a.ckpt.part", url: url, call: "write", errno: ENOSPC),
         ]

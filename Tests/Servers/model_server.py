@@ -15,6 +15,8 @@ is the file under ROOT:
   /corrupt/FILE     like ok, with one byte changed in the middle (same length)
   /norange/FILE     ignores Range: always 200 and the whole file
   /status/CODE/FILE answers CODE (404, 500, ...) with a short body
+  /endless/FILE     ignores Range, announces no length and sends the file followed by zeros
+                    without end (until the client hangs up, or 1 GiB), as a broken mirror might
 """
 import http.server
 import json
@@ -62,6 +64,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         path = os.path.realpath(os.path.join(ROOT, *rest))
+        if mode == "endless" and path.startswith(ROOT + os.sep) and os.path.isfile(path):
+            with open(path, "rb") as handle:
+                data = handle.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self.wfile.write(data)
+                zeros = bytes(64 * 1024)
+                for _ in range((1 << 30) // len(zeros)):
+                    self.wfile.write(zeros)
+                    self.wfile.flush()
+            except OSError:
+                pass
+            return
         if mode not in ("ok", "drop", "corrupt", "norange") or not path.startswith(ROOT + os.sep) or not os.path.isfile(path):
             body = b"not found\n"
             self.send_response(404)
