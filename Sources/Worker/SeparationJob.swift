@@ -11,6 +11,10 @@ public struct SeparationResult: Sendable {
     public var outputFrames: Int
     public var outputRate: Int
     public var channels: Int
+    /// The output's sample format (16-bit signed for the packaged format).
+    public var sampleFormat: SampleFormat
+    /// Which format was written: the packaged worker's or the input's.
+    public var outputFormat: OutputFormat
     /// False when the input went through the engine in one window.
     public var chunked: Bool
     /// The window and overlap actually used, in seconds at the engine's rate (after snapping).
@@ -39,11 +43,14 @@ public enum SeparationJob {
     ///   - autoChunkSeconds: `"use_chunk": "auto"` chunks inputs at least this long.
     ///   - maxPassSeconds: `"use_chunk": false` on a longer input is chunked anyway (a single
     ///     window holds the whole input and the network's maps for it), and the answer says so.
+    ///   - outputFormat: the packaged worker's format or the input's (the request's
+    ///     `output_format` when it has one replaces this).
     ///   - job: where a stop signal finds the running pipeline and the temporary output.
     /// - Throws: `WorkerError.inputNotFound`, `.inputIsDirectory`, `.interrupted`, or the
     ///   Stream/Engine error that stopped the run (`StreamError.outputIsInput`, also through a hard link).
     public static func run(_ request: SeparateRequest, engine: Separator, autoChunkSeconds: Double,
-                           maxPassSeconds: Double, job: RunningJob = RunningJob()) throws -> SeparationResult {
+                           maxPassSeconds: Double, outputFormat: OutputFormat = .default,
+                           job: RunningJob = RunningJob()) throws -> SeparationResult {
         guard let inputIdentity = FileIdentity(path: request.input) else { throw WorkerError.inputNotFound(path: request.input) }
         guard !inputIdentity.isDirectory else { throw WorkerError.inputIsDirectory(path: request.input) }
         let source = try SndfileSource(.path(request.input))
@@ -80,15 +87,19 @@ public enum SeparationJob {
         settings.downmix = request.downmix
         settings.output = request.remove ? .rest : .separated
 
-        let outputRate = request.outputSampleRate ?? input.sampleRate
-        let format = try wavFormat(for: input.sampleFormat)
+        let written = request.outputFormat ?? outputFormat
+        let layout = try written.layout(for: input, outputSampleRate: request.outputSampleRate)
+        let outputRate = layout.sampleRate
         // A stop that came while the engine was made: nothing created, nothing to end.
         guard !InputInterruption.isRequested else { throw WorkerError.interrupted(output: request.output, secondsWritten: nil) }
         // Until commit(), dropping `output` (any throw below) removes its temporary file.
         let output = try StagedOutput(path: request.output, inputs: [inputIdentity])
         job.began(writing: output)
         defer { job.ended() }
-        let sink = try WAVSink(output: output.file, sampleRate: outputRate, channelCount: input.channelCount, format: format)
+        let wav = try WAVSink(output: output.file, sampleRate: outputRate, channelCount: layout.channelCount,
+                              format: layout.sampleFormat)
+        // The pipeline writes the input's channel count; a mono input written as stereo is duplicated here.
+        let sink: AudioSink = layout.channelCount == input.channelCount ? wav : try DuplicatingSink(wav, channelCount: layout.channelCount)
         let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: outputRate,
                                     configuration: settings)
         job.attach(pipeline)
@@ -98,7 +109,8 @@ public enum SeparationJob {
             throw WorkerError.interrupted(output: request.output, secondsWritten: Double(summary.outputFrames) / Double(outputRate))
         }
         return SeparationResult(engine: engine.name, inputSeconds: Double(summary.inputFrames) / Double(input.sampleRate),
-                                outputFrames: summary.outputFrames, outputRate: outputRate, channels: input.channelCount,
+                                outputFrames: summary.outputFrames, outputRate: outputRate, channels: layout.channelCount,
+                                sampleFormat: layout.sampleFormat, outputFormat: written,
                                 chunked: !onePass, chunkSeconds: pipeline.plan.chunkSeconds,
                                 overlapSeconds: pipeline.plan.overlapSeconds, summary: summary, notes: notes)
     }
@@ -119,16 +131,5 @@ public enum SeparationJob {
             request += step
         }
         return needed
-    }
-
-    /// The input's sample format as WAV can hold it: 8-bit unsigned, wider integers signed, floats as they are.
-    static func wavFormat(for input: SampleFormat) throws -> SampleFormat {
-        switch input.encoding {
-        case .floatingPoint:
-            return try SampleFormat(encoding: .floatingPoint, bits: input.bits == 64 ? 64 : 32)
-        case .signedInteger, .unsignedInteger:
-            let bits = [8, 16, 24, 32].contains(input.bits) ? input.bits : 16
-            return try SampleFormat(encoding: bits == 8 ? .unsignedInteger : .signedInteger, bits: bits)
-        }
     }
 }

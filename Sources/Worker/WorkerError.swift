@@ -18,6 +18,9 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
     case invalidField(field: String, value: String, expected: String)
     /// A named model file or folder that does not exist; `kind` is "Checkpoint", "CLAP checkpoint", …
     case fileNotFound(kind: String, path: String)
+    /// As `fileNotFound`, for a path the command gave relative: `folder` is what it was taken from
+    /// (the worker executable's folder, as the packaged worker takes load_model's paths).
+    case relativeFileNotFound(kind: String, path: String, folder: String)
     case inputNotFound(path: String)
     /// The input named is a folder.
     case inputIsDirectory(path: String)
@@ -50,6 +53,8 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
             return "Invalid value for '\(field)': \(value) (expected \(expected))"
         case .fileNotFound(let kind, let path):
             return "\(kind) not found: \(path)"
+        case .relativeFileNotFound(let kind, let path, let folder):
+            return "\(kind) not found: \(path) (a relative path in load_model is taken from the worker's folder, \(folder))"
         case .inputNotFound(let path):
             return "Input not found: \(path)"
         case .inputIsDirectory(let path):

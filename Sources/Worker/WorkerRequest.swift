@@ -44,6 +44,10 @@ public struct LoadModelRequest: Equatable, Sendable {
     public var robertaDirectory: String?
     /// Accepted and echoed; the weights are always memory-mapped.
     public var mmap: Bool
+    /// Accepted and echoed: the packaged worker computes on it; this one computes on the CPU.
+    public var device: String?
+    /// The output format of this session's `separate`s (nil: the worker's `--output-format`).
+    public var outputFormat: OutputFormat?
     /// Accepted and echoed ("auto" or "force" with a value); there is one STFT, FFTW's.
     public var useTorchSTFTMode: String
     public var useTorchSTFTValue: Bool
@@ -73,6 +77,8 @@ public struct LoadModelRequest: Equatable, Sendable {
                   clapCheckpointPath: try fields.string("clap_checkpoint_path"),
                   robertaDirectory: try fields.string("roberta_dir"))
         mmap = try fields.flag("mmap") ?? false
+        device = try fields.string("device")
+        outputFormat = try fields.outputFormat()
         if case .string(let text)? = fields.object["use_torch_stft"], text.lowercased() == "auto" {
             useTorchSTFTMode = "auto"
         } else {
@@ -105,6 +111,8 @@ public struct SeparateRequest: Equatable, Sendable {
     public var chunkSeconds: Double?
     public var overlapSeconds: Double?
     public var outputSampleRate: Int?
+    /// The packaged worker's format or the input's (nil: the session's, from load_model or the flag).
+    public var outputFormat: OutputFormat?
     public var remove: Bool
     /// Our addition: separate the mono mix once and write it to every channel.
     public var downmix: Bool
@@ -144,6 +152,7 @@ public struct SeparateRequest: Equatable, Sendable {
             }
             outputSampleRate = Int(rate)
         }
+        outputFormat = try fields.outputFormat()
         remove = try fields.flag("remove") ?? false
         downmix = try fields.flag("downmix") ?? false
         let engineName = try fields.string("engine") ?? "auto"
@@ -198,6 +207,15 @@ struct Fields {
                                            expected: positive ? "seconds above 0" : "seconds, 0 or more")
         }
         return value
+    }
+
+    /// `output_format`: "packaged" or "input", any case.
+    func outputFormat() throws -> OutputFormat? {
+        guard let name = try string("output_format") else { return nil }
+        guard let format = OutputFormat(rawValue: name.lowercased()) else {
+            throw WorkerError.invalidField(field: "output_format", value: name, expected: OutputFormat.names.joined(separator: " or "))
+        }
+        return format
     }
 
     /// true/false, 0/1, or the strings "true"/"false"/"1"/"0"/"yes"/"no".

@@ -19,12 +19,28 @@ public struct WorkerOptions: Sendable {
     public var maxPassSeconds = 60.0
     /// How loaded models compute (`--convolution`, `--precision`).
     public var compute = ComputeOptions.standard
-    /// Folder that relative paths in commands are taken from.
+    /// Folder that relative `separate` paths (input, output, embedding) are taken from.
     public var directory = FileManager.default.currentDirectoryPath
+    /// Folder that relative `load_model` paths are taken from, and where the packaged worker's
+    /// default files are looked for: the worker executable's, as the packaged worker does.
+    public var modelDirectory = WorkerOptions.executableDirectory
+    /// What `separate` writes when neither it nor `load_model` says (`--output-format`).
+    public var outputFormat = OutputFormat.default
     /// Where `load_model` without files looks (`AUDIOSEP_MODEL`, then the cache folder).
     public var environment = ProcessInfo.processInfo.environment
 
     public init() {}
+
+    /// The folder of the running executable (symbolic links resolved, as `/proc/self/exe` names
+    /// it); the folder of `argv[0]`, made absolute, where that link cannot be read.
+    public static var executableDirectory: String {
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), target.hasPrefix("/") {
+            return (target as NSString).deletingLastPathComponent
+        }
+        let first = CommandLine.arguments.first ?? "."
+        let full = first.hasPrefix("/") ? first : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(first)
+        return URL(fileURLWithPath: full).standardized.deletingLastPathComponent().path
+    }
 
     /// `--max-cached-models`, else `AUDIOSEP_MAX_CACHED_MODELS`, else 1.
     /// - Throws: `WorkerError.invalidField` for a negative or non-numeric value.
@@ -155,8 +171,12 @@ public final class WorkerSession {
         answer["checkpoint_path"] = Self.json(files.checkpoint)
         answer["clap_checkpoint_path"] = Self.json(files.clapCheckpoint)
         answer["roberta_dir"] = Self.json(files.robertaDirectory)
-        answer["config_path"] = Self.json(request.configPath.map(absolute))
+        answer["config_path"] = Self.json(request.configPath.map { modelPath($0).path })
         answer["device"] = .string(Self.device)
+        if let asked = request.device { answer["device_requested"] = .string(asked) }
+        answer["mmap"] = .bool(request.mmap)
+        answer["chunk_seconds"] = .number(request.autoChunkSeconds)
+        answer["output_format"] = .string((request.outputFormat ?? options.outputFormat).rawValue)
         answer["cached"] = .bool(cached)
         answer["cache_size"] = .number(Double(models.count))
         answer["max_cached_models"] = .number(Double(options.maxCachedModels))
@@ -164,43 +184,110 @@ public final class WorkerSession {
         answer["auto_stft_seconds"] = .number(request.autoSTFTSeconds)
         answer["model"] = Self.json(files.safetensors)
         answer["text_queries"] = .bool(model.textUnavailable == nil)
+        if let note = Self.deviceNote(request.device) { answer["note"] = .string(note) }
         return answer
     }
 
-    /// The files a load_model names, with absolute paths, each checked to exist.
+    /// Said when load_model asks for a device other than the CPU, the only one this worker computes on.
+    static func deviceNote(_ asked: String?) -> String? {
+        guard let asked, !asked.lowercased().hasPrefix(Self.device) else { return nil }
+        return "device \"\(asked)\" was asked for; this worker has no GPU code and computes on the CPU"
+    }
+
+    /// The files a load_model names, with absolute paths, each checked to exist. Relative paths
+    /// are taken from `options.modelDirectory` (the executable's folder, as the packaged worker
+    /// takes them). Without `checkpoint_path` or `model`: the packaged worker's default
+    /// checkpoint in that folder, then `AUDIOSEP_MODEL`, then the model store's folder. A CLAP
+    /// checkpoint or RoBERTa folder not named is looked for as `defaultTextFiles` says.
     private func resolve(_ request: LoadModelRequest) throws -> ModelFiles {
-        if let path = request.configPath.map(absolute), !FileManager.default.fileExists(atPath: path) {
+        if let path = request.configPath.map({ modelPath($0).path }), !FileManager.default.fileExists(atPath: path) {
             log("config_path \(path) does not exist; it is not needed (the network's widths come from the checkpoint)")
         }
-        if let named = request.model.map(absolute) {
-            guard FileManager.default.fileExists(atPath: named) else { throw WorkerError.fileNotFound(kind: "Model", path: named) }
+        if let named = request.model {
+            let path = try existing(named, kind: "Model")
             // An ambiguous folder (several candidate .safetensors) is an error that lists them.
             let resolved: ModelFiles?
-            do { resolved = try ModelFiles.resolve(named) } catch { throw WorkerError.loadFailed(LoadFailure(error)) }
-            guard let files = resolved else { throw WorkerError.loadFailed(.model(.noModel(searched: [named]))) }
+            do { resolved = try ModelFiles.resolve(path) } catch { throw WorkerError.loadFailed(LoadFailure(error)) }
+            guard let files = resolved else { throw WorkerError.loadFailed(.model(.noModel(searched: [path]))) }
             return files
         }
-        guard let checkpoint = request.checkpointPath.map(absolute) else {
+        var files = ModelFiles()
+        if let given = request.checkpointPath {
+            let checkpoint = try existing(given, kind: "Checkpoint")
+            if checkpoint.hasSuffix(".safetensors") { files.safetensors = checkpoint } else { files.checkpoint = checkpoint }
+        } else if case let packaged = modelPath(Self.packagedCheckpoint).path, FileManager.default.fileExists(atPath: packaged) {
+            files.checkpoint = packaged
+            log("no checkpoint_path: using the packaged worker's default, \(packaged)")
+        } else {
             let found = try? ModelFiles.locate(model: nil, checkpoint: nil, clapCheckpoint: nil, robertaDirectory: nil,
                                                environment: options.environment)
             guard let found, !found.isEmpty else {
-                throw WorkerError.missingField(command: "load_model (and no model in AUDIOSEP_MODEL or \(ModelFiles.cacheDirectory))",
-                                               field: "checkpoint_path")
+                throw WorkerError.missingField(command: "load_model (and no model at \(modelPath(Self.packagedCheckpoint).path), "
+                                               + "in AUDIOSEP_MODEL or in \(ModelFiles.cacheDirectory))", field: "checkpoint_path")
             }
-            return found
+            files = found
         }
-        var files = ModelFiles()
-        guard FileManager.default.fileExists(atPath: checkpoint) else { throw WorkerError.fileNotFound(kind: "Checkpoint", path: checkpoint) }
-        if checkpoint.hasSuffix(".safetensors") { files.safetensors = checkpoint } else { files.checkpoint = checkpoint }
-        if let clap = request.clapCheckpointPath.map(absolute) {
-            guard FileManager.default.fileExists(atPath: clap) else { throw WorkerError.fileNotFound(kind: "CLAP checkpoint", path: clap) }
-            files.clapCheckpoint = clap
+        if let clap = request.clapCheckpointPath { files.clapCheckpoint = try existing(clap, kind: "CLAP checkpoint") }
+        if let roberta = request.robertaDirectory { files.robertaDirectory = try existing(roberta, kind: "RoBERTa dir") }
+        guard let checkpoint = files.checkpoint else { return files }  // a converted model holds its text branch
+        let defaults = defaultTextFiles(besides: checkpoint)
+        if files.clapCheckpoint == nil {
+            files.clapCheckpoint = defaults.clapCheckpoint
+            log(defaults.clapCheckpoint.map { "clap_checkpoint_path not given: using \($0)" }
+                ?? "clap_checkpoint_path not given and no CLAP checkpoint found in \(defaults.searched)")
         }
-        if let roberta = request.robertaDirectory.map(absolute) {
-            guard FileManager.default.fileExists(atPath: roberta) else { throw WorkerError.fileNotFound(kind: "RoBERTa dir", path: roberta) }
-            files.robertaDirectory = roberta
+        if files.robertaDirectory == nil {
+            files.robertaDirectory = defaults.robertaDirectory
+            log(defaults.robertaDirectory.map { "roberta_dir not given: using \($0)" }
+                ?? "roberta_dir not given and no roberta-base folder found in \(defaults.searched)")
         }
         return files
+    }
+
+    /// The packaged worker's default files, relative to its folder (its audiosep_worker.py).
+    static let packagedCheckpoint = "checkpoint/audiosep_base_4M_steps.ckpt"
+    static let packagedCLAPCheckpoint = "checkpoint/music_speech_audioset_epoch_15_esc_89.98.pt"
+    static let packagedRobertaDirectory = "roberta-base"
+
+    /// Where a CLAP checkpoint and a `roberta-base/` folder not named in load_model are taken
+    /// from, the first found of each: the packaged worker's defaults in the worker's folder; the
+    /// checkpoint's own folder (as `--model` reads a folder), and `roberta-base/` beside that
+    /// folder (the packaged layout, `checkpoint/` and `roberta-base/` side by side); the model
+    /// store (`AUDIOSEP_MODEL`, else `~/.cache/audiosep-stream`, where `model download` puts them).
+    func defaultTextFiles(besides checkpoint: String) -> (clapCheckpoint: String?, robertaDirectory: String?, searched: String) {
+        let folder = (checkpoint as NSString).deletingLastPathComponent
+        let store = options.environment["AUDIOSEP_MODEL"].flatMap { $0.isEmpty ? nil : absolute($0) }
+            ?? options.environment["HOME"].map { ($0 as NSString).appendingPathComponent(".cache/audiosep-stream") }
+            ?? ModelFiles.cacheDirectory
+        let beside = Self.textFiles(in: folder)
+        let inStore = Self.textFiles(in: store)
+        let claps = [modelPath(Self.packagedCLAPCheckpoint).path, beside.clap, inStore.clap]
+        let robertas = [modelPath(Self.packagedRobertaDirectory).path, beside.roberta,
+                        ((folder as NSString).deletingLastPathComponent as NSString).appendingPathComponent("roberta-base"),
+                        inStore.roberta]
+        func first(_ paths: [String?]) -> String? { paths.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) } }
+        let searched = [options.modelDirectory, folder, store].joined(separator: ", ")
+        return (first(claps), first(robertas), searched)
+    }
+
+    /// A folder's CLAP checkpoint and `roberta-base/`, named as `--model` finds them in a folder:
+    /// `music_speech_audioset….pt`, else the one `.pt` file there.
+    static func textFiles(in folder: String) -> (clap: String?, roberta: String?) {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+        let points = names.filter { $0.hasSuffix(".pt") }
+        let clap = points.first { $0.hasPrefix("music_speech_audioset") } ?? (points.count == 1 ? points[0] : nil)
+        func inFolder(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        return (clap.map(inFolder), names.contains("roberta-base") ? inFolder("roberta-base") : nil)
+    }
+
+    /// A load_model path made absolute against the worker's folder, checked to exist.
+    private func existing(_ given: String, kind: String) throws -> String {
+        let (path, relative) = modelPath(given)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw relative ? WorkerError.relativeFileNotFound(kind: kind, path: path, folder: options.modelDirectory)
+                           : WorkerError.fileNotFound(kind: kind, path: path)
+        }
+        return path
     }
 
     // MARK: separate
@@ -214,7 +301,7 @@ public final class WorkerSession {
         let result: SeparationResult
         do {
             result = try SeparationJob.run(request, engine: engine, autoChunkSeconds: currentRequest.autoChunkSeconds,
-                                           maxPassSeconds: options.maxPassSeconds, job: job)
+                                           maxPassSeconds: options.maxPassSeconds, outputFormat: sessionOutputFormat, job: job)
         } catch {
             throw WorkerError.separation(error)
         }
@@ -232,6 +319,9 @@ public final class WorkerSession {
         answer["frames"] = .number(Double(result.outputFrames))
         answer["sample_rate"] = .number(Double(result.outputRate))
         answer["channels"] = .number(Double(result.channels))
+        answer["bits"] = .number(Double(result.sampleFormat.bits))
+        answer["encoding"] = .string(result.sampleFormat.encoding.rawValue)
+        answer["output_format"] = .string(result.outputFormat.rawValue)
         answer["input_duration"] = .number(Self.round(result.inputSeconds, 6))
         answer["use_chunk"] = .bool(result.chunked)
         answer["chunk_seconds"] = .number(Self.round(result.chunkSeconds, 4))
@@ -295,19 +385,23 @@ public final class WorkerSession {
         return (AudioSepEngine(network: model.network, embedding: values, workspace: workspace), cached, nil)
     }
 
+    /// What `separate` writes when it does not say: the last load_model's `output_format`, else the flag's.
+    private var sessionOutputFormat: OutputFormat { currentRequest.outputFormat ?? options.outputFormat }
+
     // MARK: get_status
 
     private func status() -> JSONObject {
         var answer = JSONObject(["status": "status", "ready": true, "device": .string(Self.device)])
         answer["model_loaded"] = .bool(current != nil)
         answer["checkpoint_path"] = Self.json(current?.files.checkpoint)
-        answer["config_path"] = Self.json(current == nil ? nil : currentRequest.configPath.map(absolute))
+        answer["config_path"] = Self.json(current == nil ? nil : currentRequest.configPath.map { modelPath($0).path })
         addSTFTFields(to: &answer)
         answer["auto_stft_seconds"] = .number(currentRequest.autoSTFTSeconds)
         answer["model"] = Self.json(current?.files.safetensors)
         answer["cache_size"] = .number(Double(models.count))
         answer["max_cached_models"] = .number(Double(options.maxCachedModels))
         answer["threads"] = .number(Double(options.threads))
+        answer["output_format"] = .string(sessionOutputFormat.rawValue)
         return answer
     }
 
@@ -319,12 +413,24 @@ public final class WorkerSession {
         answer["use_torch_stft_value"] = .bool(currentRequest.useTorchSTFTValue)
     }
 
-    /// `path` made absolute against the worker's folder, `~` expanded, `.` and `..` removed;
-    /// symbolic links are kept as named (answers echo the paths the host gave).
+    /// A `separate` path made absolute against the current folder (`options.directory`), as
+    /// the packaged worker opens them, `~` expanded, `.` and `..` removed; symbolic links are kept
+    /// as named (answers echo the paths the host gave).
     func absolute(_ path: String) -> String {
+        Self.absolute(path, in: options.directory).path
+    }
+
+    /// A `load_model` path made absolute against the worker executable's folder
+    /// (`options.modelDirectory`), as the packaged worker joins them to its `base_dir`; whether it was relative.
+    func modelPath(_ path: String) -> (path: String, relative: Bool) {
+        Self.absolute(path, in: options.modelDirectory)
+    }
+
+    static func absolute(_ path: String, in folder: String) -> (path: String, relative: Bool) {
         let expanded = (path as NSString).expandingTildeInPath
-        let full = expanded.hasPrefix("/") ? expanded : (options.directory as NSString).appendingPathComponent(expanded)
-        return URL(fileURLWithPath: full).standardized.path
+        let relative = !expanded.hasPrefix("/")
+        let full = relative ? (folder as NSString).appendingPathComponent(expanded) : expanded
+        return (URL(fileURLWithPath: full).standardized.path, relative)
     }
 
     static func describe(_ files: ModelFiles) -> String {

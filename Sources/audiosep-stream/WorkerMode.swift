@@ -23,6 +23,8 @@ struct WorkerMode: ParsableCommand {
     @Option(name: .long, help: "\"use_chunk\": false on a longer input is chunked anyway, in seconds (a single window holds the whole input).")
     var maxPassSeconds: Double = 60
     @OptionGroup var compute: ComputeFlags
+    @Option(name: .long, help: "What separate writes: packaged (the packaged AudioSep worker's WAV, 44.1 kHz 16-bit, mono made stereo; default) or input (the input's rate, channels and sample format). A command's \"output_format\" overrides it.")
+    var outputFormat: String = OutputFormat.default.rawValue
     @Flag(name: .long, help: "Keep query embeddings in memory only, not in ~/.cache/audiosep-stream/embeddings.")
     var noCache = false
     @Flag(name: [.customShort("q"), .long], help: "Log nothing on stderr.")
@@ -40,6 +42,10 @@ struct WorkerMode: ParsableCommand {
                 options.threads = threads
             }
             options.compute = try compute.options()
+            guard let format = OutputFormat(rawValue: outputFormat.lowercased()) else {
+                throw ValidationError("--output-format must be \(OutputFormat.names.joined(separator: " or ")), got \(outputFormat)")
+            }
+            options.outputFormat = format
             guard maxPassSeconds > 0 else { throw ValidationError("--max-pass-seconds must be above 0, got \(maxPassSeconds)") }
         } catch {
             AudioSepStream.fail(error)

@@ -17,6 +17,22 @@ final class WorkerRequestTests: XCTestCase {
         XCTAssertFalse(request.useTorchSTFTValue)
         XCTAssertEqual(request.autoSTFTSeconds, 60)
         XCTAssertEqual(request.autoChunkSeconds, 30, "the packaged worker's default threshold for use_chunk auto")
+        XCTAssertEqual(request.device, "mps")
+        XCTAssertNil(request.outputFormat, "absent: the worker's --output-format")
+    }
+
+    func testOutputFormatOnSeparateAndLoadModel() throws {
+        guard case .separate(let bare) = try WorkerRequest.parse(#"{"cmd":"separate","input":"i","output":"o"}"#) else { return XCTFail() }
+        XCTAssertNil(bare.outputFormat)
+        guard case .separate(let input) = try WorkerRequest.parse(#"{"cmd":"separate","input":"i","output":"o","output_format":"input"}"#)
+        else { return XCTFail() }
+        XCTAssertEqual(input.outputFormat, .input)
+        guard case .loadModel(let load) = try WorkerRequest.parse(#"{"cmd":"load_model","output_format":"Packaged"}"#) else { return XCTFail() }
+        XCTAssertEqual(load.outputFormat, .packaged)
+        XCTAssertThrowsError(try WorkerRequest.parse(#"{"cmd":"load_model","output_format":"wav"}"#)) { error in
+            XCTAssertEqual(error as? WorkerError, .invalidField(field: "output_format", value: "wav", expected: "packaged or input"))
+        }
+        XCTAssertEqual(OutputFormat.default, .packaged)
     }
 
     func testLoadModelDefaultsAndLooseTypes() throws {

@@ -32,6 +32,7 @@ final class WorkerSessionTests: XCTestCase {
         options.threads = 1
         options.embeddingCache = nil
         options.directory = directory
+        options.modelDirectory = directory
         options.environment = [:]
         return WorkerSession(options: options)
     }
