@@ -31,9 +31,11 @@ public final class BatchRunner {
         self.engine = engine
     }
 
-    /// - Parameter progress: hears a line after every job (shard, jobs done of total, hours of
-    ///   audio, multiple of real time, time left).
-    public func run(progress: ((String) -> Void)? = nil) throws -> BatchSummary {
+    /// - Parameters:
+    ///   - progress: hears a line after every job (shard, jobs done of total, hours of audio,
+    ///     multiple of real time, time left).
+    ///   - failure: hears a line for every job that failed: its input and why.
+    public func run(progress: ((String) -> Void)? = nil, failure: ((String) -> Void)? = nil) throws -> BatchSummary {
         var summary = BatchSummary()
         let started = Date()
         var workSeconds = 0.0  // wall time of the jobs that ran (not the skipped)
@@ -53,6 +55,7 @@ public final class BatchRunner {
                     record.status = .failed
                     record.error = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
                     summary.failed += 1
+                    failure?("job \(job.index) failed (\(job.input)): \(record.error ?? "")")
                 }
                 record.seconds = Date().timeIntervalSince(jobStarted)
                 workSeconds += record.seconds

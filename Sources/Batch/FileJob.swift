@@ -20,6 +20,7 @@ public enum FileJob {
         if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
             try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
+        try OutputContainer.wav.check(path: job.output)
         _ = try StagedOutput.check(path: job.output, inputs: [identity])
         var settings = PipelineConfiguration()
         let chunk = job.chunk ?? engine.defaultChunkSeconds

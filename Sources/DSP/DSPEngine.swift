@@ -65,14 +65,15 @@ public final class DSPEngine: MultichannelSeparator {
         let reading = try DSPQuery(parsing: query)
         self.init(target: reading.target)
         self.asksForRest = reading.rest
-        self.note = "built-in engine: '\(query)' → \(reading)"
+        self.reading = "'\(query)' → \(reading)"
     }
 
     /// True when the query asked for everything but the target ("no drums"): the run writes the rest.
     public private(set) var asksForRest = false
-    /// What the query was read as, for stderr ("built-in engine: 'no vocals' → accompaniment");
-    /// nil for an engine built from a target.
-    public private(set) var note: String?
+    /// What the query was read as ("'no vocals' → accompaniment"); nil for an engine built from a target.
+    public private(set) var reading: String?
+    /// The line for stderr that says it ("built-in engine: 'no vocals' → accompaniment").
+    public var note: String? { reading.map { "built-in engine: " + $0 } }
 
     /// Repetition needs several periods of the music in one window: 30 s holds a dozen bars.
     public var defaultChunkSeconds: Double { 30 }

@@ -7,7 +7,7 @@ import Weights
 /// An engine, and what the user should be told about how it was chosen.
 public struct EngineSelection {
     public let separator: Separator
-    /// Lines for stderr: that `auto` found no model and took the built-in engine, and how the
+    /// One line for stderr: that `auto` found no model and took the built-in engine, and how the
     /// built-in engine read the query; nil for AudioSep and the identity engine.
     public let note: String?
 }
@@ -42,9 +42,10 @@ public enum EngineFactory {
                 return EngineSelection(separator: try audioSep(model: model, query: query, embedding: embedding,
                                                                threads: threads, cache: cache, compute: compute), note: nil)
             }
+            if embedding != nil { throw ModelError.embeddingWithoutModel(searched: searchedPlaces) }
             guard let query else { throw EngineError.missingQuery }
             let engine = try DSPEngine(query: query)
-            return EngineSelection(separator: engine, note: [fallbackNote, engine.note].compactMap { $0 }.joined(separator: "\n"))
+            return EngineSelection(separator: engine, note: fallbackNote(reading: engine.reading))
         }
     }
 
@@ -55,8 +56,13 @@ public enum EngineFactory {
                    cache: cache, compute: compute).separator
     }
 
-    static let fallbackNote = "no AudioSep model found: using the built-in engine (classical separation, far below AudioSep's "
-        + "quality); run `audiosep-stream model download` to get AudioSep, or give --model PATH or set AUDIOSEP_MODEL"
+    static let fallbackNote = fallbackNote(reading: nil)
+
+    /// The line that says `auto` found no model, and (for one query) what the built-in engine made of it.
+    static func fallbackNote(reading: String?) -> String {
+        "no AudioSep model found: using the built-in engine\(reading.map { ", " + $0 } ?? "") (classical separation, far "
+            + "below AudioSep's quality); run `audiosep-stream model download` to get AudioSep, or give --model PATH or set AUDIOSEP_MODEL"
+    }
 
     static var searchedPlaces: [String] { ["--model", "AUDIOSEP_MODEL", ModelFiles.cacheDirectory] }
 

@@ -129,6 +129,15 @@ public final class SndfileSource: AudioSource {
             sf_close(handle)
             throw StreamError.invalidChannels(count: Int(info.channels))
         }
+        // A W64 stream written to a pipe by a writer that could not seek (sox's: a RIFF size of 0,
+        // a data chunk shorter than its own header, the header again before the audio and once
+        // more after it) is read by libsndfile with header bytes as audio: refuse it. A whole W64
+        // file sent down a pipe states its sizes and reads exactly.
+        if let input, !input.inMemory, info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_W64),
+           prefix.count >= 24, prefix[16..<24].allSatisfy({ $0 == 0 }) {
+            sf_close(handle)
+            throw StreamError.notFromAPipe(format: "W64")
+        }
         let wav = WAVFormatChunk(prefix: prefix)
         if let error = wav?.blockAlignError {
             sf_close(handle)

@@ -1,3 +1,4 @@
+import Foundation
 import Files
 
 /// Errors of the Stream module. Each names the problem and carries the offending value.
@@ -36,6 +37,10 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case outputIsInput(path: String)
     /// The output's folder does not exist.
     case outputFolderMissing(path: String, folder: String)
+    /// An output named for a container this tool does not write (`-o out.flac`).
+    case unwrittenContainer(path: String, container: OutputContainer)
+    /// A container libsndfile cannot read exactly from a pipe.
+    case notFromAPipe(format: String)
 
     public var description: String {
         switch self {
@@ -91,6 +96,15 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             return "output '\(path)' is the input file: writing it would destroy the input; name another file"
         case .outputFolderMissing(let path, let folder):
             return "cannot write '\(path)': folder '\(folder)' does not exist"
+        case .notFromAPipe(let format):
+            return "\(format) cannot be read exactly from a pipe (libsndfile misreads its header there); "
+                + "give the file with -i FILE, or pipe WAV instead (sox … -t wav -)"
+        case .unwrittenContainer(let path, let container):
+            let ext = (path as NSString).pathExtension
+            return container == .wav
+                ? "cannot write '\(path)': this tool writes WAV (or raw PCM), not .\(ext); name it .wav, or convert on the way: "
+                    + "audiosep-stream … | sox -t wav - '\(path)'"
+                : "cannot write raw PCM under '\(path)': a .\(ext) name promises a header; name it .raw (or .pcm), or drop --out-type raw"
         }
     }
 

@@ -21,7 +21,7 @@ final class VirtualInput {
     private(set) var readsAtEnd = 0
     /// True once every byte of the input has arrived (the descriptor said end of file).
     private(set) var descriptorEnded = false
-    private let inMemory: Bool
+    let inMemory: Bool
 
     init(fd: Int32, recordLimit: Int = 1 << 20) {
         self.fd = fd

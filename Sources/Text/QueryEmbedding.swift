@@ -19,8 +19,13 @@ public enum QueryEmbedding {
     }
 
     public static func load(path: String) throws -> [Float] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw ModelError.badEmbedding(file: path, reason: "no such file")
+        }
+        guard !isFolder.boolValue else { throw ModelError.badEmbedding(file: path, reason: "it is a folder, not a file") }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError.badEmbedding(file: path, reason: "cannot read the file")
+            throw ModelError.badEmbedding(file: path, reason: "cannot read the file (\(String(cString: strerror(errno))))")
         }
         return try parse(Array(data), origin: path)
     }

@@ -9,6 +9,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     /// magnitude above `Self.embeddingMagnitudeLimit` (`value`, as text) at `index`.
     case implausibleEmbedding(origin: String, index: Int, value: String)
     case noModel(searched: [String])
+    /// A query embedding was given, but no model to use it with.
+    case embeddingWithoutModel(searched: [String])
     /// A model folder holds several converted `.safetensors` (or `audiosep.safetensors` and another).
     case ambiguousModel(folder: String, candidates: [String])
     /// A model folder holds `.safetensors` files, none converted by us nor named `audiosep.safetensors`.
@@ -53,6 +55,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
                 + "nor is named \(ModelFiles.convertedName)); give --model the file, or convert the model"
         case .noModel(let searched):
             return "no AudioSep model found (looked in \(searched.joined(separator: ", "))): `audiosep-stream model download` fetches it"
+        case .embeddingWithoutModel(let searched):
+            return "--embedding is a query for the AudioSep model, and no AudioSep model was found (looked in "
+                + "\(searched.joined(separator: ", "))): `audiosep-stream model download` fetches it"
         }
     }
 }

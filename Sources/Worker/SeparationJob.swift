@@ -93,6 +93,7 @@ public enum SeparationJob {
         // A stop that came while the engine was made: nothing created, nothing to end.
         guard !InputInterruption.isRequested else { throw WorkerError.interrupted(output: request.output, secondsWritten: nil) }
         // Until commit(), dropping `output` (any throw below) removes its temporary file.
+        try OutputContainer.wav.check(path: request.output)
         let output = try StagedOutput(path: request.output, inputs: [inputIdentity])
         job.began(writing: output)
         defer { job.ended() }

@@ -361,8 +361,8 @@ public final class WorkerSession {
                     throw WorkerError.modelNotLoaded(reason: "without a model the built-in engine is used, and \(error)")
                 }
                 return (engine, nil,
-                        "no model loaded: used the built-in engine (classical separation; \(engine.note ?? engine.target.rawValue)), far below "
-                        + "AudioSep's quality; send load_model to use AudioSep")
+                        "no model loaded: used the built-in engine, \(engine.reading ?? engine.target.rawValue) (classical separation, "
+                        + "far below AudioSep's quality); send load_model to use AudioSep")
             }
         } catch {
             throw WorkerError.separation(error)

@@ -32,6 +32,12 @@ struct AudioSepStream: ParsableCommand {
             arguments.remove(at: flag)
             arguments.insert("worker", at: 0)
         }
+        // Bare `audiosep-stream` typed at a terminal is someone asking how to use it.
+        if arguments.isEmpty, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 {
+            Console.output(helpMessage() + "\n")
+            Foundation.exit(1)
+        }
+        helpPage = Self.helpPage(for: arguments)
         let command: ParsableCommand
         do {
             command = try parseAsRoot(arguments)
@@ -46,6 +52,16 @@ struct AudioSepStream: ParsableCommand {
         }
     }
 
+    /// The help page that describes the flags of the command being run: the filter's flags are
+    /// on `help separate`, a subcommand's on its own page.
+    nonisolated(unsafe) static var helpPage = "audiosep-stream help separate"
+
+    static func helpPage(for arguments: [String]) -> String {
+        let names = configuration.subcommands.map { $0._commandName }
+        if let first = arguments.first, names.contains(first) { return "audiosep-stream help \(first)" }
+        return "audiosep-stream help separate"
+    }
+
     /// Help and `--version` go to stdout with exit 0; anything else is one line on stderr, exit 1.
     static func failParsing(_ error: Error) -> Never {
         let code = exitCode(for: error)
@@ -57,7 +73,7 @@ struct AudioSepStream: ParsableCommand {
         let text = lines.filter { !$0.isEmpty && !$0.hasPrefix("Usage:") && !$0.hasPrefix("See '") && !$0.hasPrefix("Help:") }
             .map { $0.hasPrefix("Error: ") ? String($0.dropFirst(7)) : $0 }
             .joined(separator: " ")
-        Console.error("audiosep-stream: \(text.isEmpty ? "\(error)" : text) (see audiosep-stream --help)\n")
+        Console.error("audiosep-stream: \(text.isEmpty ? "\(error)" : text) (see \(helpPage))\n")
         Foundation.exit(1)
     }
 

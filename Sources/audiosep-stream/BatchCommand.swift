@@ -1,5 +1,6 @@
 import ArgumentParser
 import Batch
+import DSP
 import Engines
 import Foundation
 import Separation
@@ -97,6 +98,13 @@ struct BatchCommand: ParsableCommand {
                                         cache: model.cache, compute: try model.compute.options())
         if let note = session.note, !quiet { Console.error("audiosep-stream: \(note)\n") }
         var separators: [String: Separator] = [:]
+        // One query for every job: a query the engine cannot take is refused before the first
+        // job, as the filter refuses it, not once per file.
+        if let query, jobs.allSatisfy({ $0.embedding == nil }) {
+            let made = try session.separator(query: query, embedding: nil)
+            if session.model == nil, let note = (made as? DSPEngine)?.note, !quiet { Console.error("audiosep-stream: \(note)\n") }
+            separators["text:" + query] = made
+        }
         let runner = BatchRunner(jobs: jobs, shard: chosen, journal: journal, staging: StopSignals.stage) { job in
             let key = job.embedding.map { "embedding:" + $0 } ?? "text:" + (job.text ?? "")
             if let known = separators[key] { return known }
@@ -105,7 +113,8 @@ struct BatchCommand: ParsableCommand {
             separators[key] = made
             return made
         }
-        let summary = try runner.run(progress: quiet ? nil : { Console.error("audiosep-stream: \($0)\n") })
+        let summary = try runner.run(progress: quiet ? nil : { Console.error("audiosep-stream: \($0)\n") },
+                                     failure: { Console.error("audiosep-stream: \($0)\n") })
         Console.error("audiosep-stream: \(runner.summaryLine(summary))\n")
         if summary.failed > 0 { Foundation.exit(1) }
     }

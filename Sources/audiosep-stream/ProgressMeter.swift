@@ -13,12 +13,23 @@ final class ProgressMeter {
 
     init(terminal: Bool) { self.terminal = terminal }
 
+    /// A report held back by the interval, printed by `end` so that a log ends at 100%.
+    private var unshown: ProgressReport?
+
     func show(_ report: ProgressReport) {
         if !terminal {
             let now = Date()
-            guard now.timeIntervalSince(lastLine) >= Self.logInterval else { return }
+            guard now.timeIntervalSince(lastLine) >= Self.logInterval else {
+                unshown = report
+                return
+            }
             lastLine = now
         }
+        unshown = nil
+        print(report)
+    }
+
+    private func print(_ report: ProgressReport) {
         var line = String(format: "%8.1f s", report.secondsDone)
         if let total = report.totalSeconds, total > 0 {
             line += String(format: " of %.1f s (%3.0f%%)", total, min(100, 100 * report.secondsDone / total))
@@ -28,9 +39,13 @@ final class ProgressMeter {
         Console.error(terminal ? "\r" + line : line + "\n")
     }
 
-    /// Ends the in-place line.
+    /// Ends the in-place line, or prints the last report a log has not had.
     func end() {
         if terminal { Console.error("\n") }
+        if let unshown {
+            self.unshown = nil
+            print(unshown)
+        }
     }
 
     /// h:mm:ss, or m:ss under an hour.

@@ -153,6 +153,7 @@ struct Separate: ParsableCommand {
                                  + "writing it would destroy the input; write to another file")
             }
         } else if let outputPath {
+            try outType.check(path: outputPath)
             try StagedOutput.check(path: outputPath, inputs: inputs)
         }
 
@@ -161,7 +162,6 @@ struct Separate: ParsableCommand {
         let selection = try model.makeEngine(engine, query: query)
         let separator = selection.separator
         let loadSeconds = Date().timeIntervalSince(loadStarted)
-        if let lines = selection.note, !quiet { lines.split(separator: "\n").forEach { note(String($0)) } }
         if profile { separator.enableProfiling() }
 
         var settings = PipelineConfiguration()
@@ -175,6 +175,8 @@ struct Separate: ParsableCommand {
         settings.blockFrames = buffer
         _ = try ChunkPlan(configuration: settings, engine: separator)
         try Pipeline.checkRates(inputHz: raw?.rate, outputHz: outRate, engine: separator)
+        // Said once the command line is known to be good, so that an error is the only line.
+        if let line = selection.note, !quiet { note(line) }
 
         // 3. The input's header.
         if readsStdin, isatty(STDIN_FILENO) == 1, !quiet {

@@ -93,10 +93,10 @@ final class QualityEndToEndTests: XCTestCase {
         XCTAssertEqual(auto.status, 0, auto.stderr)
         let lines = auto.stderr.split(separator: "\n")
         XCTAssertEqual(lines.count, 1, "one line on stderr: \(auto.stderr)")
-        XCTAssertTrue(auto.stderr.contains("built-in engine"), auto.stderr)
+        XCTAssertTrue(auto.stderr.contains("built-in engine, 'vocals' → voice"), auto.stderr)
         let dsp = try Harness.shell("sox \(mix) -t wav - | env -u AUDIOSEP_MODEL HOME=\(home) $BIN --engine dsp vocals")
         XCTAssertEqual(dsp.status, 0, dsp.stderr)
-        XCTAssertTrue(dsp.stderr.isEmpty, "--engine dsp says nothing: \(dsp.stderr)")
+        XCTAssertEqual(dsp.stderr, "audiosep-stream: built-in engine: 'vocals' → voice\n", "--engine dsp says only what it used")
         XCTAssertEqual(auto.stdout, dsp.stdout, "--engine auto without a model separates exactly as --engine dsp")
     }
 
@@ -109,7 +109,8 @@ final class QualityEndToEndTests: XCTestCase {
         let output = "\(folder)/out-\(query).wav"
         let run = try Harness.shell("sox \(folder)/mixture.wav -t wav - | $BIN --engine dsp \"\(query)\" > \(output)")
         guard run.status == 0 else { throw CorpusError.separation(query, run.stderr) }
-        XCTAssertTrue(run.stderr.isEmpty, "\(query): \(run.stderr)")
+        XCTAssertTrue(run.stderr.hasPrefix("audiosep-stream: built-in engine: '\(query)' → ") && run.stderr.split(separator: "\n").count == 1,
+                      "\(query): \(run.stderr)")
         let audio = try Harness.readAudio(output)
         XCTAssertEqual(audio.rate, Self.rate)
         let mono = audio.channels[0]
