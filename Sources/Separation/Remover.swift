@@ -8,6 +8,7 @@ public final class Remover: MultichannelSeparator {
     public var sampleRate: Int { base.sampleRate }
     public func preferredChunkFrames(near frames: Int) -> Int? { base.preferredChunkFrames(near: frames) }
     public var defaultChunkSeconds: Double { base.defaultChunkSeconds }
+    public var shortestUsefulChunkSeconds: Double { base.shortestUsefulChunkSeconds }
     public func checkWindow(frames: Int) throws { try base.checkWindow(frames: frames) }
     @discardableResult public func enableProfiling() -> Bool { base.enableProfiling() }
     public func profileReport(loadSeconds: Double, audioSeconds: Double) -> String? {
