@@ -58,7 +58,7 @@ public final class AudioSepEngine: Separator {
     /// its convolutions see about 3 s either side of a frame, ten blocks. A window shorter than
     /// twenty blocks (6.4 s) leaves no frame with its whole context on both sides, and the seams
     /// cost more: against one pass over the whole input, chunked output measured 29 dB at 4.15 s
-    /// and 38 dB at 7.99 s (full-size network, random weights; docs/tuning.md).
+    /// and 38 dB at 7.99 s (full-size network, random weights, an earlier `tune` run).
     /// The window used when none is asked for (snapped to 9.91 s).
     public static let defaultChunkSeconds = 10.0
     public var defaultChunkSeconds: Double { Self.defaultChunkSeconds }

@@ -70,9 +70,9 @@ public final class DSPEngine: MultichannelSeparator {
     /// Voice and accompaniment: REPET-SIM takes each frame's background from `similarFrames`
     /// frames at least `minimumDistanceFrames` apart, which span similarFrames × minimumDistanceFrames
     /// frames of the voice's STFT (1600 × 11.6 ms = 18.6 s at 44.1 kHz); a shorter window holds
-    /// fewer such frames and a shakier median. Measured on 90 s of speech over a repeating
-    /// accompaniment (docs/tuning.md): the voice's SNR gain is 7.6 dB at 1 s, 11.2 at 8 s, 12.5 at
-    /// 16 s and 13.7 at 30 s.
+    /// fewer such frames and a shakier median. Measured once (an ad hoc 90 s mixture of espeak-ng
+    /// speech over a 1 s drum loop and an 8 s chord loop, not in the repository): the voice's SNR
+    /// gain over the mixture is 7.6 dB at 1 s, 11.2 at 8 s, 12.5 at 16 s and 13.7 at 30 s.
     /// The other targets: the time median spans `filtering.frames` hops of the wide STFT (0.35 s,
     /// 0.49 s for bass, 0.70 s for percussion); in a window under four spans (1.4 to 2.8 s) most
     /// frames are within a span of an edge, where the median sees a truncated neighbourhood.
