@@ -78,6 +78,27 @@ public final class DSPEngine: MultichannelSeparator {
     /// Repetition needs several periods of the music in one window: 30 s holds a dozen bars.
     public var defaultChunkSeconds: Double { 30 }
 
+    /// Voice and accompaniment: REPET-SIM takes each frame's background from `similarFrames`
+    /// frames at least `minimumDistanceFrames` apart, which span similarFrames × minimumDistanceFrames
+    /// frames of the voice's STFT (1600 × 11.6 ms = 18.6 s at 44.1 kHz); a shorter window holds
+    /// fewer such frames and a shakier median. Measured once (an ad hoc 90 s mixture of espeak-ng
+    /// speech over a 1 s drum loop and an 8 s chord loop, not in the repository): the voice's SNR
+    /// gain over the mixture is 7.6 dB at 1 s, 11.2 at 8 s, 12.5 at 16 s and 13.7 at 30 s.
+    /// The other targets: the time median spans `filtering.frames` hops of the wide STFT (0.35 s,
+    /// 0.49 s for bass, 0.70 s for percussion); in a window under four spans (1.4 to 2.8 s) most
+    /// frames are within a span of an edge, where the median sees a truncated neighbourhood.
+    /// Measured on the same mixture, the drums' SNR gain is the same from 1 s to 100 s (4.0 dB).
+    public var shortestUsefulChunkSeconds: Double {
+        let seconds: Double
+        if usesWideTransform {
+            let span = Self.filtering(for: target).frames * wideSTFT.hopSize
+            seconds = Double(4 * span) / Double(sampleRate)
+        } else {
+            seconds = Double(Self.similarFrames * Self.minimumDistanceFrames * stft.hopSize) / Double(sampleRate)
+        }
+        return (seconds * 10).rounded(.up) / 10
+    }
+
     var usesWideTransform: Bool { !(target == .voice || target == .accompaniment) }
 
     public func separate(_ samples: [Float]) throws -> [Float] {

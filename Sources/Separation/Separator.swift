@@ -18,6 +18,10 @@ public protocol Separator: AnyObject {
     /// True when the query asked for everything but what the engine separates ("no drums" to the
     /// built-in engine): the run then writes the rest of the input, and `--remove` the separated part.
     var asksForRest: Bool { get }
+    /// The shortest window, in seconds, worth separating with: below it the engine lacks the
+    /// context it needs and separates worse (not only differently at the seams). `tune` never
+    /// recommends a shorter chunk. 0 when any length serves.
+    var shortestUsefulChunkSeconds: Double { get }
     /// Separates one mono window. The result has exactly `samples.count` samples.
     func separate(_ samples: [Float]) throws -> [Float]
     /// Throws when a window of `frames` frames needs more memory than the machine has (checked
@@ -35,6 +39,7 @@ extension Separator {
     public func preferredChunkFrames(near frames: Int) -> Int? { nil }
     public var defaultChunkSeconds: Double { 10 }
     public var asksForRest: Bool { false }
+    public var shortestUsefulChunkSeconds: Double { 0 }
     public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? { nil }
     public func checkWindow(frames: Int) throws {}
     @discardableResult public func enableProfiling() -> Bool { false }

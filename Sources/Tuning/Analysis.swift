@@ -45,15 +45,35 @@ public enum TuneAnalysis {
         chunkSeconds <= longestJudgedChunkSeconds(sampleSeconds: sampleSeconds) + 0.001
     }
 
-    /// True for each configuration no other beats on throughput and memory at once
-    /// (at least as fast and as lean, strictly better in one).
+    /// Whether a chunk is at least the engine's shortest useful window. Judged on the longer of
+    /// the requested and the run length (snapping may move either way by a few per cent), with a
+    /// millisecond of slack for rounding to whole frames.
+    public static func isUseful(chunkSeconds: Double, shortestUsefulSeconds: Double) -> Bool {
+        chunkSeconds + 0.001 >= shortestUsefulSeconds
+    }
+
+    static func isUseful(_ configuration: TunedConfiguration, shortestUsefulSeconds: Double) -> Bool {
+        isUseful(chunkSeconds: max(configuration.requestedChunkSeconds, configuration.chunkSeconds),
+                 shortestUsefulSeconds: shortestUsefulSeconds)
+    }
+
+    /// The SNR against the one pass as a number to compare: nil (identical) is the best there is.
+    static func quality(_ configuration: TunedConfiguration) -> Double { configuration.boundarySNR ?? .infinity }
+
+    /// True when `a` is at least as good as `b` on every measured axis (throughput, peak memory,
+    /// latency, SNR against the one pass) and strictly better on one: then `b` is never worth
+    /// choosing over `a`, whatever the limits (a limit `b` meets, `a` meets too).
+    public static func dominates(_ a: TunedConfiguration, _ b: TunedConfiguration) -> Bool {
+        let atLeastAsGood = a.realtimeFactor >= b.realtimeFactor && a.peakRSSBytes <= b.peakRSSBytes
+            && a.latencySeconds <= b.latencySeconds && quality(a) >= quality(b)
+        let better = a.realtimeFactor > b.realtimeFactor || a.peakRSSBytes < b.peakRSSBytes
+            || a.latencySeconds < b.latencySeconds || quality(a) > quality(b)
+        return atLeastAsGood && better
+    }
+
+    /// True for each configuration no other in the list dominates on the four axes.
     public static func paretoFront(_ configurations: [TunedConfiguration]) -> [Bool] {
-        configurations.map { candidate in
-            !configurations.contains { other in
-                other.realtimeFactor >= candidate.realtimeFactor && other.peakRSSBytes <= candidate.peakRSSBytes
-                    && (other.realtimeFactor > candidate.realtimeFactor || other.peakRSSBytes < candidate.peakRSSBytes)
-            }
-        }
+        configurations.map { candidate in !configurations.contains { dominates($0, candidate) } }
     }
 
     /// Whether a configuration meets the limits. A latency limit only makes sense for a stream
@@ -67,28 +87,42 @@ public enum TuneAnalysis {
         return true
     }
 
-    /// Marks the Pareto front, the limits and whether each configuration's chunk is short enough
-    /// against the `sampleSeconds` to be judged, and picks one among those that are judged and meet
-    /// the limits. Quality first: small chunks are only worth their boundary error when
-    /// the limits demand them. So the pool is the configurations whose boundary SNR is
+    /// Marks which configurations may be recommended (a chunk at least the engine's shortest
+    /// useful window and at most `maxChunkShareOfSample` of the sample), the Pareto front among
+    /// those, and the limits; picks one that may be recommended, is on the front and meets the
+    /// limits. Quality first: small chunks are only worth their error when the limits demand
+    /// them. So the pool is the configurations whose SNR against the one pass is
     /// `transparentSNR` or better (or, when none is, those within 1 dB of the best); from the
     /// pool, the leanest within `speedTolerance` of the fastest.
     public static func analyse(_ configurations: inout [TunedConfiguration], limits: TuneLimits,
-                               sampleSeconds: Double) -> Recommendation {
-        let front = paretoFront(configurations)
+                               sampleSeconds: Double, shortestUsefulSeconds: Double = 0) -> Recommendation {
         for index in configurations.indices {
-            configurations[index].pareto = front[index]
             configurations[index].meetsLimits = meets(configurations[index], limits)
+            configurations[index].belowShortestUseful = !isUseful(configurations[index], shortestUsefulSeconds: shortestUsefulSeconds)
             configurations[index].recommendable = isJudged(chunkSeconds: configurations[index].requestedChunkSeconds,
                                                            sampleSeconds: sampleSeconds)
+                && !configurations[index].belowShortestUseful
+        }
+        // The front among the usable ones only: a chunk the engine cannot use well, or one too
+        // long to judge, does not push a usable one off it.
+        let usable = configurations.indices.filter { configurations[$0].recommendable }
+        let front = paretoFront(usable.map { configurations[$0] })
+        for index in configurations.indices { configurations[index].pareto = false }
+        for (position, index) in usable.enumerated() { configurations[index].pareto = front[position] }
+        let chunks = configurations.map(\.requestedChunkSeconds)
+        guard configurations.contains(where: { isJudged(chunkSeconds: $0.requestedChunkSeconds, sampleSeconds: sampleSeconds) }) else {
+            return Recommendation(index: nil, chunkSeconds: nil, overlapSeconds: nil,
+                                  reason: TuneError.noJudgedChunk(chunks: chunks, sampleSeconds: sampleSeconds).description)
         }
         let judged = configurations.filter(\.recommendable)
         guard !judged.isEmpty else {
             return Recommendation(index: nil, chunkSeconds: nil, overlapSeconds: nil,
-                                  reason: TuneError.noJudgedChunk(chunks: configurations.map(\.requestedChunkSeconds),
-                                                                  sampleSeconds: sampleSeconds).description)
+                                  reason: TuneError.noUsefulChunk(chunks: chunks, sampleSeconds: sampleSeconds,
+                                                                  shortestUsefulSeconds: shortestUsefulSeconds).description)
         }
-        let candidates = configurations.indices.filter { configurations[$0].meetsLimits && configurations[$0].recommendable }
+        let candidates = configurations.indices.filter {
+            configurations[$0].meetsLimits && configurations[$0].recommendable && configurations[$0].pareto
+        }
         guard !candidates.isEmpty else {
             return Recommendation(index: nil, chunkSeconds: nil, overlapSeconds: nil,
                                   reason: noneMeets(judged, limits))
@@ -106,11 +140,14 @@ public enum TuneAnalysis {
         }!
         let pick = configurations[chosen]
         var reason = transparent.isEmpty
-            ? String(format: "no configuration reaches %.0f dB boundary SNR, so the best boundary quality", transparentSNR)
-            : String(format: "boundary SNR %.0f dB or better", transparentSNR)
-        reason += ", then the leanest within \(Int(speedTolerance * 100))% of the fastest"
+            ? String(format: "no configuration reaches %.0f dB SNR against the one pass, so the closest to it", transparentSNR)
+            : String(format: "SNR against the one pass %.0f dB or better", transparentSNR)
+        reason += ", then the leanest within \(Int(speedTolerance * 100))% of the fastest, of those on the front"
         reason += limitsText(limits).map { ", meeting \($0)" } ?? ""
-        reason += String(format: ": %.1fx real time, %@ peak, %.2f s latency, boundary SNR %@", pick.realtimeFactor,
+        if shortestUsefulSeconds > 0 {
+            reason += String(format: ", at least the engine's shortest useful chunk (%g s)", shortestUsefulSeconds)
+        }
+        reason += String(format: ": %.1fx real time, %@ peak, %.2f s latency, SNR %@", pick.realtimeFactor,
                          TuneReport.megabytes(pick.peakRSSBytes), pick.latencySeconds,
                          pick.boundarySNR.map { String(format: "%.1f dB", $0) } ?? "identical to the whole pass")
         if pick.realtimeFactor < 1 {

@@ -22,10 +22,13 @@ public struct RunStats: Codable, Equatable, Sendable {
     public var peakResidentBytes: Int
     /// CPU time both resamplers spent (to the engine's rate and back), on the threads beside the engine's.
     public var resampleSeconds: Double
+    /// The engine's shortest useful window (`Separator.shortestUsefulChunkSeconds`).
+    public var shortestUsefulChunkSeconds: Double?
 
     public init(engine: String, engineSampleRate: Int, chunkSeconds: Double, overlapSeconds: Double, snapped: Bool, inputFrames: Int,
                 inputSampleRate: Int, outputFrames: Int, wallSeconds: Double, loadSeconds: Double, windows: Int,
-                engineSeconds: Double, slowestWindowSeconds: Double, peakResidentBytes: Int, resampleSeconds: Double = 0) {
+                engineSeconds: Double, slowestWindowSeconds: Double, peakResidentBytes: Int, resampleSeconds: Double = 0,
+                shortestUsefulChunkSeconds: Double? = nil) {
         self.engine = engine
         self.engineSampleRate = engineSampleRate
         self.chunkSeconds = chunkSeconds
@@ -41,6 +44,7 @@ public struct RunStats: Codable, Equatable, Sendable {
         self.slowestWindowSeconds = slowestWindowSeconds
         self.peakResidentBytes = peakResidentBytes
         self.resampleSeconds = resampleSeconds
+        self.shortestUsefulChunkSeconds = shortestUsefulChunkSeconds
     }
 
     public var inputSeconds: Double { Double(inputFrames) / Double(max(1, inputSampleRate)) }
@@ -53,6 +57,7 @@ public struct RunStats: Codable, Equatable, Sendable {
         case wallSeconds = "wall_seconds", loadSeconds = "load_seconds", engineSeconds = "engine_seconds"
         case slowestWindowSeconds = "slowest_window_seconds", peakResidentBytes = "peak_rss_bytes"
         case resampleSeconds = "resample_seconds"
+        case shortestUsefulChunkSeconds = "shortest_useful_chunk_seconds"
     }
 
     public func write(to path: String) throws {
@@ -85,11 +90,17 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
     public var boundarySNR: Double?
     public var loadSeconds: Double
     public var windows: Int
+    /// True when no other usable configuration is at least as good on speed, memory, latency
+    /// and SNR against the one pass, and strictly better on one (see `TuneAnalysis.dominates`).
     public var pareto = false
     public var meetsLimits = true
     /// False when the chunk is too long a share of the sample for its boundaries to be judged
     /// (see `TuneAnalysis.maxChunkShareOfSample`): measured and shown, never recommended.
+    /// Also false when the chunk is shorter than the engine's shortest useful window.
     public var recommendable = true
+    /// True when the chunk is shorter than the engine's shortest useful window
+    /// (`Separator.shortestUsefulChunkSeconds`): measured and shown, never recommended.
+    public var belowShortestUseful = false
 
     public init(requestedChunkSeconds: Double, chunkSeconds: Double, overlapSeconds: Double, snapped: Bool,
                 realtimeFactor: Double, peakRSSBytes: Int, latencySeconds: Double, boundarySNR: Double?,
@@ -112,6 +123,7 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
         case overlapSeconds = "overlap_seconds", realtimeFactor = "realtime_factor", peakRSSBytes = "peak_rss_bytes"
         case latencySeconds = "latency_seconds", boundarySNR = "boundary_snr_db", loadSeconds = "load_seconds"
         case meetsLimits = "meets_limits", recommendable
+        case belowShortestUseful = "below_shortest_useful"
     }
 
     // Encode nil SNR as an explicit null, so every object has every key.
@@ -130,6 +142,7 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
         try container.encode(pareto, forKey: .pareto)
         try container.encode(meetsLimits, forKey: .meetsLimits)
         try container.encode(recommendable, forKey: .recommendable)
+        try container.encode(belowShortestUseful, forKey: .belowShortestUseful)
     }
 
     /// A short name for messages: "chunk 4 s, overlap 0.4 s".

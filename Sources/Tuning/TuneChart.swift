@@ -41,9 +41,15 @@ public enum TuneChart {
         ]
         if recommended != nil { items.append((.ring, "recommended")) }
         let longestJudged = TuneAnalysis.longestJudgedChunkSeconds(sampleSeconds: report.input.seconds)
-        let anyTooLong = configurations.contains { !$0.recommendable }
+        let anyTooLong = configurations.contains {
+            !TuneAnalysis.isJudged(chunkSeconds: $0.requestedChunkSeconds, sampleSeconds: report.input.seconds)
+        }
         if anyTooLong {
             items.append((.band, "longer than a third of the sample: too few boundaries to recommend"))
+        }
+        let anyTooShort = configurations.contains(where: \.belowShortestUseful)
+        if anyTooShort {
+            items.append((.band, "shorter than the engine's shortest useful chunk: not recommended"))
         }
         var legendX = margin, legendY = 28 + titleSize
         for (swatch, label) in items {
@@ -98,6 +104,13 @@ public enum TuneChart {
             for (top, bottom) in [(upperTop, upperBottom), (lowerTop, lowerBottom)] {
                 svg.append(String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\"/>",
                                   bandLeft, top, width - right - bandLeft, bottom - top, shadeColour))
+            }
+        }
+        if anyTooShort {
+            let bandRight = min(max(x(report.shortestUsefulChunkSeconds), left), width - right)
+            for (top, bottom) in [(upperTop, upperBottom), (lowerTop, lowerBottom)] {
+                svg.append(String(format: "<rect data-band=\"too-short\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\"/>",
+                                  left, top, bandRight - left, bottom - top, shadeColour))
             }
         }
         for (tick, label) in zip(speedAxis.ticks, speedLabels) {

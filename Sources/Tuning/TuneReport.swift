@@ -31,6 +31,8 @@ public struct TuneReport: Codable, Equatable, Sendable {
     public var threads: Int
     public var input: Input
     public var engineSampleRate: Int
+    /// The engine's shortest useful window, in seconds (0: any); shorter chunks are not recommended.
+    public var shortestUsefulChunkSeconds: Double
     /// Set when the engine moved chunk lengths to ones it wastes nothing on, saying how.
     public var snapNote: String?
     public var wholePass: WholePass
@@ -41,6 +43,23 @@ public struct TuneReport: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case engine, query, threads, input, limits, configurations, recommendation
         case engineSampleRate = "engine_sample_rate", snapNote = "snap_note", wholePass = "whole_pass"
+        case shortestUsefulChunkSeconds = "shortest_useful_chunk_seconds"
+    }
+
+    public init(engine: String, query: String?, threads: Int, input: Input, engineSampleRate: Int,
+                shortestUsefulChunkSeconds: Double = 0, snapNote: String?, wholePass: WholePass, limits: TuneLimits,
+                configurations: [TunedConfiguration], recommendation: Recommendation) {
+        self.engine = engine
+        self.query = query
+        self.threads = threads
+        self.input = input
+        self.engineSampleRate = engineSampleRate
+        self.shortestUsefulChunkSeconds = shortestUsefulChunkSeconds
+        self.snapNote = snapNote
+        self.wholePass = wholePass
+        self.limits = limits
+        self.configurations = configurations
+        self.recommendation = recommendation
     }
 
     // MARK: text
@@ -61,7 +80,7 @@ public struct TuneReport: Codable, Equatable, Sendable {
                             query.map { " \"\($0)\"" } ?? "", threads, threads == 1 ? "" : "s", source,
                             input.seconds, input.sampleRate, input.channels))
         if let snapNote { lines.append(snapNote) }
-        let header = ["chunk s", "overlap s", "x realtime", "peak RSS", "latency s", "boundary SNR", "pareto", "limits"]
+        let header = ["chunk s", "overlap s", "x realtime", "peak RSS", "latency s", "SNR vs 1 pass", "pareto", "limits"]
         var rows: [[String]] = []
         for (index, configuration) in configurations.enumerated() {
             var chunk = Self.seconds(configuration.chunkSeconds)
@@ -74,7 +93,9 @@ public struct TuneReport: Codable, Equatable, Sendable {
                 String(format: "%.2f", configuration.latencySeconds),
                 configuration.boundarySNR.map { String(format: "%.1f dB", $0) } ?? "whole",
                 configuration.pareto ? "front" : "",
-                (configuration.meetsLimits ? "ok" : "no") + (configuration.recommendable ? "" : ", too long")
+                (configuration.meetsLimits ? "ok" : "no")
+                    + (configuration.belowShortestUseful ? ", too short"
+                        : TuneAnalysis.isJudged(chunkSeconds: configuration.requestedChunkSeconds, sampleSeconds: input.seconds) ? "" : ", too long")
                     + (recommendation.index == index ? "  <- recommended" : ""),
             ])
         }
@@ -90,8 +111,9 @@ public struct TuneReport: Codable, Equatable, Sendable {
         }
         lines.append(render(header))
         lines.append(contentsOf: rows.map(render))
-        lines.append(String(format: "whole input in one pass (the boundary SNR reference): %.2fx real time, %@ peak",
+        lines.append(String(format: "whole input in one pass (the SNR reference): %.2fx real time, %@ peak",
                             wholePass.realtimeFactor, Self.megabytes(wholePass.peakRSSBytes)))
+        if let note = shortChunkNote { lines.append(note) }
         if let note = longChunkNote { lines.append(note) }
         if let chunk = recommendation.chunkSeconds, let overlap = recommendation.overlapSeconds {
             lines.append("recommended: --chunk \(Self.seconds(chunk)) --overlap \(Self.seconds(overlap))  (\(recommendation.reason))")
@@ -101,9 +123,17 @@ public struct TuneReport: Codable, Equatable, Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Says which chunks were left out of the recommendation, when any were.
+    /// Says which chunks were left out for being shorter than the engine can use, when any were.
+    public var shortChunkNote: String? {
+        guard configurations.contains(where: \.belowShortestUseful) else { return nil }
+        return String(format: "chunks shorter than the %@ engine's shortest useful chunk (%g s) are measured but not "
+                      + "recommended: it separates worse in a shorter window", engine, shortestUsefulChunkSeconds)
+    }
+
+    /// Says which chunks were left out for being too long to judge, when any were.
     public var longChunkNote: String? {
-        guard configurations.contains(where: { !$0.recommendable }) else { return nil }
+        guard configurations.contains(where: { !TuneAnalysis.isJudged(chunkSeconds: $0.requestedChunkSeconds,
+                                                                      sampleSeconds: input.seconds) }) else { return nil }
         return String(format: "chunks longer than a third of the %.3g s sample (%.3g s) are measured but not recommended: "
                       + "they have too few window boundaries to judge", input.seconds,
                       TuneAnalysis.longestJudgedChunkSeconds(sampleSeconds: input.seconds))

@@ -10,6 +10,8 @@ public enum TuneError: Error, Equatable, CustomStringConvertible {
     /// No chunk asked for is short enough against the sample to have boundaries worth judging.
     case noJudgedChunk(chunks: [Double], sampleSeconds: Double)
     case cannotWritePlot(path: String, reason: String)
+    /// No chunk asked for is both short enough to judge and at least the engine's shortest useful window.
+    case noUsefulChunk(chunks: [Double], sampleSeconds: Double, shortestUsefulSeconds: Double)
 
     public var description: String {
         switch self {
@@ -31,6 +33,13 @@ public enum TuneError: Error, Equatable, CustomStringConvertible {
             let longest = TuneAnalysis.longestJudgedChunkSeconds(sampleSeconds: sampleSeconds)
             return String(format: "no chunk in --chunks %@ is at most a third of the %.3g s sample (%.3g s), so none has "
                           + "enough window boundaries to judge: give shorter chunks or a longer --seconds", list, sampleSeconds, longest)
+        case .noUsefulChunk(let chunks, let sampleSeconds, let shortest):
+            let list = chunks.map { String(format: "%g", $0) }.joined(separator: ",")
+            let longest = TuneAnalysis.longestJudgedChunkSeconds(sampleSeconds: sampleSeconds)
+            return String(format: "no chunk in --chunks %@ is both at least the engine's shortest useful chunk (%@ s) and at "
+                          + "most a third of the %.3g s sample (%.3g s): give chunks from %@ s and a --seconds of at least %@",
+                          list, String(format: "%g", shortest), sampleSeconds, longest, String(format: "%g", shortest),
+                          String(format: "%g", (3 * shortest).rounded(.up)))
         }
     }
 }

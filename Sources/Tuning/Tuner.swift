@@ -17,6 +17,10 @@ public struct TuneRequest: Sendable {
     public var chunks: [Double] = [1, 2, 4, 8, 16, 32]
     public var overlaps: [OverlapSpec] = [.fraction(0.1)]
     public var limits = TuneLimits()
+    /// The engine's shortest useful window, when known before any run (the front end builds the
+    /// built-in engines; AudioSep states it without loading). Each run also reports its engine's,
+    /// and that one decides.
+    public var shortestUsefulChunkSeconds: Double = 0
     /// Where inputs, outputs and measurements go while tuning (removed afterwards).
     public var workDirectory: String
 
@@ -50,6 +54,13 @@ public final class Tuner {
         sampleSeconds = try Self.sampleSeconds(request)
         guard request.chunks.contains(where: { TuneAnalysis.isJudged(chunkSeconds: $0, sampleSeconds: sampleSeconds) }) else {
             throw TuneError.noJudgedChunk(chunks: request.chunks, sampleSeconds: sampleSeconds)
+        }
+        guard request.chunks.contains(where: {
+            TuneAnalysis.isJudged(chunkSeconds: $0, sampleSeconds: sampleSeconds)
+                && TuneAnalysis.isUseful(chunkSeconds: $0, shortestUsefulSeconds: request.shortestUsefulChunkSeconds)
+        }) else {
+            throw TuneError.noUsefulChunk(chunks: request.chunks, sampleSeconds: sampleSeconds,
+                                          shortestUsefulSeconds: request.shortestUsefulChunkSeconds)
         }
     }
 
@@ -121,13 +132,15 @@ public final class Tuner {
                 boundarySNR: comparison.snr, loadSeconds: stats.loadSeconds, windows: stats.windows))
             try? FileManager.default.removeItem(atPath: output)
         }
-        let recommendation = TuneAnalysis.analyse(&configurations, limits: request.limits, sampleSeconds: input.seconds)
+        let shortestUseful = whole.shortestUsefulChunkSeconds ?? request.shortestUsefulChunkSeconds
+        let recommendation = TuneAnalysis.analyse(&configurations, limits: request.limits, sampleSeconds: input.seconds,
+                                                  shortestUsefulSeconds: shortestUseful)
         let snapNote = snaps.isEmpty ? nil
             : "* the \(whole.engine) engine snapped chunk/overlap to lengths it wastes nothing on, with windows on the grid of one pass (s): "
                 + snaps.joined(separator: ", ")
         return TuneReport(
             engine: whole.engine, query: request.query, threads: request.threads, input: input,
-            engineSampleRate: whole.engineSampleRate, snapNote: snapNote,
+            engineSampleRate: whole.engineSampleRate, shortestUsefulChunkSeconds: shortestUseful, snapNote: snapNote,
             wholePass: .init(chunkSeconds: whole.chunkSeconds,
                              realtimeFactor: whole.inputSeconds / max(whole.wallSeconds, 1e-9),
                              peakRSSBytes: whole.peakResidentBytes),

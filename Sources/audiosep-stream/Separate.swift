@@ -242,7 +242,8 @@ struct Separate: ParsableCommand {
                          outputFrames: summary.outputFrames, wallSeconds: summary.wallSeconds, loadSeconds: loadSeconds,
                          windows: summary.windows, engineSeconds: summary.engineSeconds,
                          slowestWindowSeconds: summary.slowestWindowSeconds,
-                         peakResidentBytes: summary.peakResidentBytes, resampleSeconds: summary.resampleSeconds).write(to: stats)
+                         peakResidentBytes: summary.peakResidentBytes, resampleSeconds: summary.resampleSeconds,
+                         shortestUsefulChunkSeconds: separator.shortestUsefulChunkSeconds).write(to: stats)
         }
         if let table = separator.profileReport(loadSeconds: loadSeconds,
                                                audioSeconds: Double(summary.inputFrames) / Double(input.sampleRate)) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AudioSep
 import Engines
 import Foundation
 import Separation
@@ -7,11 +8,13 @@ import Tuning
 
 struct Tune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure throughput, memory, latency and boundary fidelity per chunk size, and recommend one.",
+        abstract: "Measure throughput, memory, latency and fidelity to one pass per chunk size, and recommend one.",
         discussion: """
             Each configuration runs in a fresh child process of this tool over the same audio (the \
             --input file or a built-in test mixture); its output is compared with one pass over the \
-            whole input. Configurations on the throughput/memory Pareto front are marked.
+            whole input (SNR). Chunks shorter than the engine's shortest useful window are measured \
+            but never recommended, nor is a configuration another beats or equals on throughput, \
+            memory, latency and SNR at once (off the Pareto front).
             Examples:
               audiosep-stream tune --engine dsp --max-memory 200M --max-latency 5s
               audiosep-stream tune --model ~/models/audiosep --input song.flac --json
@@ -24,19 +27,19 @@ struct Tune: ParsableCommand {
     var query = "vocals"
     @Option(name: .long, help: "Take the audio from this file (anything libsndfile reads) instead of the built-in test mixture.")
     var input: String?
-    @Option(name: .long, help: "Seconds of audio each configuration processes.")
-    var seconds: Double = 60
+    @Option(name: .long, help: "Seconds of audio each configuration processes (default: 60, or three of the engine's default chunks when longer).")
+    var seconds: Double?
     @Option(name: .long, help: "Built-in test mixture: channel count.")
     var channels = 2
-    @Option(name: .long, help: "Chunk lengths to try, in seconds, comma-separated.")
-    var chunks = "1,2,4,8,16,32"
+    @Option(name: .long, help: "Chunk lengths to try, in seconds, comma-separated (default: 1,2,4,8,16,32, the engine's default chunk and its shortest useful one).")
+    var chunks: String?
     @Option(name: .long, help: "Overlap: a share of the chunk (0.1, 10%) or seconds (1, 0.5s); comma-separated to try several.")
     var overlap = "0.1"
     @Option(name: .long, help: "Recommend only configurations whose peak memory is at most this (1G, 512M, 800MB).")
     var maxMemory: String?
     @Option(name: .long, help: "Recommend only configurations that keep up with real time within this latency (5s, 500ms).")
     var maxLatency: String?
-    @Option(name: .long, help: "Recommend only configurations whose boundary SNR is at least this many dB.")
+    @Option(name: .long, help: "Recommend only configurations whose SNR against one pass is at least this many dB.")
     var minBoundarySnr: Double?
     @Flag(name: .long, help: "Print the results as JSON on stdout instead of the table.")
     var json = false
@@ -61,15 +64,23 @@ struct Tune: ParsableCommand {
             query: query, threads: model.threads ?? ProcessInfo.processInfo.activeProcessorCount,
             workDirectory: work)
         request.inputPath = input
-        request.seconds = seconds
+        let engineChunks = try checkEngine()
+        request.seconds = seconds ?? max(60, 3 * engineChunks.defaultSeconds)
+        request.shortestUsefulChunkSeconds = engineChunks.shortestUsefulSeconds
         guard (1...64).contains(channels) else { throw TuneError.invalidValue(name: "--channels", value: "\(channels)") }
         request.syntheticChannels = channels
-        request.chunks = try Quantity.secondsList(chunks, name: "--chunks")
+        if let chunks {
+            request.chunks = try Quantity.secondsList(chunks, name: "--chunks")
+        } else {
+            // Powers of two, and the two lengths the engine names (the shortest rounded up to a tenth).
+            let shortest = (engineChunks.shortestUsefulSeconds * 10).rounded(.up) / 10
+            let named = [engineChunks.defaultSeconds] + (shortest > 0 ? [shortest] : [])
+            request.chunks = Array(Set([1, 2, 4, 8, 16, 32] + named)).sorted()
+        }
         request.overlaps = try overlap.split(separator: ",").map { try OverlapSpec(parsing: String($0)) }
         request.limits = TuneLimits(maxMemoryBytes: try maxMemory.map(Quantity.bytes),
                                     maxLatencySeconds: try maxLatency.map { try Quantity.seconds($0, name: "--max-latency") },
                                     minBoundarySNR: minBoundarySnr)
-        try checkEngine()
         let tuner = try Tuner(request)
         if let plot { try PlotFile.check(plot) }
 
@@ -87,13 +98,14 @@ struct Tune: ParsableCommand {
 
     /// What every run would refuse, checked once before minutes of them: the engine's name,
     /// --threads, the compute flags, the embedding file, and for the built-in engine the query,
-    /// by building the engine as `separate` does (cheap for it).
-    private func checkEngine() throws {
+    /// by building the engine as `separate` does (cheap for it). Returns the engine's default
+    /// chunk and its shortest useful one.
+    private func checkEngine() throws -> (defaultSeconds: Double, shortestUsefulSeconds: Double) {
         let files = try model.locate()
         let loadsAudioSep = (engine == .audiosep || engine == .auto) && !(files?.isEmpty ?? true)
         guard loadsAudioSep else {
-            _ = try model.makeEngine(engine, query: query)
-            return
+            let separator = try model.makeEngine(engine, query: query).separator
+            return (separator.defaultChunkSeconds, separator.shortestUsefulChunkSeconds)
         }
         // Building AudioSep loads the network (seconds, a gigabyte); any text is a query it takes.
         if let threads = model.threads, threads < 1 {
@@ -101,5 +113,6 @@ struct Tune: ParsableCommand {
         }
         _ = try model.compute.options()
         _ = try model.embedding.map(QueryEmbedding.load)
+        return (AudioSepEngine.defaultChunkSeconds, AudioSepEngine.shortestUsefulChunkSeconds)
     }
 }

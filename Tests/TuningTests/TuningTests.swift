@@ -44,15 +44,127 @@ final class AnalysisTests: XCTestCase {
                            boundarySNR: snr, loadSeconds: 0, windows: 1)
     }
 
-    func testParetoFrontKeepsWhatNothingBeatsOnBothAxes() {
+    func point(_ chunk: Double, speed: Double, megabytes: Double, latency: Double, snr: Double?) -> TunedConfiguration {
+        TunedConfiguration(requestedChunkSeconds: chunk, chunkSeconds: chunk, overlapSeconds: chunk / 10, snapped: false,
+                           realtimeFactor: speed, peakRSSBytes: Int(megabytes * 1e6), latencySeconds: latency,
+                           boundarySNR: snr, loadSeconds: 0, windows: 1)
+    }
+
+    /// Dominated: no better on any of speed, memory, latency and SNR against the one pass, and
+    /// worse on one. Better on a single axis is enough to stay on the front.
+    func testDominanceNeedsAllFourAxes() {
+        let base = point(4, speed: 10, megabytes: 100, latency: 4.4, snr: 20)
+        XCTAssertTrue(TuneAnalysis.dominates(point(2, speed: 11, megabytes: 100, latency: 4.4, snr: 20), base), "faster, rest equal")
+        XCTAssertTrue(TuneAnalysis.dominates(point(2, speed: 10, megabytes: 90, latency: 4.4, snr: 20), base), "leaner")
+        XCTAssertTrue(TuneAnalysis.dominates(point(2, speed: 10, megabytes: 100, latency: 2, snr: 20), base), "quicker to answer")
+        XCTAssertTrue(TuneAnalysis.dominates(point(8, speed: 10, megabytes: 100, latency: 4.4, snr: 25), base), "closer to one pass")
+        XCTAssertTrue(TuneAnalysis.dominates(point(8, speed: 10, megabytes: 100, latency: 4.4, snr: nil), base), "identical beats 20 dB")
+        XCTAssertFalse(TuneAnalysis.dominates(base, base), "equal on every axis: neither dominates")
+        XCTAssertFalse(TuneAnalysis.dominates(point(8, speed: 20, megabytes: 50, latency: 1, snr: 19.9), base), "worse SNR")
+        XCTAssertFalse(TuneAnalysis.dominates(point(8, speed: 20, megabytes: 50, latency: 4.5, snr: 30), base), "higher latency")
+        XCTAssertFalse(TuneAnalysis.dominates(point(8, speed: 9.9, megabytes: 50, latency: 1, snr: 30), base), "slower")
+        XCTAssertFalse(TuneAnalysis.dominates(point(8, speed: 20, megabytes: 101, latency: 1, snr: 30), base), "bigger")
+    }
+
+    func testParetoFrontKeepsWhatNothingDominates() {
         let points = [
-            configuration(1, speed: 5, megabytes: 100, snr: 30),
-            configuration(2, speed: 8, megabytes: 150, snr: 40),
-            configuration(4, speed: 7, megabytes: 200, snr: 50),  // slower and bigger than 2 s
-            configuration(8, speed: 9, megabytes: 300, snr: 60),
-            configuration(16, speed: 9, megabytes: 400, snr: 70),  // as fast as 8 s, bigger
+            point(1, speed: 5, megabytes: 100, latency: 1.1, snr: 30),
+            point(2, speed: 8, megabytes: 150, latency: 2.2, snr: 40),
+            point(4, speed: 7, megabytes: 200, latency: 4.4, snr: 35),  // 2 s is faster, leaner, quicker, closer
+            point(8, speed: 9, megabytes: 300, latency: 8.8, snr: 60),
+            point(16, speed: 9, megabytes: 400, latency: 17.6, snr: 60),  // 8 s is as fast and as close, leaner, quicker
+            point(32, speed: 9, megabytes: 500, latency: 35, snr: 61),  // bigger and slower to answer, but closer: kept
         ]
-        XCTAssertEqual(TuneAnalysis.paretoFront(points), [true, true, false, true, false])
+        XCTAssertEqual(TuneAnalysis.paretoFront(points), [true, true, false, true, false, true])
+    }
+
+    /// Whatever the limits, the pick is never a configuration another recommendable one dominates.
+    func testTheRecommendationIsNeverDominated() {
+        // 16 s is the leanest within 5% of the fastest among the transparent ones... but 8 s has
+        // the same memory, is as fast, answers sooner and is as close to one pass.
+        var points = [
+            point(4, speed: 10, megabytes: 300, latency: 4.5, snr: 30),
+            point(8, speed: 10, megabytes: 200, latency: 8.5, snr: 45),
+            point(16, speed: 10, megabytes: 200, latency: 16.5, snr: 45),
+        ]
+        let pick = TuneAnalysis.analyse(&points, limits: TuneLimits(), sampleSeconds: 60)
+        XCTAssertEqual(points.map(\.pareto), [true, true, false])
+        XCTAssertEqual(pick.chunkSeconds, 8, pick.reason)
+        // Random grids, random limits: the pick is on the front and no recommendable point dominates it.
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var grid = (0..<6).map { index in
+                point(Double(1 << index), speed: Double.random(in: 0.5...20, using: &random).rounded(),
+                      megabytes: Double(Int.random(in: 1...6, using: &random) * 50),
+                      latency: Double(1 << index) + Double.random(in: 0...2, using: &random).rounded(),
+                      snr: Bool.random(using: &random) ? nil : Double(Int.random(in: -10...60, using: &random)))
+            }
+            let limits = TuneLimits(maxMemoryBytes: Bool.random(using: &random) ? nil : Int.random(in: 50...300, using: &random) * 1_000_000,
+                                    maxLatencySeconds: Bool.random(using: &random) ? nil : Double.random(in: 1...40, using: &random))
+            let minimum = [0, 2, 5].randomElement(using: &random)!
+            let verdict = TuneAnalysis.analyse(&grid, limits: limits, sampleSeconds: 120, shortestUsefulSeconds: Double(minimum))
+            guard let index = verdict.index else { continue }
+            XCTAssertTrue(grid[index].pareto)
+            XCTAssertTrue(grid[index].meetsLimits)
+            XCTAssertGreaterThanOrEqual(grid[index].chunkSeconds, Double(minimum))
+            for other in grid where other.recommendable {
+                XCTAssertFalse(TuneAnalysis.dominates(other, grid[index]), "\(other) dominates the pick \(grid[index])")
+            }
+        }
+    }
+
+    /// The built-in engine's shape (issue 32): short chunks are faster, leaner, answer sooner and
+    /// come no further from the one pass, so without the engine's minimum they would win.
+    func testNeverBelowTheEnginesShortestUsefulChunk() {
+        let measured = [
+            point(1, speed: 100, megabytes: 43, latency: 1.0, snr: -2.4),
+            point(2, speed: 80, megabytes: 49, latency: 2.0, snr: -7.8),
+            point(8, speed: 30, megabytes: 87, latency: 8.3, snr: -9.6),
+            point(18.6, speed: 25, megabytes: 150, latency: 19.4, snr: -8.0),
+            point(30, speed: 19.5, megabytes: 214, latency: 31.5, snr: -1.8),
+        ]
+        var unbounded = measured
+        XCTAssertEqual(TuneAnalysis.analyse(&unbounded, limits: TuneLimits(), sampleSeconds: 90).chunkSeconds, 1)
+        var bounded = measured
+        let pick = TuneAnalysis.analyse(&bounded, limits: TuneLimits(), sampleSeconds: 90, shortestUsefulSeconds: 18.6)
+        XCTAssertEqual(bounded.map(\.belowShortestUseful), [true, true, true, false, false])
+        XCTAssertEqual(bounded.map(\.recommendable), [false, false, false, true, true])
+        XCTAssertEqual(bounded.map(\.pareto), [false, false, false, true, true], "the front is drawn among usable chunks")
+        XCTAssertEqual(pick.chunkSeconds, 30, "closest to one pass of the usable ones: \(pick.reason)")
+        XCTAssertTrue(pick.reason.contains("at least the engine's shortest useful chunk (18.6 s)"), pick.reason)
+        // A limit only short chunks meet gives no recommendation, not a short chunk.
+        var limited = measured
+        let none = TuneAnalysis.analyse(&limited, limits: TuneLimits(maxLatencySeconds: 10), sampleSeconds: 90, shortestUsefulSeconds: 18.6)
+        XCTAssertNil(none.index)
+        XCTAssertTrue(none.reason.hasPrefix("no configuration meets --max-latency 10 s"), none.reason)
+    }
+
+    /// Snapping (AudioSep: 6.4 s runs as 6.39 s) does not push a chunk below the minimum it was asked at.
+    func testTheMinimumAllowsForSnapping() {
+        var snapped = [TunedConfiguration(requestedChunkSeconds: 6.4, chunkSeconds: 6.39, overlapSeconds: 0.31, snapped: true,
+                                          realtimeFactor: 1, peakRSSBytes: 1, latencySeconds: 7, boundarySNR: 30, loadSeconds: 0, windows: 9),
+                       TunedConfiguration(requestedChunkSeconds: 6, chunkSeconds: 6.07, overlapSeconds: 0.31, snapped: true,
+                                          realtimeFactor: 2, peakRSSBytes: 1, latencySeconds: 6, boundarySNR: 30, loadSeconds: 0, windows: 9)]
+        _ = TuneAnalysis.analyse(&snapped, limits: TuneLimits(), sampleSeconds: 60, shortestUsefulSeconds: 6.4)
+        XCTAssertEqual(snapped.map(\.belowShortestUseful), [false, true])
+    }
+
+    func testNoUsefulChunkIsRefusedBeforeAnyRunAndSaidInTheVerdict() {
+        var request = TuneRequest(executable: "/nonexistent/never-run", engineArguments: [], query: nil, threads: 1,
+                                  workDirectory: "/nonexistent/never-made")
+        request.seconds = 60
+        request.chunks = [1, 2, 4, 32]
+        request.shortestUsefulChunkSeconds = 18.6
+        XCTAssertThrowsError(try Tuner(request)) { error in
+            XCTAssertEqual(error as? TuneError, .noUsefulChunk(chunks: [1, 2, 4, 32], sampleSeconds: 60, shortestUsefulSeconds: 18.6))
+            XCTAssertTrue("\(error)".contains("at least the engine's shortest useful chunk (18.6 s) and at most a third of the 60 s sample (20 s)"), "\(error)")
+        }
+        request.chunks = [1, 20]
+        XCTAssertNoThrow(try Tuner(request))
+        var points = [point(4, speed: 10, megabytes: 50, latency: 4.4, snr: 0)]
+        let verdict = TuneAnalysis.analyse(&points, limits: TuneLimits(), sampleSeconds: 60, shortestUsefulSeconds: 18.6)
+        XCTAssertNil(verdict.index)
+        XCTAssertTrue(verdict.reason.contains("shortest useful chunk (18.6 s)"), verdict.reason)
     }
 
     func testLimitsAreRespectedAndQualityComesFirst() {
@@ -76,7 +188,7 @@ final class AnalysisTests: XCTestCase {
         var latency = points
         let quick = TuneAnalysis.analyse(&latency, limits: TuneLimits(maxLatencySeconds: 1.5), sampleSeconds: 60)
         XCTAssertEqual(quick.index, 0)
-        XCTAssertTrue(quick.reason.contains("no configuration reaches 40 dB"), quick.reason)
+        XCTAssertTrue(quick.reason.contains("no configuration reaches 40 dB SNR against the one pass"), quick.reason)
         // A boundary-quality floor.
         var floor = points
         XCTAssertEqual(TuneAnalysis.analyse(&floor, limits: TuneLimits(maxMemoryBytes: 160_000_000, minBoundarySNR: 50), sampleSeconds: 60).index, nil)
