@@ -32,16 +32,8 @@ public final class AudioSepEngine: Separator {
         return network.windowFloats(frames: frames) * MemoryLayout<Float>.stride
     }
 
-    /// The memory this process can have: the machine's, or the address-space limit (`ulimit -v`,
-    /// RLIMIT_AS) where that is lower.
-    static var usableBytes: Int {
-        var physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
-        var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_AS.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max, limit.rlim_cur < rlim_t(Int.max) {
-            physical = physical > 0 ? min(physical, Int(limit.rlim_cur)) : Int(limit.rlim_cur)
-        }
-        return physical
-    }
+    /// The memory this process can have (`UsableMemory`).
+    static var usableBytes: Int { UsableMemory.bytes }
 
     public func checkWindow(frames: Int) throws {
         let physical = Self.usableBytes

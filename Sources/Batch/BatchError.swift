@@ -1,4 +1,5 @@
 import Files
+import Stream
 
 /// Errors of reading a manifest or choosing a shard; each names the file, line or value.
 public enum BatchError: Error, Equatable, CustomStringConvertible {
@@ -11,6 +12,8 @@ public enum BatchError: Error, Equatable, CustomStringConvertible {
     /// The same output named by two jobs: one would overwrite the other.
     case duplicateOutput(path: String, lines: [Int])
     case noAudioFiles(folders: [String])
+    /// A job's number outside the filter's bounds (`RunLimits`): that job fails, the others run.
+    case invalidSetting(path: String, line: Int, field: String, error: RunLimitError)
 
     public var description: String {
         switch self {
@@ -27,6 +30,8 @@ public enum BatchError: Error, Equatable, CustomStringConvertible {
                 + "each job needs an output of its own"
         case .noAudioFiles(let folders):
             return "no audio files in \(folders.joined(separator: ", "))"
+        case .invalidSetting(let path, let line, let field, let error):
+            return "\(path):\(line): \(field): \(error)".printable
         }
     }
 }

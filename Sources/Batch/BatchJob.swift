@@ -15,6 +15,9 @@ public struct BatchJob: Equatable, Sendable {
     /// Window and overlap in seconds; nil: the engine's default, as the filter has it.
     public var chunk: Double?
     public var overlap: Double?
+    /// Set when a number on the job's line is outside the filter's bounds: the job fails with it
+    /// (and the rest of the shard goes on) instead of running.
+    public var refusal: BatchError?
 
     public init(index: Int, input: String, output: String, text: String? = nil, embedding: String? = nil) {
         self.index = index

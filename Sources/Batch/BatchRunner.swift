@@ -48,6 +48,7 @@ public final class BatchRunner {
                 summary.skipped += 1
             } else {
                 do {
+                    if let refusal = job.refusal { throw refusal }
                     record.audioSeconds = try FileJob.run(job, engine: try engine(job), staging: staging)
                     summary.done += 1
                     summary.audioSeconds += record.audioSeconds

@@ -1,5 +1,6 @@
 import Files
 import Foundation
+import Stream
 
 /// The jobs of a batch: from a manifest file (JSON lines or CSV), or from folders of audio.
 public enum Manifest {
@@ -116,17 +117,22 @@ public enum Manifest {
             default: throw BatchError.badLine(path: path, line: line, reason: "\(name) is '\(value)', expected true or false")
             }
         }
-        func seconds(_ name: String) throws -> Double? {
+        // Numbers are held to the filter's bounds; one outside them fails this job alone.
+        func seconds(_ name: String, _ rule: RunLimits.Rule) -> Double? {
             guard let value = values[name] else { return nil }
-            guard let seconds = Double(value), seconds.isFinite, seconds >= 0 else {
-                throw BatchError.badLine(path: path, line: line, reason: "\(name) is '\(value)', expected seconds")
+            do {
+                return try rule.check(parsing: value)
+            } catch {
+                if job.refusal == nil, let error = error as? RunLimitError {
+                    job.refusal = .invalidSetting(path: path, line: line, field: name, error: error)
+                }
+                return nil
             }
-            return seconds
         }
         job.remove = try flag("remove")
         job.downmix = try flag("downmix")
-        job.chunk = try seconds("chunk")
-        job.overlap = try seconds("overlap")
+        job.chunk = seconds("chunk", RunLimits.chunkSeconds)
+        job.overlap = seconds("overlap", RunLimits.overlapSeconds)
         return job
     }
 

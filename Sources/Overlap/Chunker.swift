@@ -17,11 +17,14 @@ public struct Chunker: Sendable {
     private var nextIndex = 0
     private var totalFrames = 0
 
-    public init(layout: WindowLayout, channelCount: Int) {
+    /// - Parameter reservingFrames: frames to reserve per channel up front (default, and at
+    ///   most, a window's): less when the input is known to be shorter than a window.
+    public init(layout: WindowLayout, channelCount: Int, reservingFrames: Int? = nil) {
         self.layout = layout
         self.channelCount = channelCount
         self.pending = Array(repeating: [], count: channelCount)
-        for channel in 0..<channelCount { pending[channel].reserveCapacity(layout.chunkFrames) }
+        let reserved = max(0, min(layout.chunkFrames, reservingFrames ?? layout.chunkFrames))
+        for channel in 0..<channelCount { pending[channel].reserveCapacity(reserved) }
     }
 
     /// Appends a planar block (one array per channel, equal lengths) and returns completed windows.

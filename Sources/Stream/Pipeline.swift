@@ -45,6 +45,9 @@ public struct ChunkPlan: Sendable, Equatable {
     public let snapped: Bool
     public var chunkSeconds: Double { Double(layout.chunkFrames) / Double(engineRate) }
     public var overlapSeconds: Double { Double(layout.overlapFrames) / Double(engineRate) }
+    /// The most frames a window may have: a channel of it is one array of at most 8 GB, and frame
+    /// counts times channels and bytes stay far from overflowing.
+    public static let longestWindowFrames = Int(Int32.max)
 
     public init(configuration: PipelineConfiguration, engine: Separator) throws {
         guard configuration.chunkSeconds.isFinite, configuration.chunkSeconds > 0 else {
@@ -56,6 +59,10 @@ public struct ChunkPlan: Sendable, Equatable {
         // Said in the user's seconds: the frames below are at the engine's rate, which they never named.
         guard configuration.overlapSeconds <= configuration.chunkSeconds / 2 else {
             throw StreamError.overlapTooLong(overlapSeconds: configuration.overlapSeconds, chunkSeconds: configuration.chunkSeconds)
+        }
+        // Frame counts are integers from here on: a window too long for them is refused, not trapped on.
+        guard configuration.chunkSeconds * Double(engine.sampleRate) <= Double(Self.longestWindowFrames) else {
+            throw StreamError.windowTooLong(seconds: configuration.chunkSeconds, engineHz: engine.sampleRate)
         }
         let requested = max(1, Int((configuration.chunkSeconds * Double(engine.sampleRate)).rounded()))
         let chunk = engine.preferredChunkFrames(near: requested) ?? requested
@@ -171,7 +178,27 @@ public final class Pipeline {
         self.sink = sink
         self.outputRate = outputRate
         self.configuration = configuration
-        self.plan = try ChunkPlan(configuration: configuration, engine: engine)
+        let plan = try ChunkPlan(configuration: configuration, engine: engine)
+        self.plan = plan
+        // A window is never longer than the input when its length is known.
+        let input = source.description
+        if let known = input.knownFrames {
+            let atEngineRate = Double(known) * Double(plan.engineRate) / Double(input.sampleRate) + 2
+            windowFrames = atEngineRate < Double(plan.layout.chunkFrames) ? Int(atEngineRate) : plan.layout.chunkFrames
+        } else {
+            windowFrames = plan.layout.chunkFrames
+        }
+        try memory.check()
+    }
+
+    /// Frames of the longest window this run forms.
+    private let windowFrames: Int
+
+    /// What the run's windows cost, checked against the memory the process can have before the run.
+    public var memory: RunMemory {
+        RunMemory(channels: workingChannels, inputChannels: source.description.channelCount, windowFrames: windowFrames,
+                  engineRate: plan.engineRate, queueCapacity: configuration.queueCapacity,
+                  blockFrames: configuration.blockFrames, keepsInput: writesRest, resampleQuality: configuration.resampleQuality)
     }
 
     /// Whether the run writes the rest: asked for by `--remove`, or by a query that asks for
@@ -290,7 +317,7 @@ public final class Pipeline {
             let resampler = try Resampler(from: source.description.sampleRate, to: plan.engineRate,
                                           channelCount: channels, quality: configuration.resampleQuality)
             defer { readerResampleSeconds = resampler.seconds }
-            var chunker = Chunker(layout: plan.layout, channelCount: channels)
+            var chunker = Chunker(layout: plan.layout, channelCount: channels, reservingFrames: windowFrames)
             func send(_ ready: [Window]) -> Bool {
                 for window in ready where !windows.put(.window(window, inputFrames: inputFrames)) { return false }
                 return true

@@ -41,6 +41,13 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case unwrittenContainer(path: String, container: OutputContainer)
     /// A container libsndfile cannot read exactly from a pipe.
     case notFromAPipe(format: String)
+    /// A window of more frames than one run holds (`ChunkPlan.longestWindowFrames`) at the
+    /// engine's rate: refused before any frame count is computed in integers.
+    case windowTooLong(seconds: Double, engineHz: Int)
+    /// The windows a run holds at once would not fit in the memory this process can have
+    /// (`RunMemory`); says the channel count and window length that would.
+    case runTooLarge(channels: Int, chunkSeconds: Double, neededBytes: Int, usableBytes: Int, addressSpaceLimit: Bool,
+                     fittingChannels: Int, fittingChunkSeconds: Double)
 
     public var description: String {
         switch self {
@@ -105,6 +112,17 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
                 ? "cannot write '\(path)': this tool writes WAV (or raw PCM), not .\(ext); name it .wav, or convert on the way: "
                     + "audiosep-stream … | sox -t wav - '\(path)'"
                 : "cannot write raw PCM under '\(path)': a .\(ext) name promises a header; name it .raw (or .pcm), or drop --out-type raw"
+        case .windowTooLong(let seconds, let hz):
+            let longest = Double(ChunkPlan.longestWindowFrames) / Double(hz)
+            return String(format: "a %g s window is more than %d frames at the engine's %d hz; give --chunk %@ or less",
+                          seconds, ChunkPlan.longestWindowFrames, hz, Self.seconds(min(longest, RunLimits.chunkSeconds.highest)))
+        case .runTooLarge(let channels, let chunk, let needed, let usable, let addressSpace, let fitting, let fittingChunk):
+            let limit = addressSpace ? "its address-space limit, ulimit -v" : "the machine's memory"
+            var text = String(format: "%d channel%@ of %@ s windows need about %.1f GB at once and this process can have %.1f GB (%@): ",
+                              channels, channels == 1 ? "" : "s", Self.seconds(chunk), Double(needed) / 1e9, Double(usable) / 1e9, limit)
+            if fitting >= 1 { text += "at most \(fitting) channel\(fitting == 1 ? "" : "s") fit with these windows; " }
+            text += fittingChunk > 0 ? "give --chunk \(Self.seconds(fittingChunk)) or less" : "give a shorter --chunk"
+            return text + (channels > 1 ? ", or --downmix" : "")
         }
     }
 

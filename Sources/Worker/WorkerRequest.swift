@@ -1,5 +1,6 @@
 import Foundation
 import Separation
+import Stream
 
 /// One command line of the worker protocol, parsed and checked. Field names are the packaged
 /// AudioSep worker's (`dsu-audiosep --worker`); fields this worker has no use for are accepted
@@ -84,8 +85,8 @@ public struct LoadModelRequest: Equatable, Sendable {
         } else {
             useTorchSTFTValue = try fields.flag("use_torch_stft") ?? false
         }
-        autoSTFTSeconds = try fields.seconds("auto_stft_seconds") ?? 60
-        autoChunkSeconds = try fields.seconds("chunk_seconds") ?? Self.defaultAutoChunkSeconds
+        autoSTFTSeconds = try fields.bounded("auto_stft_seconds", RunLimits.thresholdSeconds) ?? 60
+        autoChunkSeconds = try fields.bounded("chunk_seconds", RunLimits.thresholdSeconds) ?? Self.defaultAutoChunkSeconds
     }
 }
 
@@ -144,14 +145,9 @@ public struct SeparateRequest: Equatable, Sendable {
         default:
             chunking = try fields.flag("use_chunk")! ? .on : .off
         }
-        chunkSeconds = try fields.seconds("chunk_seconds", positive: true)
-        overlapSeconds = try fields.seconds("overlap_seconds")
-        if let rate = try fields.number("output_sample_rate") {
-            guard rate == rate.rounded(), rate >= 1, rate <= 1_000_000 else {
-                throw WorkerError.invalidField(field: "output_sample_rate", value: JSONValue.format(rate), expected: "a rate in hz")
-            }
-            outputSampleRate = Int(rate)
-        }
+        chunkSeconds = try fields.bounded("chunk_seconds", RunLimits.chunkSeconds)
+        overlapSeconds = try fields.bounded("overlap_seconds", RunLimits.overlapSeconds)
+        outputSampleRate = try fields.bounded("output_sample_rate", RunLimits.sampleRate).map { Int($0) }
         outputFormat = try fields.outputFormat()
         remove = try fields.flag("remove") ?? false
         downmix = try fields.flag("downmix") ?? false
@@ -185,28 +181,29 @@ struct Fields {
         return text
     }
 
-    /// A number, or a string holding one (the packaged worker takes both).
+    /// A number, or a string holding a decimal one (the packaged worker takes both).
     func number(_ name: String) throws -> Double? {
         guard let value = present(name) else { return nil }
         switch value {
-        case .number(let number):
+        case .number(let number) where number.isFinite:
             return number
         case .string(let text):
-            if let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite { return number }
+            if let number = RunLimits.decimal(text), number.isFinite { return number }
         default:
             break
         }
         throw invalid(name, value, "a number")
     }
 
-    /// A duration in seconds: finite, not negative (or, with `positive`, above 0).
-    func seconds(_ name: String, positive: Bool = false) throws -> Double? {
+    /// A number within `rule`'s bounds: the filter's own for the same quantity (`RunLimits`),
+    /// so that no value the filter refuses reaches a run from here.
+    func bounded(_ name: String, _ rule: RunLimits.Rule) throws -> Double? {
         guard let value = try number(name) else { return nil }
-        guard value.isFinite, positive ? value > 0 : value >= 0 else {
-            throw WorkerError.invalidField(field: name, value: JSONValue.format(value),
-                                           expected: positive ? "seconds above 0" : "seconds, 0 or more")
+        do {
+            return try rule.check(value, as: JSONValue.format(value))
+        } catch let error as RunLimitError {
+            throw WorkerError.invalidField(field: name, value: error.value, expected: "\(rule.quantity), \(rule.bounds)")
         }
-        return value
     }
 
     /// `output_format`: "packaged" or "input", any case.

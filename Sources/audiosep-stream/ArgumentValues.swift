@@ -1,19 +1,22 @@
 import ArgumentParser
 import Foundation
+import Stream
 
 /// Values of the command line, checked where they are parsed: a value out of range is refused
 /// with the bounds in the user's units before anything is read, created or allocated.
 enum ArgumentValues {
-    /// Sample rates the tool takes: above what any audio uses (768 kHz), far below where a WAV
-    /// header's 32-bit fields (rate × bytes per frame) overflow.
-    static let rates = 1...4_000_000
-    /// Window lengths, in seconds: an hour holds any use; longer windows only cost memory.
-    static let chunkSeconds = 0.0...3600.0
-    static let bufferFrames = 1...1_048_576
-    static let threads = 1...1024
-
     struct OutOfRange: Error, CustomStringConvertible {
         var description: String
+    }
+
+    /// Runs a `RunLimits` check (the bounds every front end shares), saying the broken rule
+    /// alone: ArgumentParser names the flag and the value.
+    private static func checked<T>(_ check: () throws -> T) throws -> T {
+        do {
+            return try check()
+        } catch let error as RunLimitError {
+            throw OutOfRange(description: error.rule)
+        }
     }
 
     /// A sample rate in hz as sox writes it: `48000`, `48k`, `44.1k`.
@@ -22,48 +25,37 @@ enum ArgumentValues {
         var scale = 1.0
         if number.hasSuffix("hz") { number.removeLast(2) }
         if number.hasSuffix("k") { number.removeLast(); scale = 1000 }
-        guard let value = Double(number), value.isFinite else {
+        guard let value = RunLimits.decimal(number) else {
             throw OutOfRange(description: "a sample rate is a number of hz such as 48000 or 48k")
         }
-        let hz = (value * scale).rounded()
-        guard hz >= Double(rates.lowerBound), hz <= Double(rates.upperBound), abs(hz - value * scale) < 1e-6 else {
-            throw OutOfRange(description: "a sample rate is a whole number of hz from \(rates.lowerBound) to \(rates.upperBound)")
-        }
-        return Int(hz)
+        return try checked { try RunLimits.sampleRate.checkWhole(value * scale, as: text) }
     }
 
     /// The window length: seconds above 0, at most an hour.
     static func chunk(_ text: String) throws -> Double {
-        guard let value = Double(text), value.isFinite else { throw OutOfRange(description: "a length in seconds such as 10 or 2.5") }
-        guard value > chunkSeconds.lowerBound, value <= chunkSeconds.upperBound else {
-            throw OutOfRange(description: "the window length must be above 0 s and at most \(Int(chunkSeconds.upperBound)) s")
-        }
-        return value
+        guard RunLimits.decimal(text) != nil else { throw OutOfRange(description: "a length in seconds such as 10 or 2.5") }
+        return try checked { try RunLimits.chunkSeconds.check(parsing: text) }
     }
 
     /// The overlap: seconds, 0 or more (its bound, half the window, is checked with the window).
     static func overlap(_ text: String) throws -> Double {
-        guard let value = Double(text), value.isFinite else { throw OutOfRange(description: "a length in seconds such as 1 or 0.5") }
-        guard value >= 0, value <= chunkSeconds.upperBound / 2 else {
-            throw OutOfRange(description: "the overlap must be 0 s or more, and at most half the window")
-        }
-        return value
+        guard RunLimits.decimal(text) != nil else { throw OutOfRange(description: "a length in seconds such as 1 or 0.5") }
+        return try checked { try RunLimits.overlapSeconds.check(parsing: text) }
     }
 
-    static func integer(_ text: String, in range: ClosedRange<Int>, what: String) throws -> Int {
-        guard let value = Int(text) else { throw OutOfRange(description: "\(what) is a whole number") }
-        guard range.contains(value) else {
-            throw OutOfRange(description: "\(what) must be from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return value
+    /// A whole number within `rule`'s bounds.
+    static func integer(_ text: String, _ rule: RunLimits.Rule) throws -> Int {
+        guard let value = Int(text) else { throw OutOfRange(description: "\(rule.quantity) is a whole number") }
+        return try checked { try rule.checkWhole(Double(value), as: text) }
     }
 
-    static func bufferFrames(_ text: String) throws -> Int { try integer(text, in: bufferFrames, what: "the buffer in frames") }
-    static func threadCount(_ text: String) throws -> Int { try integer(text, in: threads, what: "the thread count") }
-    static func channelCount(_ text: String) throws -> Int { try integer(text, in: 1...1024, what: "the channel count") }
+    static func bufferFrames(_ text: String) throws -> Int { try integer(text, RunLimits.bufferFrames) }
+    static func threadCount(_ text: String) throws -> Int { try integer(text, RunLimits.threads) }
+    static func channelCount(_ text: String) throws -> Int { try integer(text, RunLimits.channels) }
     static func bits(_ text: String) throws -> Int {
-        let value = try integer(text, in: 1...64, what: "bits per sample")
-        guard [8, 16, 24, 32, 64].contains(value) else { throw OutOfRange(description: "bits per sample are 8, 16, 24, 32 or 64") }
+        guard let value = Int(text), [8, 16, 24, 32, 64].contains(value) else {
+            throw OutOfRange(description: "bits per sample are 8, 16, 24, 32 or 64")
+        }
         return value
     }
 

@@ -27,6 +27,8 @@ struct AudioSepStream: ParsableCommand {
     /// `--worker` anywhere on the line is the `worker` subcommand, as the packaged AudioSep
     /// worker is started (`dsu-audiosep --worker [--max-cached-models N]`).
     static func main() {
+        // Before any descriptor is made: a closed 0, 1 or 2 would be given to the first one.
+        StandardDescriptors.openClosed()
         var arguments = ArgumentValues.joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
         if let flag = arguments.firstIndex(of: "--worker") {
             arguments.remove(at: flag)

@@ -131,6 +131,9 @@ struct Separate: ParsableCommand {
         let readsStdin = inputPath == nil || inputPath == "-"
         let writesStdout = outputPath == nil || outputPath == "-"
         let explicitEncoding = try outEncoding.map(SampleFormat.parseEncoding)
+        if writesStdout, StandardDescriptors.outputWasClosed {
+            throw StandardDescriptors.closedOutput("the audio", hint: "redirect it (> out.wav) or give -o FILE")
+        }
         if writesStdout, isatty(STDOUT_FILENO) == 1 {
             throw UsageError("refusing to write binary audio to a terminal: redirect it (> out.wav), pipe it (| aplay), or give -o FILE")
         }

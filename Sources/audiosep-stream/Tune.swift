@@ -3,6 +3,7 @@ import AudioSep
 import Engines
 import Foundation
 import Separation
+import Stream
 import Text
 import Tuning
 
@@ -65,12 +66,12 @@ struct Tune: ParsableCommand {
             workDirectory: work)
         request.inputPath = input
         let engineChunks = try checkEngine()
-        request.seconds = seconds ?? max(60, 3 * engineChunks.defaultSeconds)
+        request.seconds = try Self.bounded("--seconds", seconds ?? max(60, 3 * engineChunks.defaultSeconds), RunLimits.tuneSampleSeconds)
         request.shortestUsefulChunkSeconds = engineChunks.shortestUsefulSeconds
         guard (1...64).contains(channels) else { throw TuneError.invalidValue(name: "--channels", value: "\(channels)") }
         request.syntheticChannels = channels
         if let chunks {
-            request.chunks = try Quantity.secondsList(chunks, name: "--chunks")
+            request.chunks = try Quantity.secondsList(chunks, name: "--chunks").map { try Self.bounded("--chunks", $0, RunLimits.chunkSeconds) }
         } else {
             // Powers of two, and the two lengths the engine names (the shortest rounded up to a tenth).
             let shortest = (engineChunks.shortestUsefulSeconds * 10).rounded(.up) / 10
@@ -78,6 +79,7 @@ struct Tune: ParsableCommand {
             request.chunks = Array(Set([1, 2, 4, 8, 16, 32] + named)).sorted()
         }
         request.overlaps = try overlap.split(separator: ",").map { try OverlapSpec(parsing: String($0)) }
+        for case .seconds(let value) in request.overlaps { _ = try Self.bounded("--overlap", value, RunLimits.overlapSeconds) }
         request.limits = TuneLimits(maxMemoryBytes: try maxMemory.map(Quantity.bytes),
                                     maxLatencySeconds: try maxLatency.map { try Quantity.seconds($0, name: "--max-latency") },
                                     minBoundarySNR: minBoundarySnr)
@@ -94,6 +96,16 @@ struct Tune: ParsableCommand {
         if !quiet, terminal { Console.error("\n") }
         if let plot { try PlotFile.write(TuneChart.svg(report), to: plot) }
         Console.output(json ? try report.json() : report.table())
+    }
+
+    /// `value` held to the filter's bounds for the same quantity (`RunLimits`): the children run the
+    /// filter, and the sample is made in this process, so nothing past them may reach either.
+    private static func bounded(_ flag: String, _ value: Double, _ rule: RunLimits.Rule) throws -> Double {
+        do {
+            return try rule.check(value)
+        } catch let error as RunLimitError {
+            throw TuneError.invalidValue(name: "\(flag) (\(error.rule))", value: error.value)
+        }
     }
 
     /// What every run would refuse, checked once before minutes of them: the engine's name,

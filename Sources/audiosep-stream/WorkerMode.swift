@@ -35,6 +35,9 @@ struct WorkerMode: ParsableCommand {
         AudioSepStream.boundAllocator()
         var options = WorkerOptions()
         do {
+            if StandardDescriptors.outputWasClosed {
+                throw StandardDescriptors.closedOutput("the answers", hint: "start the worker with its stdout on a pipe")
+            }
             options.maxCachedModels = try WorkerOptions.maxCachedModels(flag: maxCachedModels,
                                                                         environment: ProcessInfo.processInfo.environment)
             if let threads {

@@ -49,7 +49,6 @@ final class ManifestTests: XCTestCase {
             ("j.jsonl", "{\"input\": \"a.wav\", \"text\": \"v\"}\n", "j.jsonl:1: no output"),
             ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"b.wav\"}\n", "j.jsonl:1: give either text or embedding"),
             ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"b.wav\", \"text\": \"v\", \"speed\": 2}\n", "unknown field 'speed'"),
-            ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"b.wav\", \"text\": \"v\", \"chunk\": \"long\"}\n", "chunk is 'long'"),
             ("j.csv", "input,output,text\na.wav,b.wav\n", "j.csv:2: 2 fields, the header names 3"),
             ("j.jsonl", "\n# nothing\n", "holds no jobs"),
             ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"o.wav\", \"text\": \"v\"}\n{\"input\": \"b.wav\", \"output\": \"./o.wav\", \"text\": \"v\"}\n",
