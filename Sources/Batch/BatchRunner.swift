@@ -1,5 +1,6 @@
 import Foundation
 import Separation
+import Stream
 
 /// What a shard did.
 public struct BatchSummary: Equatable, Sendable {
@@ -43,6 +44,9 @@ public final class BatchRunner {
             let jobStarted = Date()
             var record = JobRecord(index: job.index, input: job.input, output: job.output, status: .done, error: nil,
                                    seconds: 0, audioSeconds: 0)
+            // A shard killed outright (SIGKILL, a node lost) left its temporary outputs behind;
+            // each job belongs to one shard, so this run is the only one that could be writing them.
+            StagedOutput.removeStaleTemporaryFiles(for: job.output)
             if FileJob.isComplete(job.output) {
                 record.status = .skipped
                 summary.skipped += 1

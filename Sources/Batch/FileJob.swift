@@ -14,7 +14,10 @@ public enum FileJob {
     /// - Parameter staging: hears the temporary file being written, then nil once it is renamed
     ///   or removed (the executable's signal handler removes it if the run is stopped).
     public static func run(_ job: BatchJob, engine: Separator, staging: (String?) -> Void = { _ in }) throws -> Double {
-        guard let identity = FileIdentity(path: job.input) else { throw StreamError.cannotOpen(path: job.input, cause: .errno(errno)) }
+        // Opened once: the identity is the open descriptor's and the decoder reads it (a FIFO
+        // cannot be opened again once its writer has gone).
+        let inputFile = try InputFile(path: job.input)
+        let identity = inputFile.identity
         guard !identity.isDirectory else { throw StreamError.cannotOpen(path: job.input, cause: .errno(EISDIR)) }
         let folder = (job.output as NSString).deletingLastPathComponent
         if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
@@ -28,7 +31,7 @@ public enum FileJob {
         settings.overlapSeconds = job.overlap ?? min(1, chunk / 4)
         settings.downmix = job.downmix
         settings.output = job.remove ? .rest : .separated
-        let source = try SndfileSource(.path(job.input))
+        let source = try SndfileSource(.opened(inputFile))
         let input = source.description
         let format = try wavFormat(for: input.sampleFormat)
         let staged = try StagedOutput(path: job.output, inputs: [identity])
@@ -37,6 +40,8 @@ public enum FileJob {
         let sink = try WAVSink(output: staged.file, sampleRate: input.sampleRate, channelCount: input.channelCount, format: format)
         let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: input.sampleRate,
                                     configuration: settings)
+        // A failure (a truncated input, a full disk) drops `staged`, which removes the partial:
+        // a job's output is whole or absent, and the job is failed in the journal.
         let summary = try pipeline.run()
         try staged.commit()
         return Double(summary.inputFrames) / Double(input.sampleRate)
@@ -53,7 +58,10 @@ public enum FileJob {
     /// Whether `path` holds a whole output already: a WAV whose header libsndfile reads and
     /// whose length is known (our outputs are renamed into place only once complete).
     public static func isComplete(_ path: String) -> Bool {
-        guard FileManager.default.fileExists(atPath: path),
+        // Only a regular file is opened: a FIFO or device at the path is never a finished output
+        // (and opening a FIFO would wait for a writer).
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
               let source = try? SndfileSource(.path(path)) else { return false }
         return source.description.knownFrames != nil
     }

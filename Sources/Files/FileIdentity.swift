@@ -10,7 +10,8 @@ public struct FileIdentity: Hashable, Sendable {
     public let isRegularFile: Bool
     public let isDirectory: Bool
 
-    init(_ status: stat) {
+    /// The identity `fstat` or `stat` reported.
+    public init(_ status: stat) {
         device = UInt64(status.st_dev)
         inode = UInt64(status.st_ino)
         isRegularFile = (status.st_mode & S_IFMT) == S_IFREG

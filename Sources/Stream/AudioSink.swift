@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// An encoder: takes planar float frames and writes them in its container.
 public protocol AudioSink: AnyObject {
@@ -115,6 +116,36 @@ public final class WAVSink: AudioSink {
             throw error
         }
         dataBytes += Int64((planar.first?.count ?? 0) * codec.bytesPerFrame)
+        if armed { SignalSafeHeader.dataBytes.store(dataBytes, ordering: .releasing) }
+    }
+
+    private var armed = false
+
+    /// Lets a signal handler that is about to `_exit` patch this sink's header to the data
+    /// written so far (`patchArmedHeader()`), so a process killed between writes leaves a file
+    /// whose header says what it holds. Only for a seekable file, and one sink per process.
+    public func patchHeaderOnSignal() {
+        guard output.isSeekableFile else { return }
+        armed = true
+        SignalSafeHeader.dataBytes.store(dataBytes, ordering: .releasing)
+        SignalSafeHeader.fd.store(output.fd, ordering: .relaxed)
+        SignalSafeHeader.start.store(output.startOffset, ordering: .relaxed)
+        SignalSafeHeader.headerBytes.store(Int64(headerBytes), ordering: .releasing)
+    }
+
+    /// Async-signal-safe (atomics and pwrite(2) only, nothing allocated): patches the header of
+    /// the sink `patchHeaderOnSignal()` armed to the whole frames written so far, the same bytes
+    /// `finish()` writes once they are all written. Does nothing when no sink is armed.
+    public static func patchArmedHeader() {
+        let headerBytes = SignalSafeHeader.headerBytes.load(ordering: .acquiring)
+        guard headerBytes > 0 else { return }
+        let fd = SignalSafeHeader.fd.load(ordering: .relaxed)
+        let start = SignalSafeHeader.start.load(ordering: .relaxed)
+        let data = SignalSafeHeader.dataBytes.load(ordering: .acquiring)
+        var dataField = UInt32(clamping: data).littleEndian
+        var riffField = UInt32(clamping: data + headerBytes - 8 + data % 2).littleEndian
+        _ = withUnsafeBytes(of: &riffField) { pwrite(fd, $0.baseAddress, 4, off_t(start + 4)) }
+        _ = withUnsafeBytes(of: &dataField) { pwrite(fd, $0.baseAddress, 4, off_t(start + headerBytes - 4)) }
     }
 
     public func finish() throws {
@@ -204,4 +235,13 @@ public final class WAVSink: AudioSink {
         default: return 0
         }
     }
+}
+
+/// What `WAVSink.patchArmedHeader()` needs, in atomics a signal handler may read.
+enum SignalSafeHeader {
+    static let fd = Atomic<Int32>(-1)
+    static let start = Atomic<Int64>(0)
+    /// 0 while no sink is armed.
+    static let headerBytes = Atomic<Int64>(0)
+    static let dataBytes = Atomic<Int64>(0)
 }

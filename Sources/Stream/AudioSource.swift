@@ -20,10 +20,13 @@ public protocol AudioSource: AnyObject {
     var droppedTrailingBytes: Int { get }
 }
 
-/// Where input comes from: a file descriptor (stdin) or a path.
+/// Where input comes from: a file descriptor (stdin), a path, or a path opened already.
 public enum InputLocation: Sendable, Equatable {
     case fileDescriptor(Int32)
+    /// Opened once (`InputFile`) and read from that descriptor.
     case path(String)
+    /// A path the caller opened (to know its identity first); the source keeps it open.
+    case opened(InputFile)
 }
 
 /// Decodes any container libsndfile reads, from a pipe or a file (sf_open_fd / sf_open).
@@ -36,6 +39,8 @@ public final class SndfileSource: AudioSource {
     private var interleaved: [Float] = []
     /// Kept alive for libsndfile's callbacks while the handle is open.
     private let virtualInput: VirtualInput?
+    /// The named input this source reads, kept open while it does.
+    private let file: InputFile?
     /// `virtualInput.readsAtEnd` once the header was parsed.
     private let readsAtEndWhenOpened: Int
     /// Set when the decoder was caught inventing audio past the end of the input: nothing more is read.
@@ -66,22 +71,32 @@ public final class SndfileSource: AudioSource {
             }
             try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head)
         case .path(let path):
-            guard stat(path, &status) == 0 else {
-                throw StreamError.cannotOpen(path: path, cause: .errno(errno))
+            try self.init(.opened(InputFile(path: path)))
+        case .opened(let file):
+            let path = file.path
+            guard fstat(file.fd, &status) == 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
+            switch status.st_mode & S_IFMT {
+            case S_IFDIR:
+                throw StreamError.cannotOpen(path: path, cause: .errno(EISDIR))
+            case S_IFREG:
+                break
+            default:
+                // A FIFO, a character device: read as a pipe, from the one descriptor.
+                try self.init(virtual: VirtualInput(fd: file.fd), keeping: file)
+                return
             }
-            let isRegularFile = (status.st_mode & S_IFMT) == S_IFREG
-            if isRegularFile, status.st_size == 0 { throw StreamError.emptyInput }
-            guard let handle = QuietStderr.run({ sf_open(path, Int32(SFM_READ), &info) }) else {
-                let failure = StreamError.cannotOpen(path: path, cause: .message(String(cString: sf_strerror(nil))))
-                let fd = open(path, O_RDONLY)
-                guard fd >= 0 else { throw failure }
-                defer { close(fd) }
-                throw Self.diagnose(Self.firstBytes(fd, at: 0), otherwise: failure)
+            if status.st_size == 0 { throw StreamError.emptyInput }
+            let head = Self.firstBytes(file.fd, at: 0)
+            // libsndfile closes the descriptor it is given (on failure too): give it a copy at
+            // the start of the file, so `file` stays the one open of the name.
+            let copy = dup(file.fd)
+            guard copy >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
+            _ = fcntl(copy, F_SETFD, FD_CLOEXEC)
+            lseek(copy, 0, SEEK_SET)
+            guard let handle = QuietStderr.run({ sf_open_fd(copy, Int32(SFM_READ), &info, 1) }) else {
+                throw Self.diagnose(head, otherwise: .cannotOpen(path: path, cause: .message(String(cString: sf_strerror(nil)))))
             }
-            let fd = open(path, O_RDONLY)
-            let head = fd >= 0 ? Self.firstBytes(fd, at: 0) : []
-            if fd >= 0 { close(fd) }
-            try self.init(handle: handle, info: info, isRegularFile: isRegularFile, input: nil, prefix: head)
+            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head, file: file)
         }
     }
 
@@ -91,7 +106,7 @@ public final class SndfileSource: AudioSource {
     }
 
     /// Decodes through `input` (internal, so the fuzz targets can give a pipe a small prefix).
-    convenience init(virtual input: VirtualInput) throws {
+    convenience init(virtual input: VirtualInput, keeping file: InputFile? = nil) throws {
         var info = SF_INFO()
         var callbacks = VirtualInput.callbacks
         let user = Unmanaged.passUnretained(input).toOpaque()
@@ -99,7 +114,7 @@ public final class SndfileSource: AudioSource {
             if input.bytesArrived == 0 { throw StreamError.emptyInput }
             throw Self.diagnose(input.prefix, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
         }
-        try self.init(handle: handle, info: info, isRegularFile: false, input: input, prefix: input.prefix)
+        try self.init(handle: handle, info: info, isRegularFile: false, input: input, prefix: input.prefix, file: file)
     }
 
     /// The error for a header libsndfile refused: one naming the value at fault when the bytes
@@ -120,7 +135,8 @@ public final class SndfileSource: AudioSource {
     static let tailStepFrames = 64
 
     /// Takes ownership of an open handle; validates what the header says (closing it on failure).
-    private init(handle: OpaquePointer, info: SF_INFO, isRegularFile: Bool, input: VirtualInput?, prefix: [UInt8]) throws {
+    private init(handle: OpaquePointer, info: SF_INFO, isRegularFile: Bool, input: VirtualInput?, prefix: [UInt8],
+                 file: InputFile? = nil) throws {
         guard info.samplerate > 0 else {
             sf_close(handle)
             throw StreamError.invalidRate(hz: Int(info.samplerate))
@@ -150,6 +166,7 @@ public final class SndfileSource: AudioSource {
         if known == nil, let stated = wav?.statedFrames, stated == Int(info.frames) { known = stated }
         self.handle = handle
         self.virtualInput = input
+        self.file = file
         self.readsAtEndWhenOpened = input?.readsAtEnd ?? 0
         self.isMPEG = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_MPEG)
         let isFLAC = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_FLAC)
@@ -242,6 +259,8 @@ public final class RawPCMSource: AudioSource {
     private let codec: SampleCodec
     private let fd: Int32
     private let ownsDescriptor: Bool
+    /// The named input this source reads, kept open while it does.
+    private var file: InputFile?
     private var carry: [UInt8] = []
     private var ended = false
     private var bytesRead = 0
@@ -254,10 +273,14 @@ public final class RawPCMSource: AudioSource {
             fd = descriptor
             ownsDescriptor = false
         case .path(let path):
-            let descriptor = open(path, O_RDONLY)
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
             fd = descriptor
             ownsDescriptor = true
+        case .opened(let opened):
+            file = opened
+            fd = opened.fd
+            ownsDescriptor = false
         }
         codec = SampleCodec(format: format, channelCount: channelCount)
         var status = stat()

@@ -12,7 +12,25 @@ import Foundation
 ///
 /// Refuses, before creating anything: a folder, a name in a folder that does not exist, and a
 /// file that is one of `inputs` (compared by device and inode, so through links too).
+///
+/// **The one rule for a run that did not finish** (a read error, a full disk, a stop signal):
+/// `commitPartial()` never replaces a file the user had. When the target did not exist when
+/// staging began, the partial output takes its name (a valid, shorter file, as sox leaves one);
+/// when it did, the old file keeps its name and the partial is kept beside it under a name of its
+/// own that no existing file has (`NAME.partial.EXT`, then `NAME.partial-2.EXT`, …). Every front
+/// end (the filter, the worker, batch) goes through this, so they cannot disagree.
 public final class StagedOutput {
+    /// Where a partial output ended up (`commitPartial()`).
+    public enum PartialOutcome: Equatable, Sendable {
+        /// The target did not exist: the partial is under the name the user gave (or was written
+        /// straight through to a device or FIFO).
+        case underName
+        /// The target existed and keeps its content; the partial is at this path beside it.
+        case keptBeside(String)
+        /// The target existed and keeps its content; the partial could not be kept under a name
+        /// of its own and was removed.
+        case removed
+    }
     /// What the user named.
     public let path: String
     /// The file that will hold the result: `path` with symbolic links followed.
@@ -20,6 +38,9 @@ public final class StagedOutput {
     /// The temporary name while writing a regular file; nil when writing straight through.
     public let temporaryPath: String?
     public let file: OutputFile
+    /// True when a regular file had the target's name when staging began: a partial output must
+    /// then never take that name (see `commitPartial()`).
+    public let replacesExistingFile: Bool
     private var settled = false
 
     public init(path: String, inputs: [FileIdentity] = []) throws {
@@ -31,6 +52,7 @@ public final class StagedOutput {
             let descriptor = open(target, O_WRONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
             temporaryPath = nil
+            replacesExistingFile = false
             file = OutputFile(adopting: descriptor)
             return
         }
@@ -40,6 +62,7 @@ public final class StagedOutput {
         let (descriptor, temporary) = try Self.createTemporary(beside: target, mode: mode, naming: path)
         if existing != nil { fchmod(descriptor, mode) }
         temporaryPath = temporary
+        replacesExistingFile = existing != nil
         file = OutputFile(adopting: descriptor)
     }
 
@@ -70,6 +93,68 @@ public final class StagedOutput {
             let code = errno
             unlink(temporaryPath)
             throw StreamError.cannotRename(path: path, errno: code)
+        }
+    }
+
+    /// Settles an output that is not whole (the run failed or was stopped) by the one rule: when
+    /// no file had the target's name, the partial takes it, as `commit()` would; when one did,
+    /// that file is left as it was and the partial is kept beside it under a name no file has
+    /// (`partialName(for:)`), or removed when no such name can be made.
+    /// - Throws: `StreamError.cannotRename` when the partial cannot take a free name.
+    @discardableResult
+    public func commitPartial() throws -> PartialOutcome {
+        guard replacesExistingFile, !settled, let temporaryPath else {
+            try commit()
+            return .underName
+        }
+        settled = true
+        let folder = (target as NSString).deletingLastPathComponent
+        let name = (target as NSString).lastPathComponent
+        for attempt in 1...100 {
+            let candidate = (folder.isEmpty ? "" : folder + "/") + Self.partialName(for: name, attempt: attempt)
+            // link(2) never replaces an existing name (EEXIST), unlike rename(2).
+            if link(temporaryPath, candidate) == 0 {
+                unlink(temporaryPath)
+                return .keptBeside(candidate)
+            }
+            if errno != EEXIST { break }
+        }
+        unlink(temporaryPath)
+        return .removed
+    }
+
+    /// The name a partial output of `name` is kept under beside it: `.partial` before the
+    /// extension (`out.wav` → `out.partial.wav`, `out` → `out.partial`), with `-N` from the
+    /// second attempt on (`out.partial-2.wav`).
+    public static func partialName(for name: String, attempt: Int = 1) -> String {
+        let suffix = attempt > 1 ? ".partial-\(attempt)" : ".partial"
+        let ext = (name as NSString).pathExtension
+        let stem = (name as NSString).deletingPathExtension
+        guard !ext.isEmpty, !stem.isEmpty else { return name + suffix }
+        return stem + suffix + "." + ext
+    }
+
+    /// The temporary files that runs staging `path` left behind when they were killed before
+    /// they could remove them (`.NAME.audiosep-XXXXXX` beside the target, as `init` names them).
+    public static func temporaryFiles(for path: String) -> [String] {
+        guard let target = try? followLinks(path) else { return [] }
+        let folder = (target as NSString).deletingLastPathComponent
+        let name = (target as NSString).lastPathComponent
+        let prefix = ".\(name).audiosep-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder) else { return [] }
+        return entries.filter { $0.hasPrefix(prefix) && $0.utf8.count == prefix.utf8.count + 6 }
+            .sorted()
+            .map { (folder.isEmpty ? "" : folder + "/") + $0 }
+    }
+
+    /// Removes the temporary files `temporaryFiles(for:)` finds (only regular files); returns
+    /// those removed. Call it only when no other run can be writing `path`.
+    @discardableResult
+    public static func removeStaleTemporaryFiles(for path: String) -> [String] {
+        temporaryFiles(for: path).filter { file in
+            var status = stat()
+            guard lstat(file, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { return false }
+            return unlink(file) == 0
         }
     }
 

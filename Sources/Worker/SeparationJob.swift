@@ -35,8 +35,10 @@ public enum SeparationJob {
 
     /// The output is written under a temporary name beside it and renamed onto it when complete
     /// (`StagedOutput`), so its name never holds a partial file. A stop request
-    /// (`InputInterruption`) ends the input where reading got to: the output is ended validly,
-    /// put under its name, and `WorkerError.interrupted` says how much it holds.
+    /// (`InputInterruption`) ends the input where reading got to: the output is ended validly
+    /// and settled by `StagedOutput.commitPartial()` (under its name when no file had it, else
+    /// beside the file the host had, which is left unchanged), and `WorkerError.interrupted`
+    /// says how much it holds and where.
     ///
     /// - Parameters:
     ///   - engine: the separator for this query (the run writes the rest when the request says `remove`).
@@ -51,9 +53,19 @@ public enum SeparationJob {
     public static func run(_ request: SeparateRequest, engine: Separator, autoChunkSeconds: Double,
                            maxPassSeconds: Double, outputFormat: OutputFormat = .default,
                            job: RunningJob = RunningJob()) throws -> SeparationResult {
-        guard let inputIdentity = FileIdentity(path: request.input) else { throw WorkerError.inputNotFound(path: request.input) }
+        // Opened once: the identity is the open descriptor's and the decoder reads it (a FIFO
+        // cannot be opened again once its writer has gone).
+        let inputFile: InputFile
+        do {
+            inputFile = try InputFile(path: request.input)
+        } catch StreamError.cannotOpen(_, .errno(ENOENT)) {
+            throw WorkerError.inputNotFound(path: request.input)
+        } catch StreamError.cannotOpen(_, .errno(EINTR)) where InputInterruption.isRequested {
+            throw WorkerError.interrupted(output: request.output, secondsWritten: nil)
+        }
+        let inputIdentity = inputFile.identity
         guard !inputIdentity.isDirectory else { throw WorkerError.inputIsDirectory(path: request.input) }
-        let source = try SndfileSource(.path(request.input))
+        let source = try SndfileSource(.opened(inputFile))
         let input = source.description
         let inputSeconds = input.knownFrames.map { Double($0) / Double(input.sampleRate) }
 
@@ -105,10 +117,14 @@ public enum SeparationJob {
                                     configuration: settings)
         job.attach(pipeline)
         let summary = try pipeline.run()
-        try output.commit()
         if InputInterruption.isRequested, summary.inputFrames < input.knownFrames ?? .max {
-            throw WorkerError.interrupted(output: request.output, secondsWritten: Double(summary.outputFrames) / Double(outputRate))
+            // Not whole: by the one rule, never over a file the host had.
+            let outcome = try output.commitPartial()
+            let partial: String? = if case .keptBeside(let name) = outcome { name } else { nil }
+            throw WorkerError.interrupted(output: request.output, secondsWritten: Double(summary.outputFrames) / Double(outputRate),
+                                          replacedNothing: outcome == .underName, partial: partial)
         }
+        try output.commit()
         return SeparationResult(engine: engine.name, inputSeconds: Double(summary.inputFrames) / Double(input.sampleRate),
                                 outputFrames: summary.outputFrames, outputRate: outputRate, channels: layout.channelCount,
                                 sampleFormat: layout.sampleFormat, outputFormat: written,

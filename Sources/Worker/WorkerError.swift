@@ -27,8 +27,10 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
     /// A command line longer than the cap, without its newline; the rest of it is skipped.
     case lineTooLong(limitBytes: Int)
     /// A stop signal ended the input early. The output holds `secondsWritten` seconds, ended
-    /// validly and under its name; nil when the separation had not begun and nothing was written.
-    case interrupted(output: String, secondsWritten: Double?)
+    /// validly; nil when the separation had not begun and nothing was written. By the one rule
+    /// (`StagedOutput.commitPartial`) it is under the output's name when no file had that name,
+    /// else `partial` says where it is (nil: removed) and the existing file was left as it was.
+    case interrupted(output: String, secondsWritten: Double?, replacedNothing: Bool = true, partial: String? = nil)
     /// `separate` without a loaded model, for a query the built-in engine does not know.
     case modelNotLoaded(reason: String)
     /// A model that could not be loaded, with what stopped it.
@@ -80,8 +82,15 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
 
     /// For `.interrupted`: what the stopped separation left, for the answer and the stop's log line.
     public var stopDetail: String? {
-        guard case .interrupted(let output, let secondsWritten) = self else { return nil }
+        guard case .interrupted(let output, let secondsWritten, let replacedNothing, let partial) = self else { return nil }
         guard let secondsWritten else { return "the separation had not begun, nothing was written to '\(output)'" }
+        if !replacedNothing {
+            guard let partial else {
+                return "the existing '\(output)' was left unchanged and the partial output removed"
+            }
+            return String(format: "%.2f s written to '%@', the output ended validly; the existing '%@' was left unchanged",
+                          secondsWritten, partial, output)
+        }
         return String(format: "%.2f s written to '%@', the output ended validly", secondsWritten, output)
     }
 

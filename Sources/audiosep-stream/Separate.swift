@@ -137,17 +137,21 @@ struct Separate: ParsableCommand {
         if writesStdout, isatty(STDOUT_FILENO) == 1 {
             throw UsageError("refusing to write binary audio to a terminal: redirect it (> out.wav), pipe it (| aplay), or give -o FILE")
         }
+        // A named input is opened once, here: its identity is the open descriptor's, and the
+        // decoder reads that descriptor (a FIFO cannot be opened again once its writer is gone).
         let inputIdentity: FileIdentity?
+        let inputFile: InputFile?
         if readsStdin {
             inputIdentity = FileIdentity(descriptor: STDIN_FILENO)
+            inputFile = nil
         } else if let inputPath {
-            guard let identity = FileIdentity(path: inputPath) else {
-                throw StreamError.cannotOpen(path: inputPath, cause: .errno(errno))
-            }
-            if identity.isDirectory { throw UsageError("input '\(inputPath)' is a folder; name an audio file") }
-            inputIdentity = identity
+            let file = try InputFile(path: inputPath)
+            if file.identity.isDirectory { throw UsageError("input '\(inputPath)' is a folder; name an audio file") }
+            inputIdentity = file.identity
+            inputFile = file
         } else {
             inputIdentity = nil
+            inputFile = nil
         }
         let inputs = inputIdentity.map { [$0] } ?? []
         if writesStdout {
@@ -185,7 +189,7 @@ struct Separate: ParsableCommand {
         if readsStdin, isatty(STDIN_FILENO) == 1, !quiet {
             note("waiting for audio on stdin (for example: < in.wav, or sox in.flac -t wav - | audiosep-stream …)")
         }
-        let location: InputLocation = readsStdin ? .fileDescriptor(STDIN_FILENO) : .path(inputPath!)
+        let location: InputLocation = inputFile.map { .opened($0) } ?? .fileDescriptor(STDIN_FILENO)
         let source: AudioSource
         if let raw {
             source = try RawPCMSource(location, sampleRate: raw.rate, channelCount: raw.channels, format: raw.format)
@@ -224,6 +228,8 @@ struct Separate: ParsableCommand {
             note(String(format: "chunk snapped to %.3f s and overlap to %.3f s: lengths the %@ engine wastes nothing on, "
                         + "windows on the grid of one pass", pipeline.plan.chunkSeconds, pipeline.plan.overlapSeconds, separator.name))
         }
+        // `> out.wav`: a second signal exits at once, and patches the header on its way out.
+        if staged == nil, let wav, output.isSeekableFile { wav.patchHeaderOnSignal() }
         StopSignals.attach(pipeline)
         let meter = ProgressMeter(terminal: isatty(STDERR_FILENO) == 1)
         let summary: PipelineSummary
@@ -231,12 +237,20 @@ struct Separate: ParsableCommand {
             summary = try pipeline.run(progress: showProgress ? meter.show : nil)
         } catch {
             // What reached the file was ended validly (a read error mid-stream, a full disk):
-            // keep it, as sox does; an output with no audio at all keeps the old file instead.
-            if let staged, let wav, wav.dataBytesOnDisk > 0 { try? staged.commit() }
-            if let staged, wav == nil, output.bytesWritten > 0 { try? staged.commit() }
+            // keep it by the one rule (StagedOutput.commitPartial: never over a file the user
+            // had); an output with no audio at all keeps nothing.
+            let hasAudio = wav.map { $0.dataBytesOnDisk > 0 } ?? (output.bytesWritten > 0)
+            if let staged, hasAudio { settlePartial(staged) } else { staged?.discard() }
             throw error
         }
-        try staged?.commit()
+        var keptAs: String?
+        if let staged {
+            if StopSignals.signal != nil {
+                if case .keptBeside(let name) = settlePartial(staged, quietly: true) { keptAs = name }
+            } else {
+                try staged.commit()
+            }
+        }
         if showProgress { meter.end() }
         if let stats {
             try RunStats(engine: separator.name, engineSampleRate: pipeline.engine.sampleRate,
@@ -255,7 +269,8 @@ struct Separate: ParsableCommand {
         if let signal = StopSignals.signal {
             // Everything in flight was written and the output ended validly; say so and exit as
             // shells expect of a process a signal stopped.
-            throw Interrupted(signal: signal, secondsWritten: Double(summary.outputFrames) / Double(outputRate))
+            throw Interrupted(signal: signal, secondsWritten: Double(summary.outputFrames) / Double(outputRate),
+                              keptAs: keptAs, unchanged: keptAs == nil && staged?.replacesExistingFile == true ? outputPath : nil)
         }
         if let announced = wav?.announcedDataBytes, let wav, announced != wav.writtenDataBytes {
             note(String(format: "the input's header promised %.2f s but %.2f s arrived; the WAV header already on the pipe "
@@ -335,6 +350,22 @@ struct Separate: ParsableCommand {
             encoding = bits == 8 ? .unsignedInteger : .signedInteger
         }
         return try SampleFormat(encoding: encoding, bits: bits, endian: outEndian ?? input.sampleFormat.endian)
+    }
+
+    /// Settles an output that is not whole by StagedOutput's rule and says where it is when a
+    /// file the user had kept its name.
+    @discardableResult
+    private func settlePartial(_ staged: StagedOutput, quietly: Bool = false) -> StagedOutput.PartialOutcome? {
+        guard let outcome = try? staged.commitPartial() else { return nil }
+        switch outcome {
+        case .underName:
+            break
+        case .keptBeside(let name):
+            if !quietly { note("'\(staged.path)' is unchanged; the partial output is kept as '\(name)'") }
+        case .removed:
+            note("'\(staged.path)' is unchanged; the partial output could not be kept beside it and was removed")
+        }
+        return outcome
     }
 
     private func note(_ text: String) {

@@ -56,6 +56,8 @@ enum StopSignals {
             // Only async-signal-safe work here: atomics, write(2), _exit.
             if StopSignals.received.exchange(number, ordering: .acquiringAndReleasing) != 0 {
                 if let staged = StopSignals.stagedPath { unlink(staged) }
+                // `> out.wav`: the header says what reached the file (pwrite only).
+                WAVSink.patchArmedHeader()
                 _exit(128 + number)
             }
             InputInterruption.request()
@@ -134,10 +136,21 @@ enum ReaderWatch {
 struct Interrupted: Error, CustomStringConvertible {
     var signal: Int32
     var secondsWritten: Double?
+    /// Where the partial output is when `-o PATH` existed before the run (PATH keeps its file).
+    var keptAs: String? = nil
+    /// `-o PATH` that existed and keeps its file, when the partial could not be kept beside it.
+    var unchanged: String? = nil
 
     var description: String {
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : signal == SIGHUP ? "SIGHUP" : "signal \(signal)"
         guard let secondsWritten else { return "stopped by \(name) before any audio arrived" }
+        if let keptAs {
+            return String(format: "stopped by %@: %.2f s written to '%@', ended validly; the existing output file was left unchanged",
+                          name, secondsWritten, keptAs)
+        }
+        if let unchanged {
+            return "stopped by \(name): the existing '\(unchanged)' was left unchanged and the partial output removed"
+        }
         return String(format: "stopped by %@: %.2f s written, the output ended validly", name, secondsWritten)
     }
 }

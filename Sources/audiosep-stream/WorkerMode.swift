@@ -88,7 +88,7 @@ struct WorkerMode: ParsableCommand {
         }
     }
 
-    /// One log line and the status shells expect of a process a signal stopped (130, 143).
+    /// One log line and the status shells expect of a process a signal stopped (130, 143, 129).
     private func stop(_ signal: Int32, _ interruption: String?, log: (String) -> Void) -> Never {
         log("stopped by \(WorkerStopSignals.name(signal)): \(interruption ?? "no separation was running")")
         Foundation.exit(128 + signal)
@@ -107,10 +107,12 @@ struct WorkerMode: ParsableCommand {
     }
 }
 
-/// SIGINT and SIGTERM stop the worker. Between commands it stops at once; during a separation
-/// the input stops being read (as the filter stops, `InputInterruption`), what is in flight is
-/// written, the output is ended validly and put under its name, the command is answered, then the
-/// worker exits. A second signal removes the output still being written and exits at once.
+/// SIGINT, SIGTERM and SIGHUP stop the worker, as they stop the filter (exit 130, 143, 129).
+/// Between commands it stops at once; during a separation the input stops being read (as the
+/// filter stops, `InputInterruption`), what is in flight is written, the output is ended validly
+/// and settled by `StagedOutput.commitPartial()` (never over a file the host had), the command is
+/// answered, then the worker exits. A second signal removes the output still being written and
+/// exits at once.
 /// (The filter's StopSignals, with the worker's targets: its main thread reading commands, or
 /// the running pipeline's reader.)
 enum WorkerStopSignals {
@@ -125,7 +127,7 @@ enum WorkerStopSignals {
     }
 
     static func name(_ signal: Int32) -> String {
-        signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+        signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : signal == SIGHUP ? "SIGHUP" : "signal \(signal)"
     }
 
     static func install(job: RunningJob, log: @escaping @Sendable (String) -> Void) {
@@ -154,7 +156,7 @@ enum WorkerStopSignals {
             }
         }
         watcher.start()
-        StopSignals.handle([SIGINT, SIGTERM]) { number in
+        StopSignals.handle([SIGINT, SIGTERM, SIGHUP]) { number in
             // Only async-signal-safe work here: atomics, write(2).
             _ = WorkerStopSignals.received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
             InputInterruption.request()
