@@ -254,12 +254,15 @@ private struct Machine {
         return top
     }
 
-    /// Removes and returns the items above the latest MARK.
+    /// Removes and returns the items above the latest MARK, in time proportional to their
+    /// number: they are copied out before the stack shrinks, so no slice still shares the
+    /// stack's buffer when it does (one would make the removal copy the whole stack, every
+    /// record of a state dict pending under SETITEMS's MARK included: quadratic in the records).
     mutating func popMark() throws -> ArraySlice<Int> {
         guard let mark = marks.popLast() else { throw malformed("no MARK on the stack") }
-        let items = stack[mark...]
+        let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
-        return items
+        return items[...]
     }
 
     mutating func memoGet(_ key: Int) throws -> Int {

@@ -206,4 +206,19 @@ final class ModelHardeningEndToEndTests: XCTestCase {
         try assertRefused("$BIN \(separate) --model models --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
                           ["models: several models (y.safetensors, z.safetensors); give --model one of them"])
     }
+    // MARK: Hostile pickles and very many records
+
+    /// The filter refuses a checkpoint of 100,000 tensor records in time linear in their number
+    /// (it took over a minute; `convert` 0.3 s): at most 20 times as long as 10,000 records.
+    func testTheFilterRefusesVeryManyRecordsInLinearTime() throws {
+        func seconds(_ records: Int) throws -> Double {
+            try Data(CheckpointBuilder.manyRecords(records)).write(to: URL(fileURLWithPath: "\(folder!)/many.ckpt"))
+            let run = try assertRefused("$BIN \(separate) --checkpoint many.ckpt --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
+                                        ["many.ckpt: tensor 'ss_model.base.bn0.weight' is missing"])
+            return run.seconds
+        }
+        let small = try (0..<2).map { _ in try seconds(10_000) }.min()!
+        let large = try seconds(100_000)
+        XCTAssertLessThan(large / small, 20, "10k records: \(small) s, 100k: \(large) s")
+    }
 }
