@@ -42,6 +42,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case pickleUnknownOpcode(file: String, opcode: UInt8, offset: Int)
     /// A structurally invalid pickle: stack underflow, missing mark, bad memo index, … at `offset`.
     case pickleMalformed(file: String, offset: Int, reason: String)
+    /// The pickle names `module.name` at `offset` (GLOBAL, STACK_GLOBAL or INST), a global no
+    /// PyTorch checkpoint uses (`Pickle.allowedGlobals`): Python would import and may call it.
+    case pickleForbiddenGlobal(file: String, offset: Int, module: String, name: String)
 
     // PyTorch checkpoints.
     /// The archive holds no `data.pkl` (at its root or in one folder).
@@ -129,6 +132,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): unsupported pickle opcode 0x\(String(opcode, radix: 16)) at byte \(offset)"
         case .pickleMalformed(let file, let offset, let reason):
             return "\(file): malformed pickle at byte \(offset): \(reason)"
+        case .pickleForbiddenGlobal(let file, let offset, let module, let name):
+            return "\(file): refused: its pickle names \(module).\(name) (byte \(offset)), which no PyTorch checkpoint uses "
+                + "and torch.load(weights_only=True) refuses too; loading this file with Python's pickle could run it"
         case .noDataPickle(let file):
             return "\(file): not a PyTorch checkpoint (no data.pkl in the archive)"
         case .unsupportedByteOrder(let file, let byteOrder):

@@ -208,6 +208,20 @@ final class ModelHardeningEndToEndTests: XCTestCase {
     }
     // MARK: Hostile pickles and very many records
 
+    /// A checkpoint whose pickle names os.system (beside a valid state dict) is refused by the
+    /// filter and by `convert`, in one line naming it; `convert` writes nothing.
+    func testACheckpointNamingOsSystemIsRefusedAndNeverConverted() throws {
+        let evil = CheckpointBuilder.stateDict { $0.global("os", "system"); $0.string("touch pwned"); $0.tuple1(); $0.reduce() }
+        try Data(evil).write(to: URL(fileURLWithPath: "\(folder!)/evil.ckpt"))
+        try assertRefused("$BIN \(separate) --checkpoint evil.ckpt --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
+                          ["evil.ckpt: refused: its pickle names os.system"])
+        try assertRefused("$BIN convert --checkpoint evil.ckpt -o out.safetensors", ["evil.ckpt: refused: its pickle names os.system"])
+        let stacked = CheckpointBuilder.stateDict { $0.stackGlobal("subprocess", "Popen"); $0.emptyTuple(); $0.newObj() }
+        try Data(stacked).write(to: URL(fileURLWithPath: "\(folder!)/stacked.ckpt"))
+        try assertRefused("$BIN convert --checkpoint stacked.ckpt -o out.safetensors", ["stacked.ckpt: refused: its pickle names subprocess.Popen"])
+        XCTAssertEqual(try names(), ["evil.ckpt", "stacked.ckpt", "x.ckpt"], "nothing written, nothing run")
+    }
+
     /// The filter refuses a checkpoint of 100,000 tensor records in time linear in their number
     /// (it took over a minute; `convert` 0.3 s): at most 20 times as long as 10,000 records.
     func testTheFilterRefusesVeryManyRecordsInLinearTime() throws {
