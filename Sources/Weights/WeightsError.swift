@@ -60,6 +60,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     /// The tensor's shape, strides and storage offset reach `neededBytes` bytes into a
     /// storage that holds only `storageBytes`.
     case storageOutOfRange(file: String, tensor: String, neededBytes: Int, storageBytes: Int)
+    /// The tensor's storage offset (`offset` elements of `dtype`) is negative or lies past the
+    /// end of its storage of `storageBytes` bytes.
+    case badStorageOffset(file: String, tensor: String, offset: Int, dtype: String, storageBytes: Int)
     /// The tensor has an invalid shape or strides (negative, rank mismatch, overflow).
     case invalidLayout(file: String, tensor: String, shape: [Int], strides: [Int])
     /// The tensor's shape holds `elementCount` values, more than the whole file has bytes (only
@@ -147,6 +150,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): storage '\(entry)' of tensor '\(tensor)' cannot be mapped: \(reason)"
         case .storageOutOfRange(let file, let tensor, let neededBytes, let storageBytes):
             return "\(file): tensor '\(tensor)' needs \(neededBytes) bytes of a storage of \(storageBytes)"
+        case .badStorageOffset(let file, let tensor, let offset, let dtype, let storageBytes):
+            return "\(file): tensor '\(tensor)' starts at storage offset \(offset) (\(dtype) elements), "
+                + "outside its storage of \(storageBytes) bytes"
         case .invalidLayout(let file, let tensor, let shape, let strides):
             return "\(file): tensor '\(tensor)' has an invalid layout: shape \(shape), strides \(strides)"
         case .tensorLargerThanFile(let file, let tensor, let shape, let elementCount, let fileBytes):

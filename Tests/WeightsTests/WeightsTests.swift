@@ -397,6 +397,14 @@ final class WeightsTests: XCTestCase {
         assertError(.storageOutOfRange(file: path, tensor: "t", neededBytes: 20, storageBytes: 16)) { _ = try view([2, 2], [2, 1], offset: 1) }
         assertError(.storageOutOfRange(file: path, tensor: "t", neededBytes: 32, storageBytes: 16)) { _ = try view([2, 2], [1, 6]) }
         assertError(.invalidLayout(file: path, tensor: "t", shape: [2], strides: [-1])) { _ = try view([2], [-1]) }
+        // A bad storage offset is named, with the storage it misses.
+        for offset in [-1, 4, 1 << 62] {
+            assertError(.badStorageOffset(file: path, tensor: "t", offset: offset, dtype: "f32", storageBytes: 16)) {
+                _ = try view([1], [1], offset: offset)
+            }
+        }
+        XCTAssertEqual(String(describing: WeightsError.badStorageOffset(file: "m.ckpt", tensor: "t", offset: -5, dtype: "f32", storageBytes: 16)),
+                       "m.ckpt: tensor 't' starts at storage offset -5 (f32 elements), outside its storage of 16 bytes")
         assertError(.invalidLayout(file: path, tensor: "t", shape: [2, 2], strides: [1])) { _ = try view([2, 2], [1]) }
         assertError(.shapeOverflow(file: path, tensor: "t", shape: [Int.max, 4], dtype: "f32")) { _ = try view([Int.max, 4], [4, 1]) }
         assertError(.readOutOfRange(file: path, offset: 8, byteCount: 100, fileBytes: 64)) { _ = try view([1], [1], bytes: 100) }
