@@ -14,6 +14,15 @@ public enum DownloadError: Error, Equatable, CustomStringConvertible {
     /// The server sends more than the file's length (the table's, or the one it announced): the
     /// transfer is stopped before the excess reaches the disk.
     case tooLong(file: String, url: String, expected: Int64)
+    /// A file whose size is not published: the server announces (`announced`), or sends, more
+    /// than `cap` bytes, the most such a file may have; stopped before the excess reaches the disk.
+    case overCap(file: String, url: String, cap: Int64, announced: Int64?)
+    /// Fewer than `minimum` bytes per second arrived over the last `seconds` (`bytesPerSecond`, rounded).
+    case tooSlow(file: String, url: String, bytesPerSecond: Int64, seconds: Int, minimum: Int64)
+    /// A 206 answer starts at byte `got` of the file where byte `asked` was requested.
+    case wrongRange(file: String, url: String, asked: Int64, got: Int64)
+    /// An environment setting of the download is not a positive number.
+    case badSetting(name: String, value: String)
     /// The bytes are not the published ones (the `.part` file is removed: resuming it cannot help).
     case checksumMismatch(file: String, url: String, expected: String, got: String)
     /// A system call on the file failed (a full disk: ENOSPC).
@@ -37,6 +46,16 @@ public enum DownloadError: Error, Equatable, CustomStringConvertible {
             return "\(file): \(url) sends \(got) bytes, expected \(expected): wrong file or a broken mirror"
         case .tooLong(let file, let url, let expected):
             return "\(file): \(url) sends more than the \(expected) bytes expected: wrong file or a broken mirror"
+        case .overCap(let file, let url, let cap, let announced):
+            let what = announced.map { "announces \($0) bytes" } ?? "sends more"
+            return "\(file): \(url) \(what), over the \(cap)-byte cap for a file whose size is not published: wrong file or a broken mirror"
+        case .tooSlow(let file, let url, let rate, let seconds, let minimum):
+            return "\(file): \(url) sends \(rate) bytes/s over the last \(seconds) s, under the minimum of \(minimum) bytes/s: "
+                + "stalled or throttled; run the command again to resume"
+        case .wrongRange(let file, let url, let asked, let got):
+            return "\(file): \(url) answered a request for the bytes from \(asked) with the bytes from \(got): a broken server or mirror"
+        case .badSetting(let name, let value):
+            return "\(name)='\(value)' is not a positive number"
         case .checksumMismatch(let file, let url, let expected, let got):
             return "\(file): the bytes from \(url) have SHA-256 \(got), expected \(expected): not kept (corrupted download or a wrong mirror)"
         case .writeFailed(let file, let url, let call, let code):

@@ -47,7 +47,10 @@ final class HTTPFetcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     /// server may answer 200 with the whole file instead, which `onHead` sees as `start` 0.
     /// `onHead` and `onBody` may throw to stop the transfer; that error is rethrown. A status other
     /// than 200/206 throws `HTTPFailure.status`; a transport failure `HTTPFailure.transport`.
+    /// `watchdog` runs every `watchInterval` seconds while the transfer lasts, on the queue the
+    /// body arrives on (so it may read what `onBody` counts); throwing ends the transfer with that error.
     func get(_ url: URL, offset: Int64, last: Int64?, userAgent: String,
+             watchInterval: TimeInterval = 1, watchdog: (() throws -> Void)? = nil,
              onHead: @escaping (ResponseHead) throws -> Void, onBody: @escaping (Data) throws -> Void) throws {
         var request = URLRequest(url: url)
         request.httpMethod = "GET"
@@ -65,7 +68,17 @@ final class HTTPFetcher: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         let session = makeSession()
         let task = session.dataTask(with: request)
         task.resume()
-        finished.wait()
+        while finished.wait(timeout: .now() + max(0.01, watchInterval)) == .timedOut {
+            guard let watchdog else { continue }
+            queue.addOperation { [self] in
+                guard failure == nil else { return }
+                do { try watchdog() } catch {
+                    failure = error
+                    task.cancel()
+                }
+            }
+        }
+        queue.waitUntilAllOperationsAreFinished()  // no watchdog left to run into the next transfer
         session.invalidateAndCancel()
         self.onHead = nil
         self.onBody = nil

@@ -34,6 +34,19 @@ public final class ModelDownloader {
     /// may take it, keeping the difference in memory, so a file is fetched as consecutive Range
     /// requests of this size (a server that ignores Range sends the whole file in one response).
     public var requestBytes: Int64 = 32 << 20
+    /// The fewest bytes per second, averaged over the last `rateWindow` seconds, a transfer may
+    /// bring before it counts as stalled (a server trickling a byte every 20 s never trips the
+    /// 60 s idle timeout). 1 kB/s by default.
+    public var minimumRate: Int64 = 1_000
+    /// Seconds the transfer rate is averaged over (60 by default); checked from then on.
+    public var rateWindow: TimeInterval = 60
+    /// The most bytes a file whose size the table does not give may have: a server announcing
+    /// more is refused before any byte, one sending more is stopped at the first byte past it.
+    /// 4 GiB by default: 8 times roberta-base's `pytorch_model.bin` (about 501 MB, the one such
+    /// file in the built-in table), above the largest AudioSep file (2.35 GB).
+    public var sizeCap: Int64 = ModelDownloader.defaultSizeCap
+    /// `sizeCap`'s default, 4 GiB.
+    public static let defaultSizeCap: Int64 = 4 << 30
 
     public struct Summary: Equatable, Sendable {
         /// Files that were already present.
@@ -110,15 +123,17 @@ public final class ModelDownloader {
             do {
                 try transfer(entry, url: url, link: link, part: part, target: target, fresh: fresh)
                 return
-            } catch Restart.fromZero where !fresh {
+            } catch Restart.fromZero(let asked, let got) {
                 // The .part holds more than the file, or a server refused its range: start over once.
+                guard !fresh else { throw DownloadError.wrongRange(file: entry.path, url: link, asked: asked, got: got) }
                 unlink(part)
                 fresh = true
             }
         }
     }
 
-    private enum Restart: Error { case fromZero }
+    /// Start the file over once: the server answered the range from `asked` from `got` instead.
+    private enum Restart: Error { case fromZero(asked: Int64, got: Int64) }
 
     private func transfer(_ entry: ManifestEntry, url: URL, link: String, part: String, target: String, fresh: Bool) throws {
         let descriptor = open(part, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
@@ -156,16 +171,35 @@ public final class ModelDownloader {
         var sessionBytes: Int64 = 0
         let fetcher = HTTPFetcher()
         var wholeFile = false
+        // Files the table gives no size for are capped.
+        let cap: Int64? = entry.size == nil ? sizeCap : nil
+        // (time, sessionBytes) samples for the minimum-rate rule, on the fetcher's queue.
+        var samples: [(time: Date, bytes: Int64)] = [(started, 0)]
+        let minimumRate = self.minimumRate, rateWindow = self.rateWindow
+        let watchdog = {
+            let now = Date()
+            samples.append((now, sessionBytes))
+            // The newest sample at least a window old is the base; older ones are not needed.
+            guard let baseIndex = samples.lastIndex(where: { now.timeIntervalSince($0.time) >= rateWindow }) else { return }
+            samples.removeFirst(baseIndex)
+            let base = samples[0]
+            let rate = Double(sessionBytes - base.bytes) / now.timeIntervalSince(base.time)
+            if rate < Double(minimumRate) {
+                throw DownloadError.tooSlow(file: entry.path, url: link, bytesPerSecond: Int64(rate.rounded()),
+                                            seconds: Int(rateWindow.rounded()), minimum: minimumRate)
+            }
+        }
         while true {
             let from = written
             var last = from + requestBytes - 1
             if let total = expectedTotal { last = min(last, total - 1) }
             var received: Int64 = 0
             do {
-                try fetcher.get(url, offset: from, last: last, userAgent: userAgent, onHead: { head in
+                try fetcher.get(url, offset: from, last: last, userAgent: userAgent,
+                                watchInterval: min(1, rateWindow / 5), watchdog: watchdog, onHead: { head in
                     if head.status == 200 { wholeFile = true }
                     if head.start != from {
-                        guard head.start == 0 else { throw Restart.fromZero }
+                        guard head.start == 0 else { throw Restart.fromZero(asked: from, got: head.start) }
                         // Range ignored (a 200 with the whole file): the .part starts over from 0.
                         try self.truncate(descriptor, part: part, link: link)
                         hasher = SHA256()
@@ -173,6 +207,9 @@ public final class ModelDownloader {
                         self.report(.restarted(entry, url: link))
                     }
                     if let total = head.total {
+                        if let cap, total > cap {
+                            throw DownloadError.overCap(file: entry.path, url: link, cap: cap, announced: total)
+                        }
                         if let size = entry.size, size != total {
                             throw DownloadError.sizeMismatch(file: entry.path, url: link, expected: size, got: total)
                         }
@@ -183,6 +220,9 @@ public final class ModelDownloader {
                     // never stops sending is stopped at its first excess byte.
                     if let total = expectedTotal, written + Int64(data.count) > total {
                         throw DownloadError.tooLong(file: entry.path, url: link, expected: total)
+                    }
+                    if let cap, written + Int64(data.count) > cap {
+                        throw DownloadError.overCap(file: entry.path, url: link, cap: cap, announced: nil)
                     }
                     try data.withUnsafeBytes { bytes in
                         try self.writeAll(descriptor, bytes, part: part, link: link)
@@ -201,7 +241,7 @@ public final class ModelDownloader {
             } catch let failure as HTTPFailure {
                 switch failure {
                 case .status(416) where from > 0 && !fresh:
-                    throw Restart.fromZero
+                    throw Restart.fromZero(asked: from, got: 0)
                 case .status(let code):
                     throw DownloadError.httpStatus(file: entry.path, url: link, status: code)
                 case .transport(let reason):

@@ -9,6 +9,11 @@
 /// whether called (REDUCE), instantiated (NEWOBJ, OBJ, INST) or built (BUILD), yields an opaque
 /// node, so optimizer states, callbacks, hyper-parameters and the like are skipped.
 ///
+/// Only the globals a PyTorch checkpoint has a use for may be named (`allowedGlobals`): a
+/// GLOBAL, STACK_GLOBAL or INST naming any other (`os.system`, `builtins.eval`,
+/// `subprocess.Popen`, …) throws `pickleForbiddenGlobal` at once, wherever it sits in the pickle,
+/// so such a file is never loaded, converted or passed on, even though this reader runs nothing.
+///
 /// Every length is checked against the bytes left before anything is allocated, so a
 /// truncated or malicious pickle throws a `WeightsError`; it cannot crash or exhaust memory.
 /// Opcodes that copy an existing container instead of consuming the stack (a memoised list
@@ -254,12 +259,15 @@ private struct Machine {
         return top
     }
 
-    /// Removes and returns the items above the latest MARK.
+    /// Removes and returns the items above the latest MARK, in time proportional to their
+    /// number: they are copied out before the stack shrinks, so no slice still shares the
+    /// stack's buffer when it does (one would make the removal copy the whole stack, every
+    /// record of a state dict pending under SETITEMS's MARK included: quadratic in the records).
     mutating func popMark() throws -> ArraySlice<Int> {
         guard let mark = marks.popLast() else { throw malformed("no MARK on the stack") }
-        let items = stack[mark...]
+        let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
-        return items
+        return items[...]
     }
 
     mutating func memoGet(_ key: Int) throws -> Int {
@@ -448,12 +456,14 @@ private struct Machine {
             case 0x63:  // GLOBAL
                 let module = try readLine()
                 let name = try readLine()
+                try allow(module, name)
                 push(graph.add(.global(module: module, name: name)))
             case 0x93:  // STACK_GLOBAL
                 let name = try pop(), module = try pop()
                 guard case .string(let moduleName) = graph.node(module), case .string(let className) = graph.node(name) else {
                     throw malformed("STACK_GLOBAL needs two strings")
                 }
+                try allow(moduleName, className)
                 push(graph.add(.global(module: moduleName, name: className)))
             case 0x52:  // REDUCE
                 let arguments = try pop(), callable = try pop()
@@ -477,6 +487,7 @@ private struct Machine {
             case 0x69:  // INST: MARK args… then module and name lines
                 let module = try readLine()
                 let name = try readLine()
+                try allow(module, name)
                 _ = try popMark()
                 push(graph.add(.opaque("\(module).\(name)")))
             case 0x51:  // BINPERSID
@@ -485,17 +496,20 @@ private struct Machine {
             case 0x50:  // PERSID (text id): not something torch writes
                 let line = try readLine()
                 push(graph.add(.opaque("persistent id \(line)")))
-            case 0x82:  // EXT1
-                push(graph.add(.opaque("extension \(try readByte())")))
-            case 0x83:  // EXT2
-                push(graph.add(.opaque("extension \(try read(UInt16.self))")))
-            case 0x84:  // EXT4
-                push(graph.add(.opaque("extension \(try read(UInt32.self))")))
             case 0x98:  // READONLY_BUFFER: marks the top buffer read-only
                 _ = try top()
-            default:  // includes NEXT_BUFFER (0x97): out-of-band buffers are never given
+            default:  // includes NEXT_BUFFER (0x97): out-of-band buffers are never given; and EXT1,
+                      // EXT2, EXT4 (0x82–0x84), which name a global through copyreg's extension
+                      // registry, out of sight of the allow-list (torch.load(weights_only=True) refuses them too)
                 throw WeightsError.pickleUnknownOpcode(file: file, opcode: opcode, offset: opcodeStart)
             }
+        }
+    }
+
+    /// Throws `pickleForbiddenGlobal` unless `module.name` is on `Pickle.allowedGlobals`.
+    func allow(_ module: String, _ name: String) throws {
+        guard Pickle.isAllowedGlobal(module: module, name: name) else {
+            throw WeightsError.pickleForbiddenGlobal(file: file, offset: opcodeStart, module: module, name: name)
         }
     }
 
@@ -574,7 +588,7 @@ private struct Machine {
             // (func, new_type, args, state): a tensor subclass; the tensor is func(*args).
             guard args.count >= 3, depth < 8 else { return graph.add(.opaque("\(module).\(name)")) }
             return try call(args[0], args[2], in: &graph, depth: depth + 1)
-        case ("collections", "OrderedDict"), ("builtins", "dict"), ("__builtin__", "dict"):
+        case ("collections", "OrderedDict"):
             var dict = Pickle.Dict()
             // OrderedDict(pairs): a list or tuple of 2-tuples (usually empty: items come by SETITEMS).
             if let first = args.first {

@@ -86,7 +86,8 @@ public struct TensorView: @unchecked Sendable {
     /// every view of it cost time in proportion).
     public static let maximumRank = 64
 
-    /// Checks the layout against the storage and file. Throws `invalidLayout` for negative or
+    /// Checks the layout against the storage and file. Throws `badStorageOffset` for an offset
+    /// that is negative or past the storage's end, `invalidLayout` for negative or
     /// mismatched shape and strides or more than `maximumRank` dimensions, `storageOutOfRange`
     /// when an element lies past the storage's end, `tensorLargerThanFile` for a broadcast view
     /// with more values than the file has bytes, and `readOutOfRange` when the storage is not
@@ -99,7 +100,10 @@ public struct TensorView: @unchecked Sendable {
                                               byteCount: max(1, storageByteCount), fileBytes: 0)
         }
         let invalid = WeightsError.invalidLayout(file: file.path, tensor: name, shape: shape, strides: strides)
-        guard shape.count == strides.count, shape.count <= Self.maximumRank, storageOffset >= 0,
+        let badOffset = WeightsError.badStorageOffset(file: file.path, tensor: name, offset: storageOffset,
+                                                      dtype: dtype.rawValue, storageBytes: storageByteCount)
+        guard storageOffset >= 0 else { throw badOffset }
+        guard shape.count == strides.count, shape.count <= Self.maximumRank,
               shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }) else { throw invalid }
         var count = 1
         for extent in shape {
@@ -110,7 +114,9 @@ public struct TensorView: @unchecked Sendable {
             count = product
         }
         if count > 0 {
-            // The furthest element must lie inside the storage.
+            // The first element must lie inside the storage, then the furthest one.
+            let (firstByte, overflow) = storageOffset.multipliedReportingOverflow(by: dtype.byteWidth)
+            guard !overflow, firstByte < storageByteCount else { throw badOffset }
             var last = storageOffset
             for (extent, stride) in zip(shape, strides) {
                 let (step, overflow1) = (extent - 1).multipliedReportingOverflow(by: stride)

@@ -42,6 +42,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     case pickleUnknownOpcode(file: String, opcode: UInt8, offset: Int)
     /// A structurally invalid pickle: stack underflow, missing mark, bad memo index, … at `offset`.
     case pickleMalformed(file: String, offset: Int, reason: String)
+    /// The pickle names `module.name` at `offset` (GLOBAL, STACK_GLOBAL or INST), a global no
+    /// PyTorch checkpoint uses (`Pickle.allowedGlobals`): Python would import and may call it.
+    case pickleForbiddenGlobal(file: String, offset: Int, module: String, name: String)
 
     // PyTorch checkpoints.
     /// The archive holds no `data.pkl` (at its root or in one folder).
@@ -57,6 +60,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
     /// The tensor's shape, strides and storage offset reach `neededBytes` bytes into a
     /// storage that holds only `storageBytes`.
     case storageOutOfRange(file: String, tensor: String, neededBytes: Int, storageBytes: Int)
+    /// The tensor's storage offset (`offset` elements of `dtype`) is negative or lies past the
+    /// end of its storage of `storageBytes` bytes.
+    case badStorageOffset(file: String, tensor: String, offset: Int, dtype: String, storageBytes: Int)
     /// The tensor has an invalid shape or strides (negative, rank mismatch, overflow).
     case invalidLayout(file: String, tensor: String, shape: [Int], strides: [Int])
     /// The tensor's shape holds `elementCount` values, more than the whole file has bytes (only
@@ -129,6 +135,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): unsupported pickle opcode 0x\(String(opcode, radix: 16)) at byte \(offset)"
         case .pickleMalformed(let file, let offset, let reason):
             return "\(file): malformed pickle at byte \(offset): \(reason)"
+        case .pickleForbiddenGlobal(let file, let offset, let module, let name):
+            return "\(file): refused: its pickle names \(module).\(name) (byte \(offset)), which no PyTorch checkpoint uses "
+                + "and torch.load(weights_only=True) refuses too; loading this file with Python's pickle could run it"
         case .noDataPickle(let file):
             return "\(file): not a PyTorch checkpoint (no data.pkl in the archive)"
         case .unsupportedByteOrder(let file, let byteOrder):
@@ -141,6 +150,9 @@ public enum WeightsError: Error, Equatable, CustomStringConvertible {
             return "\(file): storage '\(entry)' of tensor '\(tensor)' cannot be mapped: \(reason)"
         case .storageOutOfRange(let file, let tensor, let neededBytes, let storageBytes):
             return "\(file): tensor '\(tensor)' needs \(neededBytes) bytes of a storage of \(storageBytes)"
+        case .badStorageOffset(let file, let tensor, let offset, let dtype, let storageBytes):
+            return "\(file): tensor '\(tensor)' starts at storage offset \(offset) (\(dtype) elements), "
+                + "outside its storage of \(storageBytes) bytes"
         case .invalidLayout(let file, let tensor, let shape, let strides):
             return "\(file): tensor '\(tensor)' has an invalid layout: shape \(shape), strides \(strides)"
         case .tensorLargerThanFile(let file, let tensor, let shape, let elementCount, let fileBytes):

@@ -59,6 +59,10 @@ struct ModelDownload: ParsableCommand {
             let meter = DownloadMeter(terminal: isatty(STDERR_FILENO) == 1)
             let downloader = try ModelDownloader(entries: entries, baseURL: base, destination: folder,
                                                  userAgent: "audiosep-stream/\(AudioSepStream.version)", report: meter.show)
+            // The stall and size rules, adjustable for slow links (and for the tests, in seconds).
+            if let rate = try Self.setting("AUDIOSEP_DOWNLOAD_MIN_RATE", environment) { downloader.minimumRate = Int64(rate) }
+            if let window = try Self.setting("AUDIOSEP_DOWNLOAD_RATE_WINDOW", environment) { downloader.rateWindow = window }
+            if let cap = try Self.setting("AUDIOSEP_DOWNLOAD_MAX_BYTES", environment) { downloader.sizeCap = Int64(cap) }
             let summary = try downloader.run()
             var converted = false
             if convert { converted = try Self.convert(folder: folder, force: summary.downloaded > 0) }
@@ -84,6 +88,15 @@ struct ModelDownload: ParsableCommand {
 
     /// Where the filter looks when no flag names a model (as `ModelFiles.locate`): `$AUDIOSEP_MODEL`
     /// when set, else `~/.cache/audiosep-stream/`. `--dest` overrides both.
+    /// A positive number from the environment variable `name`, nil when it is unset or empty.
+    static func setting(_ name: String, _ environment: [String: String]) throws -> Double? {
+        guard let text = environment[name], !text.isEmpty else { return nil }
+        guard let value = Double(text), value.isFinite, value > 0, value < 1e18 else {
+            throw DownloadError.badSetting(name: name, value: text)
+        }
+        return value
+    }
+
     static func destination(flag: String?, environment: [String: String]) throws -> String {
         let origin: String
         let path: String

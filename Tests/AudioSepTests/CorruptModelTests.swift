@@ -215,6 +215,31 @@ final class CorruptModelTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
     }
 
+    /// Opens a checkpoint of `records` tensor records (written here, no Python) the way the
+    /// filter does and binds the network, which refuses it; returns the seconds it took.
+    func secondsToRefuse(records: Int, sharedStorage: Bool) throws -> Double {
+        let path = try write(CheckpointBuilder.manyRecords(records, sharedStorage: sharedStorage), "many-\(records).ckpt")
+        let started = Date()
+        XCTAssertThrowsError(try ResUNet30(MappedWeights(files: ModelFiles(checkpoint: path)))) {
+            XCTAssertEqual($0 as? ModelError, .missingTensor(file: path, key: "ss_model.base.bn0.weight"))
+        }
+        return Date().timeIntervalSince(started)
+    }
+
+    /// 100,000 tensor records (one SETITEMS, as torch writes a state dict) are refused in time
+    /// linear in their number: each record's MARK used to copy the whole pending stack (every
+    /// record before it). Ten times the records may take at most 20 times as long (the best of
+    /// two runs each): here linear measures 12–14, the quadratic step measured 26–35 (and far
+    /// more in the binary, where 100k records took over a minute).
+    func testACheckpointWithVeryManyRecordsIsRefusedInLinearTime() throws {
+        for shared in [false, true] {
+            _ = try secondsToRefuse(records: 2_000, sharedStorage: shared)  // warm up
+            let small = try (0..<2).map { _ in try secondsToRefuse(records: 10_000, sharedStorage: shared) }.min()!
+            let large = try (0..<2).map { _ in try secondsToRefuse(records: 100_000, sharedStorage: shared) }.min()!
+            XCTAssertLessThan(large / small, 20, "10k records: \(small) s, 100k: \(large) s (shared storage: \(shared))")
+        }
+    }
+
     func testALayerWidthNoModelHasIsRefusedBeforeAnythingIsAllocated() throws {
         let bins = 1025
         var tensors: [String: (shape: [Int], values: [Float])] = [:]

@@ -232,6 +232,60 @@ final class DownloadEndToEndTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"))
     }
 
+    /// A server that trickles bytes (two a second here; a byte every 20 s in the wild, which never
+    /// trips the 60 s idle timeout) fails the minimum-rate rule, shortened here to 1000 bytes/s
+    /// over 3 s: one line naming the rate, within seconds, nothing under the final name.
+    func testATricklingServerFailsTheMinimumRate() throws {
+        let run = try download("trickle/0.5", environment: "AUDIOSEP_DOWNLOAD_MIN_RATE=1000 AUDIOSEP_DOWNLOAD_RATE_WINDOW=3")
+        assertOneLineError(run, "bytes/s over the last 3 s, under the minimum of 1000 bytes/s", file: "roberta-base/config.json",
+                           url: url("trickle/0.5", "roberta-base/config.json"))
+        let rate = try XCTUnwrap(run.stderr.range(of: #"sends \d+ bytes/s"#, options: .regularExpression).map { run.stderr[$0] })
+        XCTAssertTrue(["sends 1 bytes/s", "sends 2 bytes/s", "sends 3 bytes/s"].contains(String(rate)), run.stderr)
+        XCTAssertGreaterThanOrEqual(run.seconds, 3)
+        XCTAssertLessThan(run.seconds, 15)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"))
+        // The same settings let a server at full speed through.
+        let fast = try download("ok", environment: "AUDIOSEP_DOWNLOAD_MIN_RATE=1000 AUDIOSEP_DOWNLOAD_RATE_WINDOW=3")
+        XCTAssertEqual(fast.status, 0, fast.stderr)
+        try assertModelComplete(in: modelFolder)
+        let bad = try download("ok", environment: "AUDIOSEP_DOWNLOAD_RATE_WINDOW=-1")
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("AUDIOSEP_DOWNLOAD_RATE_WINDOW='-1' is not a positive number"), bad.stderr)
+    }
+
+    /// A manifest without sizes (as roberta-base's pytorch_model.bin has none in the built-in
+    /// table) is capped (4 GiB by default, 100 kB here): a server sending without end and without
+    /// a length is stopped at the cap; one announcing more than the cap is refused before any byte.
+    func testAFileWithoutAKnownSizeIsCapped() throws {
+        var table = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifest))) as? [String: Any])
+        table["files"] = (table["files"] as? [[String: Any]])?.map { $0.filter { $0.key != "size" } }
+        try JSONSerialization.data(withJSONObject: table).write(to: URL(fileURLWithPath: manifest))
+        let endless = try download("endless", environment: "AUDIOSEP_DOWNLOAD_MAX_BYTES=100000")
+        assertOneLineError(endless, "sends more, over the 100000-byte cap for a file whose size is not published",
+                           file: "roberta-base/config.json", url: url("endless", "roberta-base/config.json"))
+        let part = modelFolder + "/roberta-base/config.json.part"
+        let kept = (try? FileManager.default.attributesOfItem(atPath: part)[.size] as? Int) ?? 0
+        XCTAssertLessThanOrEqual(kept, 100_000)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"))
+        let announced = try download("ok", environment: "AUDIOSEP_DOWNLOAD_MAX_BYTES=100")
+        assertOneLineError(announced, "announces 475 bytes, over the 100-byte cap", file: "roberta-base/config.json",
+                           url: url("ok", "roberta-base/config.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"))
+        // Within the cap, the files come whole.
+        XCTAssertEqual(try download("ok").status, 0)
+        try assertModelComplete(in: modelFolder)
+    }
+
+    /// A 206 answer starting at another byte than asked (even after starting over) is one line
+    /// saying so, not an internal name.
+    func testAWrongRangeIsNamed() throws {
+        let run = try download("wrongrange")
+        assertOneLineError(run, "answered a request for the bytes from 0 with the bytes from 1: a broken server or mirror",
+                           file: "roberta-base/config.json", url: url("wrongrange", "roberta-base/config.json"))
+        XCTAssertFalse(run.stderr.contains("fromZero"), run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: modelFolder + "/roberta-base/config.json"))
+    }
+
     /// Without a model, `--engine audiosep`, `embed` and `convert` fail in one line that names the
     /// command that fetches it.
     func testNoModelErrorsNameTheDownloadCommand() throws {

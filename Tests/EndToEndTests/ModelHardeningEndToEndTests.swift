@@ -206,4 +206,33 @@ final class ModelHardeningEndToEndTests: XCTestCase {
         try assertRefused("$BIN \(separate) --model models --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
                           ["models: several models (y.safetensors, z.safetensors); give --model one of them"])
     }
+    // MARK: Hostile pickles and very many records
+
+    /// A checkpoint whose pickle names os.system (beside a valid state dict) is refused by the
+    /// filter and by `convert`, in one line naming it; `convert` writes nothing.
+    func testACheckpointNamingOsSystemIsRefusedAndNeverConverted() throws {
+        let evil = CheckpointBuilder.stateDict { $0.global("os", "system"); $0.string("touch pwned"); $0.tuple1(); $0.reduce() }
+        try Data(evil).write(to: URL(fileURLWithPath: "\(folder!)/evil.ckpt"))
+        try assertRefused("$BIN \(separate) --checkpoint evil.ckpt --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
+                          ["evil.ckpt: refused: its pickle names os.system"])
+        try assertRefused("$BIN convert --checkpoint evil.ckpt -o out.safetensors", ["evil.ckpt: refused: its pickle names os.system"])
+        let stacked = CheckpointBuilder.stateDict { $0.stackGlobal("subprocess", "Popen"); $0.emptyTuple(); $0.newObj() }
+        try Data(stacked).write(to: URL(fileURLWithPath: "\(folder!)/stacked.ckpt"))
+        try assertRefused("$BIN convert --checkpoint stacked.ckpt -o out.safetensors", ["stacked.ckpt: refused: its pickle names subprocess.Popen"])
+        XCTAssertEqual(try names(), ["evil.ckpt", "stacked.ckpt", "x.ckpt"], "nothing written, nothing run")
+    }
+
+    /// The filter refuses a checkpoint of 100,000 tensor records in time linear in their number
+    /// (it took over a minute; `convert` 0.3 s): at most 20 times as long as 10,000 records.
+    func testTheFilterRefusesVeryManyRecordsInLinearTime() throws {
+        func seconds(_ records: Int) throws -> Double {
+            try Data(CheckpointBuilder.manyRecords(records)).write(to: URL(fileURLWithPath: "\(folder!)/many.ckpt"))
+            let run = try assertRefused("$BIN \(separate) --checkpoint many.ckpt --embedding \(Self.fixtures)/embedding.f32 < \(Self.fixtures)/input.f32",
+                                        ["many.ckpt: tensor 'ss_model.base.bn0.weight' is missing"])
+            return run.seconds
+        }
+        let small = try (0..<2).map { _ in try seconds(10_000) }.min()!
+        let large = try seconds(100_000)
+        XCTAssertLessThan(large / small, 20, "10k records: \(small) s, 100k: \(large) s")
+    }
 }

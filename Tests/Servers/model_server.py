@@ -17,6 +17,9 @@ is the file under ROOT:
   /status/CODE/FILE answers CODE (404, 500, ...) with a short body
   /endless/FILE     ignores Range, announces no length and sends the file followed by zeros
                     without end (until the client hangs up, or 1 GiB), as a broken mirror might
+  /trickle/SECONDS/FILE  ignores Range: 200 announcing the whole length, then one byte every
+                    SECONDS (a float) until the file is sent or the client hangs up
+  /wrongrange/FILE  answers every request with 206 and the file from byte 1 (whatever was asked)
 """
 import http.server
 import json
@@ -63,7 +66,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
+        if mode == "trickle" and rest:
+            delay = float(rest[0])
+            rest = rest[1:]
         path = os.path.realpath(os.path.join(ROOT, *rest))
+        if mode in ("trickle", "wrongrange") and path.startswith(ROOT + os.sep) and os.path.isfile(path):
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if mode == "wrongrange":
+                body = data[1:]
+                self.send_response(206)
+                self.send_header("Content-Range", "bytes 1-%d/%d" % (len(data) - 1, len(data)))
+            else:
+                body = data
+                self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if mode == "wrongrange":
+                self.wfile.write(body)
+                return
+            try:
+                for index in range(len(body)):
+                    self.wfile.write(body[index:index + 1])
+                    self.wfile.flush()
+                    time.sleep(delay)
+            except OSError:
+                pass
+            return
         if mode == "endless" and path.startswith(ROOT + os.sep) and os.path.isfile(path):
             with open(path, "rb") as handle:
                 data = handle.read()

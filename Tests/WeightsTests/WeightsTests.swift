@@ -397,6 +397,14 @@ final class WeightsTests: XCTestCase {
         assertError(.storageOutOfRange(file: path, tensor: "t", neededBytes: 20, storageBytes: 16)) { _ = try view([2, 2], [2, 1], offset: 1) }
         assertError(.storageOutOfRange(file: path, tensor: "t", neededBytes: 32, storageBytes: 16)) { _ = try view([2, 2], [1, 6]) }
         assertError(.invalidLayout(file: path, tensor: "t", shape: [2], strides: [-1])) { _ = try view([2], [-1]) }
+        // A bad storage offset is named, with the storage it misses.
+        for offset in [-1, 4, 1 << 62] {
+            assertError(.badStorageOffset(file: path, tensor: "t", offset: offset, dtype: "f32", storageBytes: 16)) {
+                _ = try view([1], [1], offset: offset)
+            }
+        }
+        XCTAssertEqual(String(describing: WeightsError.badStorageOffset(file: "m.ckpt", tensor: "t", offset: -5, dtype: "f32", storageBytes: 16)),
+                       "m.ckpt: tensor 't' starts at storage offset -5 (f32 elements), outside its storage of 16 bytes")
         assertError(.invalidLayout(file: path, tensor: "t", shape: [2, 2], strides: [1])) { _ = try view([2, 2], [1]) }
         assertError(.shapeOverflow(file: path, tensor: "t", shape: [Int.max, 4], dtype: "f32")) { _ = try view([Int.max, 4], [4, 1]) }
         assertError(.readOutOfRange(file: path, offset: 8, byteCount: 100, fileBytes: 64)) { _ = try view([1], [1], bytes: 100) }
@@ -492,4 +500,77 @@ final class WeightsTests: XCTestCase {
             do { _ = try run(bytes) } catch { XCTAssertNotNil(error as? WeightsError, "\(error)") }
         }
     }
+    // MARK: Globals a checkpoint has no use for
+
+    /// Pickles that would run code when Python loads them, each written here byte by byte as
+    /// the value of an extra key beside a valid state dict: every one is refused, naming the
+    /// global, whichever opcode names it (GLOBAL, STACK_GLOBAL, INST) and whichever calls it
+    /// (REDUCE, NEWOBJ, BUILD, OBJ, INST).
+    func testACheckpointNamingACodeRunningGlobalIsRefused() throws {
+        let cases: [(String, String, String, (inout PickleBytes) -> Void)] = [
+            ("GLOBAL + REDUCE", "os", "system", { $0.global("os", "system"); $0.string("touch /tmp/pwned"); $0.tuple1(); $0.reduce() }),
+            ("STACK_GLOBAL + REDUCE", "builtins", "eval", { $0.stackGlobal("builtins", "eval"); $0.string("1+1"); $0.tuple1(); $0.reduce() }),
+            ("Python 2 name", "__builtin__", "eval", { $0.stackGlobal("__builtin__", "eval"); $0.string("1"); $0.tuple1(); $0.reduce() }),
+            ("GLOBAL + NEWOBJ", "subprocess", "Popen", { $0.global("subprocess", "Popen"); $0.emptyTuple(); $0.newObj() }),
+            ("STACK_GLOBAL + NEWOBJ + BUILD", "subprocess", "Popen", {
+                $0.stackGlobal("subprocess", "Popen"); $0.emptyTuple(); $0.newObj(); $0.emptyDict(); $0.build()
+            }),
+            ("BUILD with a callable state", "posix", "system", {
+                $0.global("argparse", "Namespace"); $0.emptyTuple(); $0.newObj(); $0.global("posix", "system"); $0.build()
+            }),
+            ("INST", "os", "system", { $0.mark(); $0.string("id"); $0.inst("os", "system") }),
+            ("OBJ", "builtins", "exec", { $0.mark(); $0.global("builtins", "exec"); $0.string("print(1)"); $0.obj() }),
+            ("STACK_GLOBAL + OBJ", "builtins", "getattr", { $0.mark(); $0.stackGlobal("builtins", "getattr"); $0.obj() }),
+            ("inside a tensor's hooks", "os", "system", {
+                $0.global("torch._utils", "_rebuild_tensor_v2")
+                $0.mark(); $0.mark(); $0.string("storage"); $0.global("torch", "FloatStorage"); $0.string("0"); $0.string("cpu")
+                $0.int(4); $0.tuple(); $0.binPersId(); $0.int(0); $0.int(4); $0.tuple1(); $0.int(1); $0.tuple1(); $0.newFalse()
+                $0.global("os", "system"); $0.string("id"); $0.tuple1(); $0.reduce(); $0.tuple(); $0.reduce()
+            }),
+        ]
+        for (label, module, name, hostile) in cases {
+            let path = temporaryPath("evil.ckpt")
+            try Data(CheckpointBuilder.stateDict(withExtra: hostile)).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try TorchCheckpoint(path: path), label) { error in
+                guard case .pickleForbiddenGlobal(let file, _, let gotModule, let gotName)? = error as? WeightsError else {
+                    return XCTFail("\(label): \(error)")
+                }
+                XCTAssertEqual([file, gotModule, gotName], [path, module, name], label)
+                let line = "\(error)"
+                XCTAssertTrue(line.contains("\(module).\(name)"), line)
+                XCTAssertFalse(line.contains("\n"), line)
+            }
+            XCTAssertThrowsError(try MappedWeights(files: ModelFiles(checkpoint: path)), label)
+        }
+        // The same file with a harmless extra (a Lightning hyper-parameter namespace) loads.
+        let path = temporaryPath("fine.ckpt")
+        try Data(CheckpointBuilder.stateDict { $0.global("argparse", "Namespace"); $0.emptyTuple(); $0.newObj(); $0.emptyDict(); $0.build() })
+            .write(to: URL(fileURLWithPath: path))
+        let checkpoint = try TorchCheckpoint(path: path)
+        XCTAssertEqual(Array(checkpoint.tensors.keys), ["weight"])
+        XCTAssertEqual(try checkpoint.tensor("weight").floats(), [0, 0, 0, 0])
+    }
+
+    /// Every global our PyTorch-written fixtures name is allowed, and a few that must not be are not.
+    func testTheAllowListHoldsWhatTorchWritesAndNothingThatRunsCode() {
+        for (module, name) in [("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+                               ("torch._utils", "_rebuild_parameter"), ("torch", "BFloat16Storage"), ("torch", "Size"),
+                               ("__builtin__", "set"), ("builtins", "frozenset"), ("_codecs", "encode"), ("torch", "float32"),
+                               ("numpy._core.multiarray", "_reconstruct"), ("argparse", "Namespace")] {
+            XCTAssertTrue(Pickle.isAllowedGlobal(module: module, name: name), "\(module).\(name)")
+        }
+        for (module, name) in [("os", "system"), ("posix", "system"), ("builtins", "eval"), ("builtins", "exec"),
+                               ("builtins", "getattr"), ("builtins", "__import__"), ("subprocess", "Popen"),
+                               ("torch", "load"), ("numpy", "load"), ("copyreg", "_reconstructor"), ("builtins", "dict"),
+                               ("functools", "partial"), ("torch.serialization", "load"), ("webbrowser", "open")] {
+            XCTAssertFalse(Pickle.isAllowedGlobal(module: module, name: name), "\(module).\(name)")
+        }
+        // EXT1/2/4 name a global through copyreg's registry, out of sight: refused like an unknown opcode.
+        for opcode: UInt8 in [0x82, 0x83, 0x84] {
+            XCTAssertThrowsError(try run([0x80, 0x02, opcode, 1, 0, 0, 0, 0x29, 0x52, 0x2E])) {
+                guard case .pickleUnknownOpcode(_, opcode, _)? = $0 as? WeightsError else { return XCTFail("\($0)") }
+            }
+        }
+    }
 }
+
