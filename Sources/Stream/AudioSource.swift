@@ -51,6 +51,9 @@ public final class SndfileSource: AudioSource {
     /// before it is truncated, whether it comes from a file or a pipe: libsndfile says "lost
     /// sync" for a file, and nothing for a pipe, whose end it takes for the stream's.
     private let flacStatedFrames: Int
+    /// The frames a WAV header states (nil when it states none, or a streaming writer's
+    /// placeholder): more than arrive means the input was cut short, which the caller can say.
+    public let headerStatedFrames: Int?
     private var framesDelivered = 0
 
     public convenience init(_ location: InputLocation) throws {
@@ -171,6 +174,7 @@ public final class SndfileSource: AudioSource {
         self.isMPEG = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_MPEG)
         let isFLAC = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_FLAC)
         self.flacStatedFrames = isFLAC && info.frames > 0 && info.frames < sf_count_t(Int64.max / 4) ? Int(info.frames) : 0
+        self.headerStatedFrames = wav?.statedFrames
         self.description = InputDescription(
             sampleRate: Int(info.samplerate), channelCount: Int(info.channels),
             sampleFormat: Self.storedFormat(info.format), knownFrames: known)

@@ -277,6 +277,14 @@ struct Separate: ParsableCommand {
                         + "says %.2f s", Double(expectedFrames ?? 0) / Double(outputRate),
                         Double(summary.outputFrames) / Double(outputRate), Double(expectedFrames ?? 0) / Double(outputRate)))
         }
+        if let stated = (source as? SndfileSource)?.headerStatedFrames, summary.inputFrames < stated,
+           wav?.announcedDataBytes == nil, !quiet {
+            // A WAV cut short (a copy that stopped, a download that did not finish): the audio
+            // that arrived was separated and written whole; say what is missing.
+            note(String(format: "the input is truncated: its header states %.2f s but it ended after %.2f s; "
+                        + "the output holds the %.2f s that arrived", Double(stated) / Double(input.sampleRate),
+                        Double(summary.inputFrames) / Double(input.sampleRate), Double(summary.inputFrames) / Double(input.sampleRate)))
+        }
         if summary.nonFiniteEngineSamples > 0 {
             note("\(summary.nonFiniteEngineSamples) NaN or infinite samples from the \(separator.name) engine replaced by 0 "
                  + "(the input or the model is outside what the network can compute)")

@@ -272,8 +272,9 @@ final class PartialOutputEndToEndTests: XCTestCase {
         let run = try Harness.shell("""
             cd \(directory) && mkfifo commands
             sox -n -r 44100 -c 2 -b 16 long.wav synth 60 whitenoise vol 0.5 || exit 9
-            # timeout passes the signal on, and kills a worker that ignores it (a failure, not a hang).
-            HOME=\(directory)/home timeout -s KILL 40 $BIN --worker < commands > answers.jsonl 2> log.txt & pid=$!
+            # timeout passes the signal on, and kills a worker that ignores it (a failure, not a hang);
+            # --foreground, or it sends the signal to the process group as well and the worker gets it twice.
+            HOME=\(directory)/home timeout --foreground -s KILL 40 $BIN --worker < commands > answers.jsonl 2> log.txt & pid=$!
             exec 3> commands
             echo '\(separate)' >&3
             for i in $(seq 400); do
