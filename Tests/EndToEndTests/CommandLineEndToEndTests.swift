@@ -11,14 +11,6 @@ final class CommandLineEndToEndTests: XCTestCase {
         return Harness.path(name)
     }
 
-    func assertOneLineError(_ run: Harness.Result, _ message: String, _ label: String,
-                            file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(run.status, 1, "\(label): \(run.stderr)", file: file, line: line)
-        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, "\(label): \(run.stderr)", file: file, line: line)
-        XCTAssertTrue(run.stderr.hasPrefix("audiosep-stream: "), "\(label): \(run.stderr)", file: file, line: line)
-        XCTAssertTrue(run.stderr.contains(message), "\(label): wanted '\(message)' in \(run.stderr)", file: file, line: line)
-    }
-
     func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
     /// The data chunk's length a WAV header states, and the file's real data length.

@@ -4,14 +4,6 @@ import XCTest
 
 /// What a newcomer met on a fresh clone (issue "first contact"): each case through the real binary.
 final class FirstContactEndToEndTests: XCTestCase {
-    func assertOneLineError(_ run: Harness.Result, _ message: String, _ label: String,
-                            file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(run.status, 1, "\(label): \(run.stderr)", file: file, line: line)
-        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, "\(label): \(run.stderr)", file: file, line: line)
-        XCTAssertTrue(run.stderr.hasPrefix("audiosep-stream: "), "\(label): \(run.stderr)", file: file, line: line)
-        XCTAssertTrue(run.stderr.contains(message), "\(label): wanted '\(message)' in \(run.stderr)", file: file, line: line)
-    }
-
     func tone(_ name: String, seconds: Double = 1) throws -> String {
         let path = Harness.path(name)
         try Harness.shell("sox -n -r 44100 -c 2 -b 16 \(path) synth \(seconds) sine 440")

@@ -25,23 +25,6 @@ final class PartialOutputEndToEndTests: XCTestCase {
         try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
     }
 
-    /// A WAV whose header's lengths are the file's: RIFF size = file - 8, data chunk to the end.
-    func assertCompleteWAV(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        func le32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
-        XCTAssertGreaterThan(bytes.count, 44, file: file, line: line)
-        guard bytes.count > 44 else { return }
-        XCTAssertEqual(Array(bytes[0..<4]), Array("RIFF".utf8), file: file, line: line)
-        XCTAssertEqual(le32(4), bytes.count - 8, "RIFF length patched", file: file, line: line)
-        var offset = 12
-        while offset + 8 <= bytes.count, Array(bytes[offset..<offset + 4]) != Array("data".utf8) {
-            offset += 8 + le32(offset + 4)
-        }
-        XCTAssertLessThanOrEqual(offset + 8, bytes.count, "a data chunk", file: file, line: line)
-        guard offset + 8 <= bytes.count else { return }
-        XCTAssertEqual(le32(offset + 4), bytes.count - offset - 8, "data length patched", file: file, line: line)
-    }
-
     // MARK: bad input with -o onto an existing file
 
     /// 20 s of stereo FLAC; `damage` makes it truncated or corrupt.
