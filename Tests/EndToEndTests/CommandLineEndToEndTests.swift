@@ -139,6 +139,22 @@ final class CommandLineEndToEndTests: XCTestCase {
                            "folder 'no-such-folder' does not exist", "missing folder")
     }
 
+    func testALongButLegalOutputNameIsWritten() throws {
+        let input = try tone("long-in.wav")
+        // 250 bytes: legal (NAME_MAX is 255), but its temporary name `.NAME.audiosep-XXXXXX` would not be.
+        let name = String(repeating: "n", count: 246) + ".wav"
+        try? FileManager.default.removeItem(atPath: Harness.path(name))
+        let run = try Harness.shell("$BIN --engine identity -q -i \(input) -o \(name)")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try Harness.readAudio(Harness.path(name)).channels.first?.count, 48_000)
+        // Over an existing file too (staged, then renamed onto it), and nothing left beside it.
+        let again = try Harness.shell("$BIN --engine identity -q -i \(input) -o \(name)")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Harness.directory).filter { $0.contains(".audiosep-") }
+        XCTAssertEqual(leftovers, [], "temporary files left behind")
+        try? FileManager.default.removeItem(atPath: Harness.path(name))
+    }
+
     // MARK: Headers
 
     func testABlockAlignThatDoesNotMatchTheSamplesIsRefused() throws {
