@@ -9,8 +9,16 @@ public enum BatchError: Error, Equatable, CustomStringConvertible {
     case emptyManifest(path: String)
     /// `--shard K/N` (or the environment's) outside 0 ≤ K < N.
     case badShard(value: String, reason: String)
-    /// The same output named by two jobs: one would overwrite the other.
-    case duplicateOutput(path: String, lines: [Int])
+    /// A folder given where a manifest was expected (`batch DIR` without `--query`).
+    case manifestIsFolder(path: String)
+    /// A job whose output is the same file as an earlier job's (by name through links, or by
+    /// device and inode): the later job fails, naming the earlier (`other`: its `BatchJob.label`).
+    case sameOutput(path: String, other: String)
+    /// A job whose output is a file another job reads (its input or query embedding), by name
+    /// through links or by device and inode: writing it would destroy that job's input.
+    case outputIsReadByJob(path: String, other: String, role: String)
+    /// A job whose output is a file the whole batch reads (`role`: "the manifest", "a model file").
+    case outputIsBatchFile(path: String, file: String, role: String)
     case noAudioFiles(folders: [String])
     /// A job's number outside the filter's bounds (`RunLimits`): that job fails, the others run.
     case invalidSetting(path: String, line: Int, field: String, error: RunLimitError)
@@ -25,9 +33,14 @@ public enum BatchError: Error, Equatable, CustomStringConvertible {
             return "manifest '\(path)' holds no jobs"
         case .badShard(let value, let reason):
             return "invalid shard '\(value)': \(reason)"
-        case .duplicateOutput(let path, let lines):
-            return "output '\(path)' is named by several jobs (lines \(lines.map(String.init).joined(separator: ", "))); "
-                + "each job needs an output of its own"
+        case .manifestIsFolder(let path):
+            return "'\(path)' is a folder, not a manifest: to separate the audio files under it give --query QUERY --out-dir OUT"
+        case .sameOutput(let path, let other):
+            return "output '\(path)' is the same file as the output of \(other); each job needs an output of its own"
+        case .outputIsReadByJob(let path, let other, let role):
+            return "output '\(path)' is the \(role) of \(other): writing it would destroy that \(role); name another file"
+        case .outputIsBatchFile(let path, let file, let role):
+            return "output '\(path)' is \(role) '\(file)': writing it would destroy it; name another file"
         case .noAudioFiles(let folders):
             return "no audio files in \(folders.joined(separator: ", "))"
         case .invalidSetting(let path, let line, let field, let error):

@@ -2,6 +2,8 @@
 public struct BatchJob: Equatable, Sendable {
     /// Position in the whole manifest (0-based), which decides the shard: the same in every shard.
     public var index: Int
+    /// The manifest line it came from (counted from 1); nil for a job from a folder tree.
+    public var line: Int?
     public var input: String
     public var output: String
     /// The query in words; nil when `embedding` is given.
@@ -19,8 +21,14 @@ public struct BatchJob: Equatable, Sendable {
     /// (and the rest of the shard goes on) instead of running.
     public var refusal: BatchError?
 
-    public init(index: Int, input: String, output: String, text: String? = nil, embedding: String? = nil) {
+    /// How messages name it: `job 4 (line 5, input 'in/4.wav')`.
+    public var label: String {
+        "job \(index) (" + (line.map { "line \($0), " } ?? "") + "input '\(input)')"
+    }
+
+    public init(index: Int, input: String, output: String, text: String? = nil, embedding: String? = nil, line: Int? = nil) {
         self.index = index
+        self.line = line
         self.input = input
         self.output = output
         self.text = text

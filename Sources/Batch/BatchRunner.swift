@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Separation
 import Stream
@@ -10,25 +11,38 @@ public struct BatchSummary: Equatable, Sendable {
     public var total: Int { done + skipped + failed }
 }
 
-/// Runs one shard of a batch: each of its jobs in manifest order through `FileJob`, skipping
-/// those whose output is already whole, recording every job in the journal. A failed job is
-/// recorded with its one-line error and the others go on.
+/// Runs one shard of a batch: each of its jobs in manifest order through `FileJob`, recording
+/// every job in the journal. Before any job runs, the jobs whose files collide (an output that is
+/// an input, two jobs writing one file: `JobConflicts`) are failed; a job the journals record as
+/// done with its input, settings and output as they are now (`DoneRecords`) is skipped; every
+/// other job runs. A failed job is recorded with its one-line error and the others go on.
 public final class BatchRunner {
     public let jobs: [BatchJob]
     public let shard: Shard
     private let journal: Journal
+    private let engineName: String
+    private let conflicts: JobConflicts
     private let engine: (BatchJob) throws -> Separator
     private let staging: (String?) -> Void
 
-    /// - Parameter engine: the separator for a job (the caller loads the model once and builds
-    ///   each query's separator over it).
-    /// - Parameter staging: hears each job's temporary output, as `FileJob.run` does.
-    public init(jobs: [BatchJob], shard: Shard, journal: Journal, staging: @escaping (String?) -> Void = { _ in },
+    /// - Parameters:
+    ///   - jobs: the whole manifest (the shard's jobs are chosen here; collisions are looked for
+    ///     among all of them).
+    ///   - engineName: the engine and model as `JobSettings.engine` records them: a job done with
+    ///     another engine is not done.
+    ///   - batchFiles: files every job reads (the manifest, the model's files), which no output may be.
+    ///   - staging: hears each job's temporary output, as `FileJob.run` does.
+    ///   - engine: the separator for a job (the caller loads the model once and builds each
+    ///     query's separator over it).
+    public init(jobs: [BatchJob], shard: Shard, journal: Journal, engineName: String,
+                batchFiles: [(path: String, role: String)] = [], staging: @escaping (String?) -> Void = { _ in },
                 engine: @escaping (BatchJob) throws -> Separator) {
         self.staging = staging
         self.jobs = jobs.filter(shard.contains)
         self.shard = shard
         self.journal = journal
+        self.engineName = engineName
+        self.conflicts = JobConflicts(jobs, batchFiles: batchFiles)
         self.engine = engine
     }
 
@@ -40,20 +54,34 @@ public final class BatchRunner {
         var summary = BatchSummary()
         let started = Date()
         var workSeconds = 0.0  // wall time of the jobs that ran (not the skipped)
+        let done = DoneRecords(folder: journal.folder,
+                               outputs: Set(jobs.filter { conflicts.failures[$0.index] == nil }.map { SymbolicLinks.resolve($0.output) }))
         for (position, job) in jobs.enumerated() {
             let jobStarted = Date()
             var record = JobRecord(index: job.index, input: job.input, output: job.output, status: .done, error: nil,
                                    seconds: 0, audioSeconds: 0)
-            // A shard killed outright (SIGKILL, a node lost) left its temporary outputs behind;
-            // each job belongs to one shard, so this run is the only one that could be writing them.
-            StagedOutput.removeStaleTemporaryFiles(for: job.output)
-            if FileJob.isComplete(job.output) {
+            let settings = JobSettings(job, engine: engineName)
+            let conflict = conflicts.failures[job.index]
+            if conflict == nil {
+                // A shard killed outright (SIGKILL, a node lost) left its temporary outputs behind;
+                // no other job writes this output (JobConflicts) and each job belongs to one
+                // shard, so this run is the only one that could be writing them.
+                StagedOutput.removeStaleTemporaryFiles(for: job.output)
+            }
+            if conflict == nil, job.refusal == nil, let stamp = done.done(input: job.input, output: job.output, settings: settings) {
                 record.status = .skipped
+                record.stamp = stamp
                 summary.skipped += 1
             } else {
                 do {
+                    if let conflict { throw conflict }
                     if let refusal = job.refusal { throw refusal }
+                    // Stamped before the run: an input changed while it is read is run again next time.
+                    let input = FileStamp(path: job.input)
                     record.audioSeconds = try FileJob.run(job, engine: try engine(job), staging: staging)
+                    if let input, let output = OutputStamp(path: job.output) {
+                        record.stamp = DoneStamp(inputFile: input, settings: settings, outputFile: output)
+                    }
                     summary.done += 1
                     summary.audioSeconds += record.audioSeconds
                 } catch {

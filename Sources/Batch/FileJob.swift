@@ -54,15 +54,4 @@ public enum FileJob {
         if encoding != .floatingPoint { encoding = input.bits == 8 ? .unsignedInteger : .signedInteger }
         return try SampleFormat(encoding: encoding, bits: input.bits, endian: input.endian)
     }
-
-    /// Whether `path` holds a whole output already: a WAV whose header libsndfile reads and
-    /// whose length is known (our outputs are renamed into place only once complete).
-    public static func isComplete(_ path: String) -> Bool {
-        // Only a regular file is opened: a FIFO or device at the path is never a finished output
-        // (and opening a FIFO would wait for a writer).
-        var status = stat()
-        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG,
-              let source = try? SndfileSource(.path(path)) else { return false }
-        return source.description.knownFrames != nil
-    }
 }

@@ -14,6 +14,9 @@ public struct JobRecord: Equatable, Sendable {
     public var seconds: Double
     /// Seconds of audio it separated (0 when skipped or failed).
     public var audioSeconds: Double
+    /// For a job done or skipped: its input, settings and output as it left them, which a later
+    /// run compares to decide whether the job is still done (`DoneRecords`).
+    public var stamp: DoneStamp?
 
     public var realtime: Double? { status == .done && seconds > 0 ? audioSeconds / seconds : nil }
 
@@ -23,6 +26,7 @@ public struct JobRecord: Equatable, Sendable {
         if let error { text += ",\"error\":" + JSONString.quoted(error) }
         text += String(format: ",\"seconds\":%.3f,\"audio_seconds\":%.3f", seconds, audioSeconds)
         if let realtime { text += String(format: ",\"realtime\":%.2f", realtime) }
+        if let stamp { text += "," + stamp.jsonFields }
         return text + "}\n"
     }
 }
@@ -32,6 +36,9 @@ public struct JobRecord: Equatable, Sendable {
 public final class Journal {
     public let path: String
     private let descriptor: Int32
+
+    /// The folder of every shard's journal: `FOLDER/.audiosep-batch`.
+    public var folder: String { (path as NSString).deletingLastPathComponent }
 
     public static func path(folder: String, shard: Shard) -> String {
         ((folder as NSString).appendingPathComponent(".audiosep-batch") as NSString).appendingPathComponent("shard-\(shard.index).jsonl")

@@ -9,10 +9,18 @@ public enum Manifest {
 
     /// Reads a manifest: CSV when the name ends in `.csv` (a header line names the columns),
     /// else JSON lines (one object a line). Blank lines and lines starting with `#` are skipped;
-    /// a relative `output` is taken under `outputFolder` when one is given.
+    /// a relative `output` is taken under `outputFolder` when one is given. Jobs whose files
+    /// collide (an output that is an input, two jobs writing one file) are found by
+    /// `JobConflicts` when the batch runs, and fail as jobs.
     public static func read(path: String, outputFolder: String? = nil) throws -> [BatchJob] {
+        var status = stat()
+        if stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR { throw BatchError.manifestIsFolder(path: path) }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw BatchError.cannotRead(path: path, cause: .errno(FileManager.default.fileExists(atPath: path) ? EACCES : ENOENT))
+            // The reason the kernel gives (no such file, permission denied, …), not a guess.
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            let code = descriptor < 0 ? errno : EIO
+            if descriptor >= 0 { close(descriptor) }
+            throw BatchError.cannotRead(path: path, cause: .errno(code))
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw BatchError.badLine(path: path, line: 1, reason: "the manifest is not UTF-8 text")
@@ -20,7 +28,7 @@ public enum Manifest {
         let jobs = path.lowercased().hasSuffix(".csv") ? try parseCSV(text, path: path, outputFolder: outputFolder)
             : try parseJSONLines(text, path: path, outputFolder: outputFolder)
         guard !jobs.isEmpty else { throw BatchError.emptyManifest(path: path) }
-        return try checked(jobs.map(\.job), lines: jobs.map(\.line))
+        return jobs.map(\.job)
     }
 
     /// JSON lines: `{"input": "a.wav", "output": "a-vocals.wav", "text": "vocals"}`.
@@ -105,7 +113,8 @@ public enum Manifest {
         guard let input = values["input"], !input.isEmpty else { throw BatchError.badLine(path: path, line: line, reason: "no input") }
         guard var output = values["output"], !output.isEmpty else { throw BatchError.badLine(path: path, line: line, reason: "no output") }
         if let outputFolder, !output.hasPrefix("/") { output = (outputFolder as NSString).appendingPathComponent(output) }
-        var job = BatchJob(index: index, input: input, output: output, text: values["text"], embedding: values["embedding"])
+        var job = BatchJob(index: index, input: input, output: output, text: values["text"], embedding: values["embedding"],
+                           line: line)
         guard (job.text == nil) != (job.embedding == nil) else {
             throw BatchError.badLine(path: path, line: line, reason: "give either text or embedding")
         }
@@ -179,18 +188,6 @@ public enum Manifest {
             }
         }
         guard !jobs.isEmpty else { throw BatchError.noAudioFiles(folders: folders) }
-        return try checked(jobs, lines: jobs.map { $0.index + 1 })
-    }
-
-    /// Refuses two jobs writing the same file.
-    static func checked(_ jobs: [BatchJob], lines: [Int]) throws -> [BatchJob] {
-        var seen: [String: [Int]] = [:]
-        for (job, line) in zip(jobs, lines) {
-            seen[URL(fileURLWithPath: job.output).standardizedFileURL.path, default: []].append(line)
-        }
-        if let (path, numbers) = seen.filter({ $0.value.count > 1 }).min(by: { $0.value[0] < $1.value[0] }) {
-            throw BatchError.duplicateOutput(path: path, lines: numbers)
-        }
         return jobs
     }
 

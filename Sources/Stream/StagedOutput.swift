@@ -4,7 +4,8 @@ import Foundation
 /// An output file that appears under its name only when it is complete.
 ///
 /// A regular file (new, or one that exists) is written under a temporary name beside its target
-/// (`.NAME.audiosep-XXXXXX`, same folder, so same file system) and renamed onto it by `commit()`;
+/// (`.NAME.audiosep-XXXXXX`, same folder, so same file system; a NAME too long for that is
+/// shortened, `temporaryStem(for:)`) and renamed onto it by `commit()`;
 /// until then whatever had the name keeps it, and `discard()` (or dropping the object) removes the
 /// temporary file. A symbolic link is written through: its target is the file replaced. Anything
 /// else that exists (a device such as /dev/null, a FIFO) cannot be replaced by a rename and is
@@ -139,12 +140,38 @@ public final class StagedOutput {
     public static func temporaryFiles(for path: String) -> [String] {
         guard let target = try? followLinks(path) else { return [] }
         let folder = (target as NSString).deletingLastPathComponent
-        let name = (target as NSString).lastPathComponent
-        let prefix = ".\(name).audiosep-"
+        let prefix = ".\(temporaryStem(for: (target as NSString).lastPathComponent)).audiosep-"
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder) else { return [] }
         return entries.filter { $0.hasPrefix(prefix) && $0.utf8.count == prefix.utf8.count + 6 }
             .sorted()
             .map { (folder.isEmpty ? "" : folder + "/") + $0 }
+    }
+
+    /// The longest file name the temporary name may have: NAME_MAX on Linux and macOS.
+    public static let longestName = 255
+
+    /// What stands for `name` in its temporary name `.STEM.audiosep-XXXXXX`: the name itself when
+    /// that fits in `longestName` bytes; for a longer name (a legal name of more than 238 bytes),
+    /// its first bytes (cut on a character) and `~` with 8 hex digits of a hash of the whole name,
+    /// so that the temporary name is legal, still shows whose it is, and is told apart from that
+    /// of another long name with the same beginning.
+    public static func temporaryStem(for name: String) -> String {
+        let decoration = ".".utf8.count + ".audiosep-XXXXXX".utf8.count
+        guard name.utf8.count + decoration > longestName else { return name }
+        // FNV-1a, 32 bits: stable across runs and builds (Hasher is seeded per process).
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in name.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 0x0100_0193
+        }
+        let tag = "~" + String(format: "%08x", hash)
+        let room = longestName - decoration - tag.utf8.count
+        var kept = ""
+        for character in name {
+            guard kept.utf8.count + String(character).utf8.count <= room else { break }
+            kept.append(character)
+        }
+        return kept + tag
     }
 
     /// Removes the temporary files `temporaryFiles(for:)` finds (only regular files); returns
@@ -179,7 +206,7 @@ public final class StagedOutput {
     private static func createTemporary(beside target: String, mode: mode_t, naming path: String) throws -> (Int32, String) {
         let folder = (target as NSString).deletingLastPathComponent
         let name = (target as NSString).lastPathComponent
-        let pattern = (folder.isEmpty ? "" : folder + "/") + ".\(name).audiosep-XXXXXX"
+        let pattern = (folder.isEmpty ? "" : folder + "/") + ".\(temporaryStem(for: name)).audiosep-XXXXXX"
         var template = Array(pattern.utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }

@@ -13,8 +13,9 @@ struct BatchCommand: ParsableCommand {
         discussion: """
             A manifest holds a job a line, as JSON (.jsonl, the default) or CSV with a header (.csv). Fields: input, \
             output, text (or embedding), and optionally remove, downmix, chunk, overlap. The model is loaded once. \
-            Each output is written under a temporary name and renamed when whole; an output already whole is skipped, \
-            so a rerun does only what is left. Every job's result goes to OUT/.audiosep-batch/shard-K.jsonl (OUT: \
+            Each output is written under a temporary name and renamed when whole. A job the journal records as done, \
+            with its input, settings and output unchanged since, is skipped, so a rerun does only what is left. \
+            An output that is an input, or the output of an earlier job, fails that job. Every job's result goes to OUT/.audiosep-batch/shard-K.jsonl (OUT: \
             --out-dir, else the manifest's folder). Exit status 0 when every job is done or skipped, 1 when any failed.
             Shards: --shard K/N runs the jobs whose line index mod N is K; without it, a Slurm array task \
             (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or GNU parallel's PARALLEL_SEQ with --shard-count N picks it.
@@ -93,9 +94,11 @@ struct BatchCommand: ParsableCommand {
 
         // 2. The engine: the model once, a separator per query over it.
         if let threads = model.threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        let session = try EngineSession(engine, model: try model.locate(),
+        let files = try model.locate()
+        let compute = try model.compute.options()
+        let session = try EngineSession(engine, model: files,
                                         threads: model.threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                        cache: model.cache, compute: try model.compute.options())
+                                        cache: model.cache, compute: compute)
         if let note = session.note, !quiet { Console.error("audiosep-stream: \(note)\n") }
         var separators: [String: Separator] = [:]
         // One query for every job: a query the engine cannot take is refused before the first
@@ -105,7 +108,17 @@ struct BatchCommand: ParsableCommand {
             if session.model == nil, let note = (made as? DSPEngine)?.note, !quiet { Console.error("audiosep-stream: \(note)\n") }
             separators["text:" + query] = made
         }
-        let runner = BatchRunner(jobs: jobs, shard: chosen, journal: journal, staging: StopSignals.stage) { job in
+        // What decides a job's output besides the job: the engine, its model files as they are now, its arithmetic.
+        let engineName: String
+        if let loaded = session.model {
+            engineName = "audiosep \(loaded.key) \(compute.convolution.rawValue)/\(compute.precision.rawValue)/\(compute.kernels.rawValue)"
+        } else {
+            engineName = engine == .identity ? "identity" : "dsp"
+        }
+        var batchFiles = (files?.inputPaths ?? []).map { (path: $0, role: "a model file") }
+        if query == nil { batchFiles.append((path: paths[0], role: "the manifest")) }
+        let runner = BatchRunner(jobs: jobs, shard: chosen, journal: journal, engineName: engineName, batchFiles: batchFiles,
+                                 staging: StopSignals.stage) { job in
             let key = job.embedding.map { "embedding:" + $0 } ?? "text:" + (job.text ?? "")
             if let known = separators[key] { return known }
             let embedding = try job.embedding.map(QueryEmbedding.load)

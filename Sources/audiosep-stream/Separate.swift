@@ -64,6 +64,9 @@ struct Separate: ParsableCommand {
     // Output
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write this file instead of stdout (- is stdout).")
     var outputPath: String?
+    /// No `-o`, `-o -`, or a name of descriptor 1 (`/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`):
+    /// written to stdout directly, never staged.
+    var writesStdout: Bool { outputPath.map { $0 == "-" || StandardOutputName.matches($0) } ?? true }
     @Option(name: .long, help: "Output type: wav or raw.")
     var outType: OutputContainer = .wav
     @Option(name: .long, help: "Output sample rate in hz, 48000 or 48k (default: the input's).", transform: ArgumentValues.rate)
@@ -104,7 +107,7 @@ struct Separate: ParsableCommand {
 
     func run() throws {
         StopSignals.install()
-        if outputPath == nil || outputPath == "-" { ReaderWatch.start() }
+        if writesStdout { ReaderWatch.start() }
         do {
             try separate()
         } catch {
@@ -129,7 +132,6 @@ struct Separate: ParsableCommand {
         //    output made, so a mistake costs nothing and leaves nothing behind.
         let raw = try rawInputFormat()
         let readsStdin = inputPath == nil || inputPath == "-"
-        let writesStdout = outputPath == nil || outputPath == "-"
         let explicitEncoding = try outEncoding.map(SampleFormat.parseEncoding)
         if writesStdout, StandardDescriptors.outputWasClosed {
             throw StandardDescriptors.closedOutput("the audio", hint: "redirect it (> out.wav) or give -o FILE")
@@ -202,7 +204,7 @@ struct Separate: ParsableCommand {
         let format = try outputFormat(input, explicitEncoding: explicitEncoding)
 
         // 4. The output: a file appears under its name only when it holds a whole output.
-        let staged = try outputPath.flatMap { $0 == "-" ? nil : try StagedOutput(path: $0, inputs: inputs) }
+        let staged = try writesStdout ? nil : outputPath.map { try StagedOutput(path: $0, inputs: inputs) }
         StopSignals.stage(staged?.temporaryPath)
         defer { StopSignals.stage(nil) }
         let output = staged?.file ?? OutputFile(fd: STDOUT_FILENO)

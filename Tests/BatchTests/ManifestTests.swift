@@ -27,8 +27,8 @@ final class ManifestTests: XCTestCase {
             """)
         let jobs = try Manifest.read(path: path, outputFolder: "/out")
         XCTAssertEqual(jobs.count, 2)
-        XCTAssertEqual(jobs[0], BatchJob(index: 0, input: "a.wav", output: "/out/a-v.wav", text: "vocals"))
-        var second = BatchJob(index: 1, input: "b.wav", output: "/x/b.wav", embedding: "q.npy")
+        XCTAssertEqual(jobs[0], BatchJob(index: 0, input: "a.wav", output: "/out/a-v.wav", text: "vocals", line: 3))
+        var second = BatchJob(index: 1, input: "b.wav", output: "/x/b.wav", embedding: "q.npy", line: 4)
         second.remove = true
         second.chunk = 4
         second.overlap = 0.5
@@ -51,8 +51,6 @@ final class ManifestTests: XCTestCase {
             ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"b.wav\", \"text\": \"v\", \"speed\": 2}\n", "unknown field 'speed'"),
             ("j.csv", "input,output,text\na.wav,b.wav\n", "j.csv:2: 2 fields, the header names 3"),
             ("j.jsonl", "\n# nothing\n", "holds no jobs"),
-            ("j.jsonl", "{\"input\": \"a.wav\", \"output\": \"o.wav\", \"text\": \"v\"}\n{\"input\": \"b.wav\", \"output\": \"./o.wav\", \"text\": \"v\"}\n",
-             "is named by several jobs (lines 1, 2)"),
         ]
         for (name, text, expected) in cases {
             let path = write(name, text)
@@ -63,6 +61,37 @@ final class ManifestTests: XCTestCase {
         XCTAssertThrowsError(try Manifest.read(path: folder + "/missing.jsonl")) {
             XCTAssertEqual($0 as? BatchError, .cannotRead(path: self.folder + "/missing.jsonl", cause: .errno(ENOENT)))
         }
+        XCTAssertThrowsError(try Manifest.read(path: folder)) {
+            XCTAssertEqual($0 as? BatchError, .manifestIsFolder(path: self.folder))
+            XCTAssertTrue("\($0)".contains("is a folder, not a manifest"), "\($0)")
+            XCTAssertTrue("\($0)".contains("--query QUERY --out-dir OUT"), "\($0)")
+        }
+    }
+
+    func testCollidingFilesFailTheLaterJobsNamingTheOther() throws {
+        let folder: String = self.folder
+        for name in ["a.wav", "b.wav", "c.wav"] { _ = self.write(name, "RIFF") }
+        try FileManager.default.createDirectory(atPath: folder + "/out", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/link", withDestinationPath: folder + "/out")
+        let jobs = [
+            BatchJob(index: 0, input: folder + "/a.wav", output: folder + "/out/x.wav", text: "v", line: 1),
+            BatchJob(index: 1, input: folder + "/b.wav", output: folder + "/link/x.wav", text: "v", line: 2),
+            BatchJob(index: 2, input: folder + "/c.wav", output: folder + "/link/../a.wav", text: "v", line: 3),
+            BatchJob(index: 3, input: folder + "/c.wav", output: folder + "/c.wav", text: "v", line: 4),
+            BatchJob(index: 4, input: folder + "/c.wav", output: folder + "/out/y.wav", text: "v", line: 5),
+            BatchJob(index: 5, input: folder + "/c.wav", output: folder + "/q.npy", embedding: folder + "/q.npy", line: 6),
+            BatchJob(index: 6, input: folder + "/c.wav", output: "/dev/null", text: "v", line: 7),
+            BatchJob(index: 7, input: folder + "/c.wav", output: "/dev/null", text: "v", line: 8),
+        ]
+        let found = JobConflicts(jobs, batchFiles: [(path: folder + "/jobs.jsonl", role: "the manifest")]).failures
+        XCTAssertEqual(found.keys.sorted(), [1, 2, 3, 5], "\(found)")
+        XCTAssertEqual(found[1] as? BatchError, .sameOutput(path: folder + "/link/x.wav", other: "job 0 (line 1, input '\(folder)/a.wav')"),
+                       "the same file through a linked folder, before it exists")
+        XCTAssertEqual(found[2] as? BatchError, .outputIsReadByJob(path: folder + "/link/../a.wav", other: "job 0 (line 1, input '\(folder)/a.wav')",
+                                                                   role: "input"), "'..' after a link is taken where the link leads")
+        XCTAssertEqual("\(found[3]!)", "output '\(folder)/c.wav' is the input file: writing it would destroy the input; name another file")
+        XCTAssertEqual(found[5] as? BatchError, .outputIsReadByJob(path: folder + "/q.npy", other: "job 5 (line 6, input '\(folder)/c.wav')",
+                                                                   role: "query embedding"))
     }
 
     func testAFolderTreeIsMirroredAndTheOutputFolderIsNotAnInput() throws {

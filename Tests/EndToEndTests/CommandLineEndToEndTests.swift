@@ -131,6 +131,49 @@ final class CommandLineEndToEndTests: XCTestCase {
                            "folder 'no-such-folder' does not exist", "missing folder")
     }
 
+    func testALongButLegalOutputNameIsWritten() throws {
+        let input = try tone("long-in.wav")
+        // 250 bytes: legal (NAME_MAX is 255), but its temporary name `.NAME.audiosep-XXXXXX` would not be.
+        let name = String(repeating: "n", count: 246) + ".wav"
+        try? FileManager.default.removeItem(atPath: Harness.path(name))
+        let run = try Harness.shell("$BIN --engine identity -q -i \(input) -o \(name)")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try Harness.readAudio(Harness.path(name)).channels.first?.count, 48_000)
+        // Over an existing file too (staged, then renamed onto it), and nothing left beside it.
+        let again = try Harness.shell("$BIN --engine identity -q -i \(input) -o \(name)")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Harness.directory).filter { $0.contains(".audiosep-") }
+        XCTAssertEqual(leftovers, [], "temporary files left behind")
+        try? FileManager.default.removeItem(atPath: Harness.path(name))
+    }
+
+    func testNamesOfStandardOutputAreStandardOutput() throws {
+        let input = try tone("stdout-in.wav")
+        try Harness.shell("ln -sf /dev/stdout my-stdout")
+        // The same bytes as `-o -`: through a pipe (a header with the length known up front) and
+        // into a file the shell opened (the header patched at the end).
+        let piped = try Harness.shell("$BIN --engine identity -q -i \(input) -o - | cat")
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        try Harness.shell("$BIN --engine identity -q -i \(input) -o - > stdout-ref.wav")
+        let reference = try XCTUnwrap(bytes(Harness.path("stdout-ref.wav")))
+        XCTAssertGreaterThan(reference.count, 96_000)
+        for name in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "my-stdout"] {
+            let run = try Harness.shell("$BIN --engine identity -q -i \(input) -o \(name) | cat")
+            XCTAssertEqual(run.status, 0, "\(name) to a pipe: \(run.stderr)")
+            XCTAssertEqual(run.stdout, piped.stdout, "\(name) to a pipe")
+            let file = try Harness.shell("$BIN --engine identity -q -i \(input) -o \(name) > stdout-out.wav")
+            XCTAssertEqual(file.status, 0, "\(name) to a file: \(file.stderr)")
+            XCTAssertEqual(bytes(Harness.path("stdout-out.wav")), reference, "\(name) to a file")
+        }
+        // A terminal is refused for these names as for `-o -`.
+        let terminal = try Harness.shell("script -qec '$BIN --engine identity -i \(input) -o /dev/stdout' /dev/null < /dev/null")
+        let screen = String(decoding: terminal.stdout, as: UTF8.self)
+        XCTAssertTrue(screen.contains("refusing to write binary audio to a terminal"), screen)
+        XCTAssertFalse(screen.contains("RIFF"), "audio reached the terminal")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: Harness.directory).filter { $0.contains(".audiosep-") }
+        XCTAssertEqual(leftovers, [], "temporary files left behind")
+    }
+
     // MARK: Headers
 
     func testABlockAlignThatDoesNotMatchTheSamplesIsRefused() throws {

@@ -82,4 +82,27 @@ final class StagedOutputTests: XCTestCase {
         XCTAssertEqual(StagedOutput.removeStaleTemporaryFiles(for: folder + "/out.wav"), [temporary])
         XCTAssertEqual(try names(), [".other.wav.audiosep-ABCDEF", ".out.wav.audiosep-1234567", ".out.wav.audiosep-folder", "out.wav"])
     }
+
+    func testALongLegalNameGetsAShortenedTemporaryNameThatCleanupStillFinds() throws {
+        // 250 bytes (two-byte characters at the cut, so it must fall on a character): legal, but
+        // `.NAME.audiosep-XXXXXX` would be 267.
+        let name = String(repeating: "a", count: 228) + String(repeating: "é", count: 9) + ".wav"
+        let sibling = String(repeating: "a", count: 228) + String(repeating: "é", count: 9) + "x.wav"
+        XCTAssertEqual(name.utf8.count, 250)
+        XCTAssertEqual(StagedOutput.temporaryStem(for: "out.wav"), "out.wav", "a short name is kept whole")
+        let stem = StagedOutput.temporaryStem(for: name)
+        XCTAssertNotEqual(stem, StagedOutput.temporaryStem(for: sibling), "two long names with one beginning differ")
+        XCTAssertTrue(stem.hasPrefix(String(repeating: "a", count: 228)), stem)
+        let staged = try StagedOutput(path: folder + "/" + name)
+        let temporary = try XCTUnwrap(staged.temporaryPath)
+        let temporaryName = (temporary as NSString).lastPathComponent
+        XCTAssertLessThanOrEqual(temporaryName.utf8.count, 255)
+        XCTAssertTrue(temporaryName.hasPrefix(".\(stem).audiosep-"), temporaryName)
+        // Another long name's leftover is not this one's.
+        try "x".write(toFile: folder + "/.\(StagedOutput.temporaryStem(for: sibling)).audiosep-ABCDEF", atomically: false, encoding: .utf8)
+        XCTAssertEqual(StagedOutput.temporaryFiles(for: folder + "/" + name), [temporary])
+        try staged.file.write(Array("whole".utf8))
+        try staged.commit()
+        XCTAssertEqual(contents(name), "whole")
+    }
 }
