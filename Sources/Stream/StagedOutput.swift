@@ -131,8 +131,9 @@ public final class StagedOutput {
         let suffix = attempt > 1 ? ".partial-\(attempt)" : ".partial"
         let ext = (name as NSString).pathExtension
         let stem = (name as NSString).deletingPathExtension
-        guard !ext.isEmpty, !stem.isEmpty else { return name + suffix }
-        return stem + suffix + "." + ext
+        guard !ext.isEmpty, !stem.isEmpty else { return fitted(name, around: suffix.utf8.count) + suffix }
+        // A long legal name keeps its partial legal too: the stem is shortened, never the extension.
+        return fitted(stem, around: suffix.utf8.count + 1 + ext.utf8.count) + suffix + "." + ext
     }
 
     /// The temporary files that runs staging `path` left behind when they were killed before
@@ -156,7 +157,12 @@ public final class StagedOutput {
     /// so that the temporary name is legal, still shows whose it is, and is told apart from that
     /// of another long name with the same beginning.
     public static func temporaryStem(for name: String) -> String {
-        let decoration = ".".utf8.count + ".audiosep-XXXXXX".utf8.count
+        fitted(name, around: ".".utf8.count + ".audiosep-XXXXXX".utf8.count)
+    }
+
+    /// `name`, or when `name` and `decoration` more bytes would not fit in `longestName`, its first
+    /// bytes (cut on a character) and `~` with 8 hex digits of a hash of the whole name.
+    static func fitted(_ name: String, around decoration: Int) -> String {
         guard name.utf8.count + decoration > longestName else { return name }
         // FNV-1a, 32 bits: stable across runs and builds (Hasher is seeded per process).
         var hash: UInt32 = 0x811c_9dc5
@@ -165,7 +171,7 @@ public final class StagedOutput {
             hash = hash &* 0x0100_0193
         }
         let tag = "~" + String(format: "%08x", hash)
-        let room = longestName - decoration - tag.utf8.count
+        let room = max(0, longestName - decoration - tag.utf8.count)
         var kept = ""
         for character in name {
             guard kept.utf8.count + String(character).utf8.count <= room else { break }

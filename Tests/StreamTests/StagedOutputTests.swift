@@ -24,6 +24,12 @@ final class StagedOutputTests: XCTestCase {
         XCTAssertEqual(StagedOutput.partialName(for: "out"), "out.partial")
         XCTAssertEqual(StagedOutput.partialName(for: ".hidden"), ".hidden.partial")
         XCTAssertEqual(StagedOutput.partialName(for: "a.b.raw"), "a.b.partial.raw")
+        // A legal name of 250 bytes keeps a legal partial name, its extension and its beginning.
+        let long = String(repeating: "é", count: 123) + ".wav"
+        let partial = StagedOutput.partialName(for: long)
+        XCTAssertLessThanOrEqual(partial.utf8.count, StagedOutput.longestName)
+        XCTAssertTrue(partial.hasPrefix(String(repeating: "é", count: 100)) && partial.hasSuffix(".partial.wav"), partial)
+        XCTAssertNotEqual(partial, StagedOutput.partialName(for: String(repeating: "é", count: 122) + "e.wav"))
     }
 
     func testAPartialOfANewFileTakesItsName() throws {
