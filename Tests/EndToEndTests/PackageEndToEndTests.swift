@@ -186,6 +186,65 @@ final class PackageEndToEndTests: XCTestCase {
         }
     }
 
+    /// `model download` from the packaged binary (FoundationNetworking linked in, Debian's libcurl
+    /// underneath) against the loopback mirror of DownloadEndToEndTests, into the default place;
+    /// a later run of the packaged binary finds the model there with no flag and separates
+    /// exactly as the build under test does.
+    func testModelDownloadPutsTheModelWhereLaterRunsFindIt() throws {
+        let built = try package()
+        let bin = "env -u LD_LIBRARY_PATH -u AUDIOSEP_MODEL '\(built.root)/usr/bin/audiosep-stream'"
+        let work = Harness.path("package-download")
+        let mirror = work + "/mirror", home = work + "/home"
+        try? FileManager.default.removeItem(atPath: work)
+        try FileManager.default.createDirectory(atPath: mirror, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let printed = try Harness.shell("\(bin) model manifest")
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        var table = try XCTUnwrap(JSONSerialization.jsonObject(with: printed.stdout) as? [String: Any])
+        var files = try XCTUnwrap(table["files"] as? [[String: Any]])
+        for index in files.indices {
+            let path = try XCTUnwrap(files[index]["path"] as? String), url = try XCTUnwrap(files[index]["url"] as? String)
+            let source = DownloadEndToEndTests.fixtures + "/" + (try XCTUnwrap(DownloadEndToEndTests.sources[path], path))
+            let served = mirror + "/" + url
+            try FileManager.default.createDirectory(atPath: (served as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: source, toPath: served)
+            files[index]["size"] = try Data(contentsOf: URL(fileURLWithPath: source)).count
+            files[index]["sha256"] = try DownloadEndToEndTests.sha256sum(source)
+        }
+        table["files"] = files
+        let manifest = work + "/manifest.json"
+        try JSONSerialization.data(withJSONObject: table).write(to: URL(fileURLWithPath: manifest))
+        let server: ModelServer
+        do {
+            server = try ModelServer(root: mirror, log: work + "/requests.jsonl", lifetime: 120)
+        } catch is ModelServer.DidNotStart {
+            throw XCTSkip("the test server did not start (python3 missing?)")
+        }
+        defer { server.stop() }
+
+        let download = try shell("HOME=\(home) \(bin) model download --base-url \(server.base)/ok --manifest \(manifest)")
+        XCTAssertEqual(download.status, 0, download.stderr)
+        for (path, source) in DownloadEndToEndTests.sources {
+            XCTAssertEqual(FileManager.default.contents(atPath: home + "/.cache/audiosep-stream/" + path),
+                           FileManager.default.contents(atPath: DownloadEndToEndTests.fixtures + "/" + source), path)
+        }
+        let input = "\(DownloadEndToEndTests.fixtures)/audiosep-tiny/input.f32"
+        let query = "'a dog barking in the rain' \(DownloadEndToEndTests.rawMono) --no-cache"
+        let packaged = try shell("HOME=\(home) \(bin) \(query) < \(input) > \(work)/packaged.f32")
+        XCTAssertEqual(packaged.status, 0, packaged.stderr)
+        XCTAssertFalse(packaged.stderr.contains("built-in engine"), "the packaged binary did not find the model: \(packaged.stderr)")
+        let tested = try shell("HOME=\(home) env -u AUDIOSEP_MODEL $BIN \(query) < \(input) > \(work)/tested.f32")
+        XCTAssertEqual(tested.status, 0, tested.stderr)
+        let output = try XCTUnwrap(FileManager.default.contents(atPath: work + "/packaged.f32"))
+        XCTAssertEqual(output.count, 31676)
+        XCTAssertNotEqual(output, FileManager.default.contents(atPath: input), "something was separated")
+        // (The tested build may be a debug one: equal to float rounding, not bit for bit.)
+        let got = try Harness.readRaw(work + "/packaged.f32", channels: 1, format: DownloadEndToEndTests.float32)[0]
+        let expected = try Harness.readRaw(work + "/tested.f32", channels: 1, format: DownloadEndToEndTests.float32)[0]
+        XCTAssertEqual(got.count, expected.count)
+        XCTAssertGreaterThan(snr(expected, got), 90, "the packaged and the tested build separate alike")
+    }
+
     func testLintianFindsNoError() throws {
         let built = try package()
         guard try Harness.shell("command -v lintian").status == 0 else {
