@@ -29,6 +29,9 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case overlapTooLong(overlapSeconds: Double, chunkSeconds: Double)
     /// A WAV header whose block align is not channels × the bytes of one sample.
     case blockAlignMismatch(blockAlign: Int, channels: Int, bitsPerSample: Int)
+    /// A WAV file whose header has no room for RF64 (its length was known to fit) outgrew RIFF's
+    /// 32-bit sizes; refused before the header could lie.
+    case wavTooLarge(dataBytes: Int64, limitBytes: Int64)
     /// A WAV header field that cannot hold the value (a rate or length past 32 bits).
     case headerFieldOverflow(field: String, value: Int)
     /// The output named is a folder.
@@ -95,6 +98,9 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             let bytes = (bits + 7) / 8
             return "invalid WAV header: block align \(blockAlign) does not match \(channels) channel\(channels == 1 ? "" : "s") "
                 + "× \(bytes) byte\(bytes == 1 ? "" : "s") (\(bits) bits per sample)"
+        case .wavTooLarge(let data, let limit):
+            return "writing output failed: \(data) bytes of audio pass the \(limit) bytes a WAV header can state, and this "
+                + "file's header has no room for RF64; write --out-type raw, or pipe the output on (| sox -t wav - out.w64)"
         case .headerFieldOverflow(let field, let value):
             return "a WAV header cannot hold \(field) \(value): it is past 32 bits"
         case .outputIsDirectory(let path):

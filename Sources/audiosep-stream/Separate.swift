@@ -213,9 +213,10 @@ struct Separate: ParsableCommand {
         let wav: WAVSink?
         switch outType {
         case .wav:
-            // On a pipe the header can say the length only when it is known before the audio.
+            // On a pipe the header can say the length only when it is known before the audio; on a
+            // file a length known to fit 4 GiB spares the room reserved for RF64.
             wav = try WAVSink(output: output, sampleRate: outputRate, channelCount: input.channelCount, format: format,
-                              expectedFrames: output.isSeekableFile ? nil : expectedFrames)
+                              expectedFrames: expectedFrames)
             sink = wav!
         case .raw:
             wav = nil
