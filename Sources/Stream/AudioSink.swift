@@ -226,6 +226,16 @@ public final class WAVSink: AudioSink {
     /// ended the run (then the stream ends where the stop left it). Then the pad byte RIFF wants
     /// after an odd-length chunk, and on a seekable file the header's true lengths (RF64 past 4 GiB).
     public func finish() throws {
+        if let announced = announcedDataBytes, dataBytes < announced, !InputInterruption.isRequested {
+            let missing = Int((announced - dataBytes) / Int64(codec.bytesPerFrame))
+            var left = missing
+            while left > 0 {
+                let frames = min(left, 65_536)
+                try write([[Float]](repeating: [Float](repeating: 0, count: frames), count: codec.channelCount))
+                left -= frames
+            }
+            paddedFrames = missing
+        }
         // RIFF wants chunks padded to an even length.
         if dataBytes % 2 == 1 { try output.write([0]) }
         guard output.isSeekableFile else { return }

@@ -273,10 +273,13 @@ struct Separate: ParsableCommand {
             throw Interrupted(signal: signal, secondsWritten: Double(summary.outputFrames) / Double(outputRate),
                               keptAs: keptAs, unchanged: keptAs == nil && staged?.replacesExistingFile == true ? outputPath : nil)
         }
-        if let announced = wav?.announcedDataBytes, let wav, announced != wav.writtenDataBytes {
-            note(String(format: "the input's header promised %.2f s but %.2f s arrived; the WAV header already on the pipe "
-                        + "says %.2f s", Double(expectedFrames ?? 0) / Double(outputRate),
-                        Double(summary.outputFrames) / Double(outputRate), Double(expectedFrames ?? 0) / Double(outputRate)))
+        if let wav, wav.paddedFrames > 0 {
+            // The header on the pipe promised the input's length: the stream was made as long.
+            let promised = Double(wav.announcedFrames ?? 0)
+            note(String(format: "the input's header promised %.2f s (%d frames) but only %.2f s (%d frames) arrived; the output "
+                        + "is padded with %.2f s of silence to the length its WAV header already stated on the pipe",
+                        promised / Double(outputRate), Int(promised), Double(summary.outputFrames) / Double(outputRate),
+                        summary.outputFrames, Double(wav.paddedFrames) / Double(outputRate)))
         }
         if summary.nonFiniteEngineSamples > 0 {
             note("\(summary.nonFiniteEngineSamples) NaN or infinite samples from the \(separator.name) engine replaced by 0 "
