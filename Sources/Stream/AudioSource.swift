@@ -52,6 +52,8 @@ public final class SndfileSource: AudioSource {
     /// sync" for a file, and nothing for a pipe, whose end it takes for the stream's.
     private let flacStatedFrames: Int
     private var framesDelivered = 0
+    /// The input's AU header, when it is one: a pipe that ends before its audio starts is named.
+    private let auHeader: AUHeader?
 
     public convenience init(_ location: InputLocation) throws {
         var info = SF_INFO()
@@ -65,11 +67,13 @@ public final class SndfileSource: AudioSource {
             }
             if status.st_size == 0 { throw StreamError.emptyInput }
             // Read before opening: libsndfile 1.2.0 closes the descriptor when it fails.
-            let head = Self.firstBytes(fd, at: max(0, lseek(fd, 0, SEEK_CUR)))
+            let start = max(0, lseek(fd, 0, SEEK_CUR))
+            let head = Self.firstBytes(fd, at: start)
             guard let handle = QuietStderr.run({ sf_open_fd(fd, Int32(SFM_READ), &info, 0) }) else {
                 throw Self.diagnose(head, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
             }
-            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head)
+            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head,
+                          fileBytes: max(0, Int(status.st_size) - Int(start)))
         case .path(let path):
             try self.init(.opened(InputFile(path: path)))
         case .opened(let file):
@@ -96,7 +100,8 @@ public final class SndfileSource: AudioSource {
             guard let handle = QuietStderr.run({ sf_open_fd(copy, Int32(SFM_READ), &info, 1) }) else {
                 throw Self.diagnose(head, otherwise: .cannotOpen(path: path, cause: .message(String(cString: sf_strerror(nil)))))
             }
-            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head, file: file)
+            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head, file: file,
+                          fileBytes: Int(status.st_size))
         }
     }
 
@@ -136,7 +141,7 @@ public final class SndfileSource: AudioSource {
 
     /// Takes ownership of an open handle; validates what the header says (closing it on failure).
     private init(handle: OpaquePointer, info: SF_INFO, isRegularFile: Bool, input: VirtualInput?, prefix: [UInt8],
-                 file: InputFile? = nil) throws {
+                 file: InputFile? = nil, fileBytes: Int? = nil) throws {
         guard info.samplerate > 0 else {
             sf_close(handle)
             throw StreamError.invalidRate(hz: Int(info.samplerate))
@@ -154,6 +159,15 @@ public final class SndfileSource: AudioSource {
             sf_close(handle)
             throw StreamError.notFromAPipe(format: "W64")
         }
+        // An AU header whose sizes libsndfile reads no audio from (it opens as 0 frames, quietly).
+        // On a pipe, libsndfile has read on to where the header says the audio starts: if the
+        // input ended first, its length is known now.
+        let au = AUHeader(prefix: prefix)
+        let ended = input.flatMap { $0.descriptorEnded || $0.inMemory ? Int($0.bytesArrived) : nil }
+        if let au, let error = au.error(inputBytes: fileBytes ?? ended) {
+            sf_close(handle)
+            throw error
+        }
         let wav = WAVFormatChunk(prefix: prefix)
         if let error = wav?.blockAlignError {
             sf_close(handle)
@@ -165,6 +179,7 @@ public final class SndfileSource: AudioSource {
         var known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
         if known == nil, let stated = wav?.statedFrames, stated == Int(info.frames) { known = stated }
         self.handle = handle
+        self.auHeader = au
         self.virtualInput = input
         self.file = file
         self.readsAtEndWhenOpened = input?.readsAtEnd ?? 0
@@ -216,6 +231,11 @@ public final class SndfileSource: AudioSource {
                                             sampleRate: description.sampleRate)
             }
             if failed { throw StreamError.readFailed(.message(String(cString: sf_strerror(handle)))) }
+            // An AU stream that ended before the offset its header gives for the audio.
+            if framesDelivered == 0, let auHeader, let input = virtualInput, input.descriptorEnded || input.inMemory,
+               let error = auHeader.error(inputBytes: Int(input.bytesArrived)) {
+                throw error
+            }
             return []
         }
         framesDelivered += got

@@ -29,6 +29,9 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case overlapTooLong(overlapSeconds: Double, chunkSeconds: Double)
     /// A WAV header whose block align is not channels × the bytes of one sample.
     case blockAlignMismatch(blockAlign: Int, channels: Int, bitsPerSample: Int)
+    /// An AU header whose data offset and size libsndfile reads no audio from: audio starting past
+    /// the end of the input, or an offset + size past 2³¹ − 1 (`inputBytes`: the input's length when known).
+    case auSizes(dataOffset: Int, dataBytes: Int?, inputBytes: Int?)
     /// A WAV file whose header has no room for RF64 (its length was known to fit) outgrew RIFF's
     /// 32-bit sizes; refused before the header could lie.
     case wavTooLarge(dataBytes: Int64, limitBytes: Int64)
@@ -98,6 +101,14 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             let bytes = (bits + 7) / 8
             return "invalid WAV header: block align \(blockAlign) does not match \(channels) channel\(channels == 1 ? "" : "s") "
                 + "× \(bytes) byte\(bytes == 1 ? "" : "s") (\(bits) bits per sample)"
+        case .auSizes(let offset, let size, let input):
+            if let input, offset > input {
+                return "invalid AU header: its audio starts at byte \(offset), past the end of the \(input)-byte input"
+            }
+            let stated = "invalid AU header: it states \(size.map { "\($0) bytes of audio" } ?? "audio") from byte \(offset)"
+            let held = input.map { ", but the input holds \(max(0, $0 - offset)) bytes after it" } ?? ""
+            return stated + held + "; libsndfile reads no audio when offset + size pass \(AUHeader.largestEnd) bytes "
+                + "(set the size, bytes 8-11, to ffffffff, 'unknown', to read what is there)"
         case .wavTooLarge(let data, let limit):
             return "writing output failed: \(data) bytes of audio pass the \(limit) bytes a WAV header can state, and this "
                 + "file's header has no room for RF64; write --out-type raw, or pipe the output on (| sox -t wav - out.w64)"

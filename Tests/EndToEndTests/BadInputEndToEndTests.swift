@@ -164,6 +164,84 @@ final class BadInputEndToEndTests: XCTestCase {
         }
     }
 
+    static func be32(_ value: UInt32) -> [UInt8] { le32(value).reversed() }
+
+    /// An AU header (`.snd`, or libsndfile's little-endian `dns.`) over `sine16` as big- or
+    /// little-endian 16-bit linear PCM, whose data offset and size may lie.
+    static func au(offset: UInt32 = 24, size: UInt32? = nil, littleEndian: Bool = false) -> [UInt8] {
+        let word = littleEndian ? le32 : be32
+        let samples = littleEndian ? sine16 : stride(from: 0, to: sine16.count, by: 2).flatMap { [sine16[$0 + 1], sine16[$0]] }
+        return Array((littleEndian ? "dns." : ".snd").utf8) + word(offset) + word(size ?? UInt32(samples.count))
+            + word(3) + word(16_000) + word(1) + samples
+    }
+
+    /// AU headers whose data size or offset is implausible for the input: libsndfile opens them
+    /// as 0 frames and reads nothing (exit 0 and an empty output, before). Each is the audio that
+    /// is there or one line naming the sizes, from a pipe, from `< file` and from `-i`.
+    func testAUHeadersWhoseSizesLie() throws {
+        enum Expect { case frames(Int), error(String) }
+        let cases: [(String, [UInt8], Expect)] = [
+            ("size 2^31 - 1", Self.au(size: 0x7FFF_FFFF),
+             .error("invalid AU header: it states 2147483647 bytes of audio from byte 24")),
+            ("size 2^32 - 2", Self.au(size: 0xFFFF_FFFE), .error("it states 4294967294 bytes of audio from byte 24")),
+            ("size 2^31, little-endian", Self.au(size: 0x8000_0000, littleEndian: true),
+             .error("it states 2147483648 bytes of audio from byte 24")),
+            ("offset past the end", Self.au(offset: 1_000_000),
+             .error("invalid AU header: its audio starts at byte 1000000, past the end of the 2024-byte input")),
+            ("offset 2^31 - 1", Self.au(offset: 0x7FFF_FFFF), .error("invalid AU header")),
+            ("size 50 times the file", Self.au(size: 100_000), .frames(1000)),
+            ("size unknown", Self.au(size: 0xFFFF_FFFF), .frames(1000)),
+            ("size 10 bytes", Self.au(size: 10), .frames(5)),
+        ]
+        for (label, bytes, expect) in cases {
+            let path = try Self.file("lying.au", bytes)
+            var runs = [("pipe", try run(path, pipe: true)), ("< file", try run(path, pipe: false))]
+            let named = try Harness.shell("timeout 60 $BIN --engine identity -i \(path) > \(Harness.path("lying-au-i.wav"))")
+            runs.append(("-i", Run(status: named.status, stderr: named.stderr,
+                                   outputFrames: named.status == 0 ? try Harness.readAudio(Harness.path("lying-au-i.wav")).channels[0].count : nil,
+                                   peakMB: 0, seconds: named.seconds)))
+            for (how, result) in runs {
+                switch expect {
+                case .frames(let frames):
+                    XCTAssertEqual(result.status, 0, "\(label) (\(how)): \(result.stderr)")
+                    XCTAssertEqual(result.stderr, "", "\(label) (\(how))")
+                    XCTAssertEqual(result.outputFrames, frames, "\(label) (\(how))")
+                case .error(let message):
+                    assertOneLineError(result, message, "\(label) (\(how))")
+                }
+            }
+        }
+    }
+
+    /// The other formats' data sizes larger than the file (up to 4 GiB, and 2^62 in W64): libsndfile
+    /// reads the audio that is there, from a pipe and from a file.
+    func testAIFFAndW64DataSizesLargerThanTheFileReadWhatIsThere() throws {
+        for type in ["aiff", "w64", "wav"] {
+            let clean = Harness.path("size-lie.\(type)")
+            try Harness.shell("sox -n -r 8000 -c 1 -b 16 \(clean) synth 1 sine 440")
+            var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: clean)))
+            let tag: [UInt8] = type == "aiff" ? Array("SSND".utf8) : type == "w64"
+                ? Array("data".utf8) + [0xF3, 0xAC, 0xD3, 0x11] : Array("data".utf8)
+            guard let at = (0...(bytes.count - tag.count)).first(where: { Array(bytes[$0..<($0 + tag.count)]) == tag }) else {
+                return XCTFail("no data chunk in \(type)")
+            }
+            for size in [UInt64(20_000), 0x7FFF_FFF0, 0x8000_0010, 0xFFFF_FFF0, 1 << 62] where type == "w64" || size < 1 << 32 {
+                switch type {
+                case "aiff": bytes.replaceSubrange((at + 4)..<(at + 8), with: Self.be32(UInt32(size)))
+                case "w64": bytes.replaceSubrange((at + 16)..<(at + 24), with: (0..<8).map { UInt8((size >> (8 * $0)) & 0xFF) })
+                default: bytes.replaceSubrange((at + 4)..<(at + 8), with: Self.le32(UInt32(size)))
+                }
+                let path = try Self.file("size-lie-\(size).\(type)", bytes)
+                for pipe in [true, false] {
+                    let result = try run(path, pipe: pipe)
+                    let label = "\(type) data size \(size) (\(pipe ? "pipe" : "file"))"
+                    XCTAssertEqual(result.status, 0, "\(label): \(result.stderr)")
+                    XCTAssertEqual(result.outputFrames, 8000, label)
+                }
+            }
+        }
+    }
+
     /// 24 bytes that made libsndfile's W64 parser loop for ever on a pipe.
     func testAW64HeaderThatLoopedLibsndfileIsAnError() throws {
         let bytes: [UInt8] = Array("riff".utf8) + [0x2A, 0x91, 0x8E, 0x01] + [UInt8](repeating: 0, count: 8) + [0x0F, 0, 0, 0, 0, 0, 0, 0]
