@@ -60,7 +60,9 @@ public final class SndfileSource: AudioSource {
         var status = stat()
         switch location {
         case .fileDescriptor(let fd):
-            guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            let described = fstat(fd, &status) == 0
+            if described, (status.st_mode & S_IFMT) == S_IFDIR { throw StreamError.inputIsFolder(descriptor: fd) }
+            guard described, (status.st_mode & S_IFMT) == S_IFREG else {
                 // A pipe: libsndfile reads it through our virtual I/O.
                 try self.init(virtual: VirtualInput(fd: fd))
                 return
@@ -70,7 +72,7 @@ public final class SndfileSource: AudioSource {
             let start = max(0, lseek(fd, 0, SEEK_CUR))
             let head = Self.firstBytes(fd, at: start)
             guard let handle = QuietStderr.run({ sf_open_fd(fd, Int32(SFM_READ), &info, 0) }) else {
-                throw Self.diagnose(head, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
+                throw Self.diagnose(head, otherwise: .unreadableHeader(reason: Self.openFailure(head)))
             }
             try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head,
                           fileBytes: max(0, Int(status.st_size) - Int(start)))
@@ -98,7 +100,7 @@ public final class SndfileSource: AudioSource {
             _ = fcntl(copy, F_SETFD, FD_CLOEXEC)
             lseek(copy, 0, SEEK_SET)
             guard let handle = QuietStderr.run({ sf_open_fd(copy, Int32(SFM_READ), &info, 1) }) else {
-                throw Self.diagnose(head, otherwise: .cannotOpen(path: path, cause: .message(String(cString: sf_strerror(nil)))))
+                throw Self.diagnose(head, otherwise: .notAudio(path: path, reason: Self.openFailure(head)))
             }
             try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head, file: file,
                           fileBytes: Int(status.st_size))
@@ -126,6 +128,22 @@ public final class SndfileSource: AudioSource {
     /// are a WAV header whose fmt chunk says something impossible, else `failure`.
     static func diagnose(_ prefix: [UInt8], otherwise failure: StreamError) -> StreamError {
         WAVFormatChunk(prefix: prefix)?.error ?? failure
+    }
+
+    /// libsndfile's reason for refusing a regular file's header, with its false one replaced:
+    /// when its MPEG probe gives up it says "File does not exist or is not a regular file
+    /// (possibly a pipe?)" of a file that exists and is one.
+    static func openFailure(_ prefix: [UInt8]) -> String {
+        let reason = String(cString: sf_strerror(nil))
+        guard reason.contains("not a regular file") else { return reason }
+        return looksLikeMPEG(prefix) ? mpegFailure : "Format not recognised."
+    }
+
+    /// The reason given for bytes that begin like MPEG audio (an ID3 tag or a frame sync) and do not decode.
+    static let mpegFailure = "its first bytes look like MPEG audio (an ID3 tag or a frame header), but no frame decodes"
+
+    static func looksLikeMPEG(_ prefix: [UInt8]) -> Bool {
+        prefix.starts(with: Array("ID3".utf8)) || (prefix.count >= 2 && prefix[0] == 0xFF && prefix[1] & 0xE0 == 0xE0)
     }
 
     /// Up to 64 KB from `offset` of a regular file, without moving its position (pread).
@@ -230,6 +248,9 @@ public final class SndfileSource: AudioSource {
                 throw StreamError.truncated(format: "FLAC", framesRead: framesDelivered, framesStated: flacStatedFrames,
                                             sampleRate: description.sampleRate)
             }
+            // Bytes libsndfile took for MPEG that libmpg123 cannot decode fail on the first read
+            // ("Unspecified internal error"): name them as the header they are.
+            if failed, isMPEG, framesDelivered == 0 { throw StreamError.unreadableHeader(reason: Self.mpegFailure) }
             if failed { throw StreamError.readFailed(.message(String(cString: sf_strerror(handle)))) }
             // An AU stream that ended before the offset its header gives for the audio.
             if framesDelivered == 0, let auHeader, let input = virtualInput, input.descriptorEnded || input.inMemory,
@@ -305,6 +326,9 @@ public final class RawPCMSource: AudioSource {
         codec = SampleCodec(format: format, channelCount: channelCount)
         var status = stat()
         var known: Int? = nil
+        if case .fileDescriptor(let descriptor) = location, fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {
+            throw StreamError.inputIsFolder(descriptor: descriptor)
+        }
         if fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG {
             let remaining = Int(status.st_size) - Int(lseek(fd, 0, SEEK_CUR))
             known = max(0, remaining) / codec.bytesPerFrame

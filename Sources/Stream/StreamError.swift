@@ -6,6 +6,11 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case emptyInput
     case unreadableHeader(reason: String)
     case cannotOpen(path: String, cause: FailureCause)
+    /// A named regular file whose bytes libsndfile reads as no audio format (`reason`: its word,
+    /// or ours where its own is false, as "does not exist or is not a regular file" for a file that is one).
+    case notAudio(path: String, reason: String)
+    /// The descriptor read as the input (stdin: `< DIR`) is a folder.
+    case inputIsFolder(descriptor: Int32)
     case rawFormatIncomplete(missing: [String])
     case unsupportedSampleFormat(encoding: String, bits: Int)
     case unsupportedInWAV(encoding: String, bits: Int)
@@ -63,6 +68,12 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             return "cannot read the input's header (\(reason)); for headerless PCM give -t raw -r HZ -c N -b BITS -e ENCODING"
         case .cannotOpen(let path, let cause):
             return "cannot open '\(path)': \(cause)"
+        case .notAudio(let path, let reason):
+            let reason = reason.hasSuffix(".") ? String(reason.dropLast()) : reason
+            return "cannot open '\(path)' as audio: \(reason); for headerless PCM give -t raw -r HZ -c N -b BITS -e ENCODING"
+        case .inputIsFolder(let descriptor):
+            return (descriptor == 0 ? "standard input" : "the input (descriptor \(descriptor))")
+                + " is a folder, not audio; give a file: < in.wav, or -i in.wav"
         case .rawFormatIncomplete(let missing):
             return "raw input needs \(missing.joined(separator: ", ")) (as with sox: -t raw -r 48000 -c 2 -b 16 -e signed-integer)"
         case .unsupportedSampleFormat(let encoding, let bits):

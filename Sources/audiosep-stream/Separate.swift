@@ -143,6 +143,8 @@ struct Separate: ParsableCommand {
         let inputFile: InputFile?
         if readsStdin {
             inputIdentity = FileIdentity(descriptor: STDIN_FILENO)
+            // `< DIR`: a folder read as a stream is no bytes at all; say what it is, first.
+            if inputIdentity?.isDirectory == true { throw StreamError.inputIsFolder(descriptor: STDIN_FILENO) }
             inputFile = nil
         } else if let inputPath {
             let file = try InputFile(path: inputPath)

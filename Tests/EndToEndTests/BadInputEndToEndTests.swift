@@ -116,6 +116,41 @@ final class BadInputEndToEndTests: XCTestCase {
         }
     }
 
+    /// A file that is not audio, on `-i`, from `<` and from a pipe: one line saying it is not
+    /// audio (libsndfile's "File does not exist or is not a regular file", which its MPEG probe
+    /// gives of a file that exists and is one, and "Unspecified internal error" from a pipe,
+    /// never reach the user).
+    func testAFileThatIsNotAudioIsNamedSo() throws {
+        let text = try Self.file("notes.txt", Array("# Notes\n\nThis is a text file, not audio.\n".utf8))
+        let mpeg = try Self.file("mpeg-noise-2.bin", [0xFF, 0xFB, 0x90, 0x00] + (0..<2000).map { UInt8(($0 * 131 + 7) % 256) })
+        let cases: [(String, String)] = [
+            ("$BIN --engine identity -i \(text)", "cannot open '\(text)' as audio: Format not recognised; for headerless PCM give -t raw"),
+            ("$BIN --engine identity < \(text)", "cannot read the input's header (Format not recognised.)"),
+            ("cat \(text) | $BIN --engine identity", "cannot read the input's header (Format not recognised.)"),
+            ("$BIN --engine identity -i \(mpeg)", "cannot open '\(mpeg)' as audio: its first bytes look like MPEG audio"),
+            ("$BIN --engine identity < \(mpeg)", "cannot read the input's header (its first bytes look like MPEG audio"),
+            ("cat \(mpeg) | $BIN --engine identity", "cannot read the input's header (its first bytes look like MPEG audio"),
+        ]
+        for (command, message) in cases {
+            let result = try Harness.shell(command + " > /dev/null")
+            assertOneLineError(Run(status: result.status, stderr: result.stderr, peakMB: 0, seconds: result.seconds), message, command)
+            XCTAssertFalse(result.stderr.contains("regular file"), result.stderr)
+            XCTAssertFalse(result.stderr.contains("internal error"), result.stderr)
+        }
+    }
+
+    /// A folder on stdin (`< /tmp`) is said to be one, before anything else (an engine's note
+    /// included), for a headed and a raw input; not "input is empty".
+    func testAFolderOnStdinIsNamedSo() throws {
+        let folder = Harness.path("a-folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for flags in ["vocals", "--engine identity", "--engine identity -t raw -r 8000 -c 1 -b 16 -e signed"] {
+            let result = try Harness.shell("HOME=/nonexistent AUDIOSEP_MODEL= $BIN \(flags) < \(folder) > /dev/null")
+            assertOneLineError(Run(status: result.status, stderr: result.stderr, peakMB: 0, seconds: result.seconds),
+                               "standard input is a folder, not audio; give a file: < in.wav, or -i in.wav", flags)
+        }
+    }
+
     /// Headers whose fields lie: the ones libsndfile can live with give the audio that is
     /// there; the others are one line naming the field's value.
     func testWAVHeadersThatLie() throws {
