@@ -37,7 +37,8 @@ public enum FileJob {
         let staged = try StagedOutput(path: job.output, inputs: [identity])
         staging(staged.temporaryPath)
         defer { staging(nil) }
-        let sink = try WAVSink(output: staged.file, sampleRate: input.sampleRate, channelCount: input.channelCount, format: format)
+        let sink = try WAVSink(output: staged.file, sampleRate: input.sampleRate, channelCount: input.channelCount, format: format,
+                               expectedFrames: input.knownFrames)
         let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: input.sampleRate,
                                     configuration: settings)
         // A failure (a truncated input, a full disk) drops `staged`, which removes the partial:

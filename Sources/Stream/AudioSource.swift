@@ -55,24 +55,30 @@ public final class SndfileSource: AudioSource {
     /// placeholder): more than arrive means the input was cut short, which the caller can say.
     public let headerStatedFrames: Int?
     private var framesDelivered = 0
+    /// The input's AU header, when it is one: a pipe that ends before its audio starts is named.
+    private let auHeader: AUHeader?
 
     public convenience init(_ location: InputLocation) throws {
         var info = SF_INFO()
         var status = stat()
         switch location {
         case .fileDescriptor(let fd):
-            guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+            let described = fstat(fd, &status) == 0
+            if described, (status.st_mode & S_IFMT) == S_IFDIR { throw StreamError.inputIsFolder(descriptor: fd) }
+            guard described, (status.st_mode & S_IFMT) == S_IFREG else {
                 // A pipe: libsndfile reads it through our virtual I/O.
                 try self.init(virtual: VirtualInput(fd: fd))
                 return
             }
             if status.st_size == 0 { throw StreamError.emptyInput }
             // Read before opening: libsndfile 1.2.0 closes the descriptor when it fails.
-            let head = Self.firstBytes(fd, at: max(0, lseek(fd, 0, SEEK_CUR)))
+            let start = max(0, lseek(fd, 0, SEEK_CUR))
+            let head = Self.firstBytes(fd, at: start)
             guard let handle = QuietStderr.run({ sf_open_fd(fd, Int32(SFM_READ), &info, 0) }) else {
-                throw Self.diagnose(head, otherwise: .unreadableHeader(reason: String(cString: sf_strerror(nil))))
+                throw Self.diagnose(head, otherwise: .unreadableHeader(reason: Self.openFailure(head)))
             }
-            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head)
+            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head,
+                          fileBytes: max(0, Int(status.st_size) - Int(start)))
         case .path(let path):
             try self.init(.opened(InputFile(path: path)))
         case .opened(let file):
@@ -97,9 +103,10 @@ public final class SndfileSource: AudioSource {
             _ = fcntl(copy, F_SETFD, FD_CLOEXEC)
             lseek(copy, 0, SEEK_SET)
             guard let handle = QuietStderr.run({ sf_open_fd(copy, Int32(SFM_READ), &info, 1) }) else {
-                throw Self.diagnose(head, otherwise: .cannotOpen(path: path, cause: .message(String(cString: sf_strerror(nil)))))
+                throw Self.diagnose(head, otherwise: .notAudio(path: path, reason: Self.openFailure(head)))
             }
-            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head, file: file)
+            try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head, file: file,
+                          fileBytes: Int(status.st_size))
         }
     }
 
@@ -126,6 +133,22 @@ public final class SndfileSource: AudioSource {
         WAVFormatChunk(prefix: prefix)?.error ?? failure
     }
 
+    /// libsndfile's reason for refusing a regular file's header, with its false one replaced:
+    /// when its MPEG probe gives up it says "File does not exist or is not a regular file
+    /// (possibly a pipe?)" of a file that exists and is one.
+    static func openFailure(_ prefix: [UInt8]) -> String {
+        let reason = String(cString: sf_strerror(nil))
+        guard reason.contains("not a regular file") else { return reason }
+        return looksLikeMPEG(prefix) ? mpegFailure : "Format not recognised."
+    }
+
+    /// The reason given for bytes that begin like MPEG audio (an ID3 tag or a frame sync) and do not decode.
+    static let mpegFailure = "its first bytes look like MPEG audio (an ID3 tag or a frame header), but no frame decodes"
+
+    static func looksLikeMPEG(_ prefix: [UInt8]) -> Bool {
+        prefix.starts(with: Array("ID3".utf8)) || (prefix.count >= 2 && prefix[0] == 0xFF && prefix[1] & 0xE0 == 0xE0)
+    }
+
     /// Up to 64 KB from `offset` of a regular file, without moving its position (pread).
     static func firstBytes(_ fd: Int32, at offset: off_t) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 65_536)
@@ -139,7 +162,7 @@ public final class SndfileSource: AudioSource {
 
     /// Takes ownership of an open handle; validates what the header says (closing it on failure).
     private init(handle: OpaquePointer, info: SF_INFO, isRegularFile: Bool, input: VirtualInput?, prefix: [UInt8],
-                 file: InputFile? = nil) throws {
+                 file: InputFile? = nil, fileBytes: Int? = nil) throws {
         guard info.samplerate > 0 else {
             sf_close(handle)
             throw StreamError.invalidRate(hz: Int(info.samplerate))
@@ -157,6 +180,15 @@ public final class SndfileSource: AudioSource {
             sf_close(handle)
             throw StreamError.notFromAPipe(format: "W64")
         }
+        // An AU header whose sizes libsndfile reads no audio from (it opens as 0 frames, quietly).
+        // On a pipe, libsndfile has read on to where the header says the audio starts: if the
+        // input ended first, its length is known now.
+        let au = AUHeader(prefix: prefix)
+        let ended = input.flatMap { $0.descriptorEnded || $0.inMemory ? Int($0.bytesArrived) : nil }
+        if let au, let error = au.error(inputBytes: fileBytes ?? ended) {
+            sf_close(handle)
+            throw error
+        }
         let wav = WAVFormatChunk(prefix: prefix)
         if let error = wav?.blockAlignError {
             sf_close(handle)
@@ -168,6 +200,7 @@ public final class SndfileSource: AudioSource {
         var known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
         if known == nil, let stated = wav?.statedFrames, stated == Int(info.frames) { known = stated }
         self.handle = handle
+        self.auHeader = au
         self.virtualInput = input
         self.file = file
         self.readsAtEndWhenOpened = input?.readsAtEnd ?? 0
@@ -219,7 +252,15 @@ public final class SndfileSource: AudioSource {
                 throw StreamError.truncated(format: "FLAC", framesRead: framesDelivered, framesStated: flacStatedFrames,
                                             sampleRate: description.sampleRate)
             }
+            // Bytes libsndfile took for MPEG that libmpg123 cannot decode fail on the first read
+            // ("Unspecified internal error"): name them as the header they are.
+            if failed, isMPEG, framesDelivered == 0 { throw StreamError.unreadableHeader(reason: Self.mpegFailure) }
             if failed { throw StreamError.readFailed(.message(String(cString: sf_strerror(handle)))) }
+            // An AU stream that ended before the offset its header gives for the audio.
+            if framesDelivered == 0, let auHeader, let input = virtualInput, input.descriptorEnded || input.inMemory,
+               let error = auHeader.error(inputBytes: Int(input.bytesArrived)) {
+                throw error
+            }
             return []
         }
         framesDelivered += got
@@ -289,6 +330,9 @@ public final class RawPCMSource: AudioSource {
         codec = SampleCodec(format: format, channelCount: channelCount)
         var status = stat()
         var known: Int? = nil
+        if case .fileDescriptor(let descriptor) = location, fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR {
+            throw StreamError.inputIsFolder(descriptor: descriptor)
+        }
         if fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG {
             let remaining = Int(status.st_size) - Int(lseek(fd, 0, SEEK_CUR))
             known = max(0, remaining) / codec.bytesPerFrame

@@ -6,6 +6,11 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case emptyInput
     case unreadableHeader(reason: String)
     case cannotOpen(path: String, cause: FailureCause)
+    /// A named regular file whose bytes libsndfile reads as no audio format (`reason`: its word,
+    /// or ours where its own is false, as "does not exist or is not a regular file" for a file that is one).
+    case notAudio(path: String, reason: String)
+    /// The descriptor read as the input (stdin: `< DIR`) is a folder.
+    case inputIsFolder(descriptor: Int32)
     case rawFormatIncomplete(missing: [String])
     case unsupportedSampleFormat(encoding: String, bits: Int)
     case unsupportedInWAV(encoding: String, bits: Int)
@@ -29,6 +34,12 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case overlapTooLong(overlapSeconds: Double, chunkSeconds: Double)
     /// A WAV header whose block align is not channels × the bytes of one sample.
     case blockAlignMismatch(blockAlign: Int, channels: Int, bitsPerSample: Int)
+    /// An AU header whose data offset and size libsndfile reads no audio from: audio starting past
+    /// the end of the input, or an offset + size past 2³¹ − 1 (`inputBytes`: the input's length when known).
+    case auSizes(dataOffset: Int, dataBytes: Int?, inputBytes: Int?)
+    /// A WAV file whose header has no room for RF64 (its length was known to fit) outgrew RIFF's
+    /// 32-bit sizes; refused before the header could lie.
+    case wavTooLarge(dataBytes: Int64, limitBytes: Int64)
     /// A WAV header field that cannot hold the value (a rate or length past 32 bits).
     case headerFieldOverflow(field: String, value: Int)
     /// The output named is a folder.
@@ -57,6 +68,12 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             return "cannot read the input's header (\(reason)); for headerless PCM give -t raw -r HZ -c N -b BITS -e ENCODING"
         case .cannotOpen(let path, let cause):
             return "cannot open '\(path)': \(cause)"
+        case .notAudio(let path, let reason):
+            let reason = reason.hasSuffix(".") ? String(reason.dropLast()) : reason
+            return "cannot open '\(path)' as audio: \(reason); for headerless PCM give -t raw -r HZ -c N -b BITS -e ENCODING"
+        case .inputIsFolder(let descriptor):
+            return (descriptor == 0 ? "standard input" : "the input (descriptor \(descriptor))")
+                + " is a folder, not audio; give a file: < in.wav, or -i in.wav"
         case .rawFormatIncomplete(let missing):
             return "raw input needs \(missing.joined(separator: ", ")) (as with sox: -t raw -r 48000 -c 2 -b 16 -e signed-integer)"
         case .unsupportedSampleFormat(let encoding, let bits):
@@ -95,6 +112,17 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
             let bytes = (bits + 7) / 8
             return "invalid WAV header: block align \(blockAlign) does not match \(channels) channel\(channels == 1 ? "" : "s") "
                 + "× \(bytes) byte\(bytes == 1 ? "" : "s") (\(bits) bits per sample)"
+        case .auSizes(let offset, let size, let input):
+            if let input, offset > input {
+                return "invalid AU header: its audio starts at byte \(offset), past the end of the \(input)-byte input"
+            }
+            let stated = "invalid AU header: it states \(size.map { "\($0) bytes of audio" } ?? "audio") from byte \(offset)"
+            let held = input.map { ", but the input holds \(max(0, $0 - offset)) bytes after it" } ?? ""
+            return stated + held + "; libsndfile reads no audio when offset + size pass \(AUHeader.largestEnd) bytes "
+                + "(set the size, bytes 8-11, to ffffffff, 'unknown', to read what is there)"
+        case .wavTooLarge(let data, let limit):
+            return "writing output failed: \(data) bytes of audio pass the \(limit) bytes a WAV header can state, and this "
+                + "file's header has no room for RF64; write --out-type raw, or pipe the output on (| sox -t wav - out.w64)"
         case .headerFieldOverflow(let field, let value):
             return "a WAV header cannot hold \(field) \(value): it is past 32 bits"
         case .outputIsDirectory(let path):

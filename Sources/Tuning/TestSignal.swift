@@ -80,9 +80,9 @@ public enum TestSignal {
 public enum TuneAudio {
     public static func writeWAV(_ planar: [[Float]], sampleRate: Int, to path: String) throws {
         let format = try SampleFormat(encoding: .floatingPoint, bits: 32)
-        let sink = try WAVSink(output: try OutputFile(path: path), sampleRate: sampleRate,
-                               channelCount: planar.count, format: format)
         let frames = planar.first?.count ?? 0
+        let sink = try WAVSink(output: try OutputFile(path: path), sampleRate: sampleRate,
+                               channelCount: planar.count, format: format, expectedFrames: frames)
         var start = 0
         while start < frames {
             let end = min(frames, start + 65_536)
@@ -99,7 +99,8 @@ public enum TuneAudio {
         let limit = Int(seconds * Double(description.sampleRate))
         let format = try SampleFormat(encoding: .floatingPoint, bits: 32)
         let sink = try WAVSink(output: try OutputFile(path: path), sampleRate: description.sampleRate,
-                               channelCount: description.channelCount, format: format)
+                               channelCount: description.channelCount, format: format,
+                               expectedFrames: description.knownFrames.map { min($0, limit) })
         var copied = 0
         while copied < limit {
             let block: [[Float]]

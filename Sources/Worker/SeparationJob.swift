@@ -110,7 +110,9 @@ public enum SeparationJob {
         job.began(writing: output)
         defer { job.ended() }
         let wav = try WAVSink(output: output.file, sampleRate: outputRate, channelCount: layout.channelCount,
-                              format: layout.sampleFormat)
+                              format: layout.sampleFormat, expectedFrames: input.knownFrames.map {
+                                  Pipeline.outputFrames(inputFrames: $0, inputRate: input.sampleRate, outputRate: outputRate)
+                              })
         // The pipeline writes the input's channel count; a mono input written as stereo is duplicated here.
         let sink: AudioSink = layout.channelCount == input.channelCount ? wav : try DuplicatingSink(wav, channelCount: layout.channelCount)
         let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: outputRate,

@@ -145,6 +145,8 @@ struct Separate: ParsableCommand {
         let inputFile: InputFile?
         if readsStdin {
             inputIdentity = FileIdentity(descriptor: STDIN_FILENO)
+            // `< DIR`: a folder read as a stream is no bytes at all; say what it is, first.
+            if inputIdentity?.isDirectory == true { throw StreamError.inputIsFolder(descriptor: STDIN_FILENO) }
             inputFile = nil
         } else if let inputPath {
             let file = try InputFile(path: inputPath)
@@ -215,9 +217,10 @@ struct Separate: ParsableCommand {
         let wav: WAVSink?
         switch outType {
         case .wav:
-            // On a pipe the header can say the length only when it is known before the audio.
+            // On a pipe the header can say the length only when it is known before the audio; on a
+            // file a length known to fit 4 GiB spares the room reserved for RF64.
             wav = try WAVSink(output: output, sampleRate: outputRate, channelCount: input.channelCount, format: format,
-                              expectedFrames: output.isSeekableFile ? nil : expectedFrames)
+                              expectedFrames: expectedFrames)
             sink = wav!
         case .raw:
             wav = nil
@@ -274,10 +277,13 @@ struct Separate: ParsableCommand {
             throw Interrupted(signal: signal, secondsWritten: Double(summary.outputFrames) / Double(outputRate),
                               keptAs: keptAs, unchanged: keptAs == nil && staged?.replacesExistingFile == true ? outputPath : nil)
         }
-        if let announced = wav?.announcedDataBytes, let wav, announced != wav.writtenDataBytes {
-            note(String(format: "the input's header promised %.2f s but %.2f s arrived; the WAV header already on the pipe "
-                        + "says %.2f s", Double(expectedFrames ?? 0) / Double(outputRate),
-                        Double(summary.outputFrames) / Double(outputRate), Double(expectedFrames ?? 0) / Double(outputRate)))
+        if let wav, wav.paddedFrames > 0 {
+            // The header on the pipe promised the input's length: the stream was made as long.
+            let promised = Double(wav.announcedFrames ?? 0)
+            note(String(format: "the input's header promised %.2f s (%d frames) but only %.2f s (%d frames) arrived; the output "
+                        + "is padded with %.2f s of silence to the length its WAV header already stated on the pipe",
+                        promised / Double(outputRate), Int(promised), Double(summary.outputFrames) / Double(outputRate),
+                        summary.outputFrames, Double(wav.paddedFrames) / Double(outputRate)))
         }
         if let stated = (source as? SndfileSource)?.headerStatedFrames, summary.inputFrames < stated,
            wav?.announcedDataBytes == nil, !quiet {

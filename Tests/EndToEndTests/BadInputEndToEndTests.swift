@@ -116,6 +116,41 @@ final class BadInputEndToEndTests: XCTestCase {
         }
     }
 
+    /// A file that is not audio, on `-i`, from `<` and from a pipe: one line saying it is not
+    /// audio (libsndfile's "File does not exist or is not a regular file", which its MPEG probe
+    /// gives of a file that exists and is one, and "Unspecified internal error" from a pipe,
+    /// never reach the user).
+    func testAFileThatIsNotAudioIsNamedSo() throws {
+        let text = try Self.file("notes.txt", Array("# Notes\n\nThis is a text file, not audio.\n".utf8))
+        let mpeg = try Self.file("mpeg-noise-2.bin", [0xFF, 0xFB, 0x90, 0x00] + (0..<2000).map { UInt8(($0 * 131 + 7) % 256) })
+        let cases: [(String, String)] = [
+            ("$BIN --engine identity -i \(text)", "cannot open '\(text)' as audio: Format not recognised; for headerless PCM give -t raw"),
+            ("$BIN --engine identity < \(text)", "cannot read the input's header (Format not recognised.)"),
+            ("cat \(text) | $BIN --engine identity", "cannot read the input's header (Format not recognised.)"),
+            ("$BIN --engine identity -i \(mpeg)", "cannot open '\(mpeg)' as audio: its first bytes look like MPEG audio"),
+            ("$BIN --engine identity < \(mpeg)", "cannot read the input's header (its first bytes look like MPEG audio"),
+            ("cat \(mpeg) | $BIN --engine identity", "cannot read the input's header (its first bytes look like MPEG audio"),
+        ]
+        for (command, message) in cases {
+            let result = try Harness.shell(command + " > /dev/null")
+            assertOneLineError(Run(status: result.status, stderr: result.stderr, peakMB: 0, seconds: result.seconds), message, command)
+            XCTAssertFalse(result.stderr.contains("regular file"), result.stderr)
+            XCTAssertFalse(result.stderr.contains("internal error"), result.stderr)
+        }
+    }
+
+    /// A folder on stdin (`< /tmp`) is said to be one, before anything else (an engine's note
+    /// included), for a headed and a raw input; not "input is empty".
+    func testAFolderOnStdinIsNamedSo() throws {
+        let folder = Harness.path("a-folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for flags in ["vocals", "--engine identity", "--engine identity -t raw -r 8000 -c 1 -b 16 -e signed"] {
+            let result = try Harness.shell("HOME=/nonexistent AUDIOSEP_MODEL= $BIN \(flags) < \(folder) > /dev/null")
+            assertOneLineError(Run(status: result.status, stderr: result.stderr, peakMB: 0, seconds: result.seconds),
+                               "standard input is a folder, not audio; give a file: < in.wav, or -i in.wav", flags)
+        }
+    }
+
     /// Headers whose fields lie: the ones libsndfile can live with give the audio that is
     /// there; the others are one line naming the field's value.
     func testWAVHeadersThatLie() throws {
@@ -160,6 +195,84 @@ final class BadInputEndToEndTests: XCTestCase {
                     assertOneLineError(result, message, where_)
                 }
                 assertSmallAndQuick(result, where_)
+            }
+        }
+    }
+
+    static func be32(_ value: UInt32) -> [UInt8] { le32(value).reversed() }
+
+    /// An AU header (`.snd`, or libsndfile's little-endian `dns.`) over `sine16` as big- or
+    /// little-endian 16-bit linear PCM, whose data offset and size may lie.
+    static func au(offset: UInt32 = 24, size: UInt32? = nil, littleEndian: Bool = false) -> [UInt8] {
+        let word = littleEndian ? le32 : be32
+        let samples = littleEndian ? sine16 : stride(from: 0, to: sine16.count, by: 2).flatMap { [sine16[$0 + 1], sine16[$0]] }
+        return Array((littleEndian ? "dns." : ".snd").utf8) + word(offset) + word(size ?? UInt32(samples.count))
+            + word(3) + word(16_000) + word(1) + samples
+    }
+
+    /// AU headers whose data size or offset is implausible for the input: libsndfile opens them
+    /// as 0 frames and reads nothing (exit 0 and an empty output, before). Each is the audio that
+    /// is there or one line naming the sizes, from a pipe, from `< file` and from `-i`.
+    func testAUHeadersWhoseSizesLie() throws {
+        enum Expect { case frames(Int), error(String) }
+        let cases: [(String, [UInt8], Expect)] = [
+            ("size 2^31 - 1", Self.au(size: 0x7FFF_FFFF),
+             .error("invalid AU header: it states 2147483647 bytes of audio from byte 24")),
+            ("size 2^32 - 2", Self.au(size: 0xFFFF_FFFE), .error("it states 4294967294 bytes of audio from byte 24")),
+            ("size 2^31, little-endian", Self.au(size: 0x8000_0000, littleEndian: true),
+             .error("it states 2147483648 bytes of audio from byte 24")),
+            ("offset past the end", Self.au(offset: 1_000_000),
+             .error("invalid AU header: its audio starts at byte 1000000, past the end of the 2024-byte input")),
+            ("offset 2^31 - 1", Self.au(offset: 0x7FFF_FFFF), .error("invalid AU header")),
+            ("size 50 times the file", Self.au(size: 100_000), .frames(1000)),
+            ("size unknown", Self.au(size: 0xFFFF_FFFF), .frames(1000)),
+            ("size 10 bytes", Self.au(size: 10), .frames(5)),
+        ]
+        for (label, bytes, expect) in cases {
+            let path = try Self.file("lying.au", bytes)
+            var runs = [("pipe", try run(path, pipe: true)), ("< file", try run(path, pipe: false))]
+            let named = try Harness.shell("timeout 60 $BIN --engine identity -i \(path) > \(Harness.path("lying-au-i.wav"))")
+            runs.append(("-i", Run(status: named.status, stderr: named.stderr,
+                                   outputFrames: named.status == 0 ? try Harness.readAudio(Harness.path("lying-au-i.wav")).channels[0].count : nil,
+                                   peakMB: 0, seconds: named.seconds)))
+            for (how, result) in runs {
+                switch expect {
+                case .frames(let frames):
+                    XCTAssertEqual(result.status, 0, "\(label) (\(how)): \(result.stderr)")
+                    XCTAssertEqual(result.stderr, "", "\(label) (\(how))")
+                    XCTAssertEqual(result.outputFrames, frames, "\(label) (\(how))")
+                case .error(let message):
+                    assertOneLineError(result, message, "\(label) (\(how))")
+                }
+            }
+        }
+    }
+
+    /// The other formats' data sizes larger than the file (up to 4 GiB, and 2^62 in W64): libsndfile
+    /// reads the audio that is there, from a pipe and from a file.
+    func testAIFFAndW64DataSizesLargerThanTheFileReadWhatIsThere() throws {
+        for type in ["aiff", "w64", "wav"] {
+            let clean = Harness.path("size-lie.\(type)")
+            try Harness.shell("sox -n -r 8000 -c 1 -b 16 \(clean) synth 1 sine 440")
+            var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: clean)))
+            let tag: [UInt8] = type == "aiff" ? Array("SSND".utf8) : type == "w64"
+                ? Array("data".utf8) + [0xF3, 0xAC, 0xD3, 0x11] : Array("data".utf8)
+            guard let at = (0...(bytes.count - tag.count)).first(where: { Array(bytes[$0..<($0 + tag.count)]) == tag }) else {
+                return XCTFail("no data chunk in \(type)")
+            }
+            for size in [UInt64(20_000), 0x7FFF_FFF0, 0x8000_0010, 0xFFFF_FFF0, 1 << 62] where type == "w64" || size < 1 << 32 {
+                switch type {
+                case "aiff": bytes.replaceSubrange((at + 4)..<(at + 8), with: Self.be32(UInt32(size)))
+                case "w64": bytes.replaceSubrange((at + 16)..<(at + 24), with: (0..<8).map { UInt8((size >> (8 * $0)) & 0xFF) })
+                default: bytes.replaceSubrange((at + 4)..<(at + 8), with: Self.le32(UInt32(size)))
+                }
+                let path = try Self.file("size-lie-\(size).\(type)", bytes)
+                for pipe in [true, false] {
+                    let result = try run(path, pipe: pipe)
+                    let label = "\(type) data size \(size) (\(pipe ? "pipe" : "file"))"
+                    XCTAssertEqual(result.status, 0, "\(label): \(result.stderr)")
+                    XCTAssertEqual(result.outputFrames, 8000, label)
+                }
             }
         }
     }

@@ -161,6 +161,27 @@ final class PipelineEndToEndTests: XCTestCase {
         XCTAssertEqual(frames, (100_003 - 44) / 4, "every whole frame that arrived is in the output")
     }
 
+    /// A piped WAV whose header states its length, cut short, written to a pipe: the header on the
+    /// pipe already promised the stated length, so the stream is padded with silence to it (never
+    /// a stream shorter than its header), and one line names both lengths.
+    func testATruncatedInputOnAPipeIsPaddedToTheLengthItsHeaderPromised() throws {
+        let wav = Harness.path("promise.wav"), out = Harness.path("promise-out.wav")
+        try Harness.shell("sox -n -r 32000 -c 2 -b 16 \(wav) synth 2 sine 500")
+        let run = try Harness.shell("head -c 100003 \(wav) | $BIN --engine identity | cat > \(out)")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stderr, "audiosep-stream: the input's header promised 2.00 s (64000 frames) but only 0.78 s "
+                       + "(24989 frames) arrived; the output is padded with 1.22 s of silence to the length its WAV header "
+                       + "already stated on the pipe\n")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+        let stated = bytes[40..<44].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        XCTAssertEqual(stated, 64_000 * 4, "the header promised the input's stated length")
+        XCTAssertEqual(bytes.count - 44, stated, "the stream is as long as its header says")
+        let output = try Harness.readAudio(out), input = try Harness.readAudio(wav)
+        XCTAssertEqual(output.channels[0].count, 64_000)
+        XCTAssertEqual(Array(output.channels[1][0..<24_989]), Array(input.channels[1][0..<24_989]), "the audio that arrived")
+        XCTAssertTrue(output.channels.allSatisfy { $0[24_989...].allSatisfy { $0 == 0 } }, "then silence")
+    }
+
     func testClampedSamplesAreReported() throws {
         let raw = Harness.path("loud.f32")
         var bytes: [UInt8] = []

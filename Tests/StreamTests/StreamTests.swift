@@ -422,8 +422,9 @@ final class PipelineTests: XCTestCase {
 final class VirtualInputTests: XCTestCase {
     func wavBytes(frames: Int, channels: Int) throws -> [UInt8] {
         let path = temporaryPath("memory-\(channels).wav")
+        // The length is known, so the header is the plain 44 bytes (no room reserved for RF64).
         let sink = try WAVSink(output: try OutputFile(path: path), sampleRate: 16_000, channelCount: channels,
-                               format: try SampleFormat(encoding: .signedInteger, bits: 16))
+                               format: try SampleFormat(encoding: .signedInteger, bits: 16), expectedFrames: frames)
         try sink.write(tones(frames: frames, rate: 16_000, channels: channels))
         try sink.finish()
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
