@@ -207,7 +207,8 @@ public final class SndfileSource: AudioSource {
         self.isMPEG = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_MPEG)
         let isFLAC = info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_FLAC)
         self.flacStatedFrames = isFLAC && info.frames > 0 && info.frames < sf_count_t(Int64.max / 4) ? Int(info.frames) : 0
-        self.headerStatedFrames = wav?.statedFrames
+        // Frames are data bytes over the block align only for PCM and float (a GSM block is 320 frames).
+        self.headerStatedFrames = [1, 3, 0xFFFE].contains(wav?.formatTag ?? 0) ? wav?.statedFrames : nil
         self.description = InputDescription(
             sampleRate: Int(info.samplerate), channelCount: Int(info.channels),
             sampleFormat: Self.storedFormat(info.format), knownFrames: known)
