@@ -289,9 +289,9 @@ struct Separate: ParsableCommand {
            wav?.announcedDataBytes == nil, !quiet {
             // A WAV cut short (a copy that stopped, a download that did not finish): the audio
             // that arrived was separated and written whole; say what is missing.
+            let arrived = Double(summary.inputFrames) / Double(input.sampleRate)
             note(String(format: "the input is truncated: its header states %.2f s but it ended after %.2f s; "
-                        + "the output holds the %.2f s that arrived", Double(stated) / Double(input.sampleRate),
-                        Double(summary.inputFrames) / Double(input.sampleRate), Double(summary.inputFrames) / Double(input.sampleRate)))
+                        + "the output holds the %.2f s that arrived", Double(stated) / Double(input.sampleRate), arrived, arrived))
         }
         if summary.nonFiniteEngineSamples > 0 {
             note("\(summary.nonFiniteEngineSamples) NaN or infinite samples from the \(separator.name) engine replaced by 0 "
