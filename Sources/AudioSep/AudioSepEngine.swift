@@ -2,26 +2,35 @@ import Foundation
 import Separation
 import Spectrum
 
-/// AudioSep as a `Separator`: the shared network, one query's conditioning, and the STFT plans.
+/// AudioSep as a `Separator`: the shared network, each query's conditioning, and the STFT plans.
+/// Several queries share each window's reading, resampling and STFT; the network runs once per
+/// query and channel.
 public final class AudioSepEngine: Separator {
     public let name = "audiosep"
     public let sampleRate = ResUNet30.sampleRate
     public let network: ResUNet30
-    let conditioning: ResUNet30.Conditioning
+    let conditionings: [ResUNet30.Conditioning]
     let stft = STFT(fftSize: 2048, hopSize: 320)
     let workspace: Workspace
+    public var stemCount: Int { conditionings.count }
 
     /// - Parameter threads: threads for the network (default: every core).
     public convenience init(network: ResUNet30, embedding: [Float], threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        self.init(network: network, embedding: embedding, workspace: Workspace(threads: threads))
+        self.init(network: network, embeddings: [embedding], workspace: Workspace(threads: threads))
     }
 
-    /// Computes in `workspace`, whose planned buffers outlive this engine: a long-lived process
-    /// (the worker) hands the same one to every query's engine, so a second run of the same
-    /// window length allocates nothing. Engines sharing a workspace must not run concurrently.
-    public init(network: ResUNet30, embedding: [Float], workspace: Workspace) {
+    public convenience init(network: ResUNet30, embedding: [Float], workspace: Workspace) {
+        self.init(network: network, embeddings: [embedding], workspace: workspace)
+    }
+
+    /// One stem per embedding, in order. Computes in `workspace`, whose planned buffers outlive
+    /// this engine: a long-lived process (the worker) hands the same one to every query's engine,
+    /// so a second run of the same window length allocates nothing. Engines sharing a workspace
+    /// must not run concurrently.
+    public init(network: ResUNet30, embeddings: [[Float]], workspace: Workspace) {
+        precondition(!embeddings.isEmpty, "an engine separates at least one query")
         self.network = network
-        self.conditioning = network.condition(on: embedding)
+        self.conditionings = embeddings.map(network.condition(on:))
         self.workspace = workspace
     }
 
@@ -79,6 +88,32 @@ public final class AudioSepEngine: Separator {
         return chunkFrames - hop * block
     }
 
+    /// The engine's stage timing (`--profile`): off until enabled.
+    public let profile = AudioSepProfile()
+    public var profiling: StageProfiling? { profile }
+
+    public func separate(channels: [[Float]]) throws -> [[[Float]]] {
+        let frames = stft.frameCount(samples: max(channels.first?.count ?? 0, stft.minimumSamples))
+        try network.reserve(frames: frames, workspace: workspace)
+        guard profile.isEnabled else {
+            let spectra = channels.map { network.analyse($0, stft: stft) }
+            return conditionings.map { conditioning in
+                spectra.map { network.separate(spectrum: $0, conditioning: conditioning, stft: stft, workspace: workspace) }
+            }
+        }
+        return conditionings.map { conditioning in
+            channels.map { samples in
+                profile.timing(network: network, frames: frames) { trace in
+                    network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace, trace: trace)
+                }
+            }
+        }
+    }
+}
+
+/// AudioSep's per-stage times and operations, summed over every window it separated (profiled
+/// windows compute their own STFT for each query, so that each row counts what one pass costs).
+public final class AudioSepProfile: StageProfiling {
     /// One row of the profile: a stage's seconds and floating-point operations, summed over
     /// every window (operations are nil for the spectral stages).
     public struct Stage {
@@ -87,43 +122,41 @@ public final class AudioSepEngine: Separator {
         public var operations: Double?
     }
 
-    /// Per-stage totals when profiling is on (`--profile`), in the order the stages run.
-    public private(set) var profile: [Stage]?
+    /// Per-stage totals when profiling is on, in the order the stages run.
+    public private(set) var stages: [Stage]?
+    var isEnabled: Bool { stages != nil }
 
-    @discardableResult public func enableProfiling() -> Bool {
-        profile = []
-        return true
+    public func enable() { if stages == nil { stages = [] } }
+
+    public func report(loadSeconds: Double, audioSeconds: Double) -> String? {
+        stages.map { AudioSepEngine.profileTable($0, loadSeconds: loadSeconds, audioSeconds: audioSeconds) }
     }
 
-    public func profileReport(loadSeconds: Double, audioSeconds: Double) -> String? {
-        profile.map { Self.profileTable($0, loadSeconds: loadSeconds, audioSeconds: audioSeconds) }
-    }
-
-    public func separate(_ samples: [Float]) throws -> [Float] {
-        try network.reserve(frames: stft.frameCount(samples: max(samples.count, stft.minimumSamples)), workspace: workspace)
-        guard profile != nil else { return network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) }
-        let frames = stft.frameCount(samples: max(samples.count, stft.minimumSamples))
+    /// Runs one pass with a trace that closes a stage at each traced map, and adds its times.
+    func timing(network: ResUNet30, frames: Int, _ pass: (@escaping ResUNet30.Trace) -> [Float]) -> [Float] {
         let operations = Dictionary(network.operations(frames: frames).map { ($0.stage, $0.operations) }, uniquingKeysWith: +)
         var last = DispatchTime.now().uptimeNanoseconds
-        var stages: [(String, Double)] = []
+        var kept: [(String, Double)] = []
         // Each trace closes the stage that ran since the one before. The spectral traces are
         // named after what they end (the STFT's three, the masked spectrum's two, each group
         // one row); what follows the last trace is the iSTFT.
         let names = ["stft_real": "stft", "stft_imag": "stft", "mag": "stft", "sep_real": "mask", "sep_imag": "mask"]
-        let output = network.separate(samples, conditioning: conditioning, stft: stft, workspace: workspace) { name, _ in
+        let output = pass { name, _ in
             let now = DispatchTime.now().uptimeNanoseconds
-            stages.append((names[name] ?? name, Double(now - last) / 1e9))
+            kept.append((names[name] ?? name, Double(now - last) / 1e9))
             last = now
         }
-        stages.append(("istft", Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9))
-        for (name, seconds) in stages {
-            if let index = profile!.firstIndex(where: { $0.name == name }) {
-                profile![index].seconds += seconds
-                if let count = operations[name] { profile![index].operations = (profile![index].operations ?? 0) + count }
+        kept.append(("istft", Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9))
+        var stages = self.stages ?? []
+        for (name, seconds) in kept {
+            if let index = stages.firstIndex(where: { $0.name == name }) {
+                stages[index].seconds += seconds
+                if let count = operations[name] { stages[index].operations = (stages[index].operations ?? 0) + count }
             } else {
-                profile!.append(Stage(name: name, seconds: seconds, operations: operations[name]))
+                stages.append(Stage(name: name, seconds: seconds, operations: operations[name]))
             }
         }
+        self.stages = stages
         return output
     }
 }
@@ -132,7 +165,7 @@ extension AudioSepEngine {
     /// The `--profile` table: every stage's time, GFLOP, GFLOP/s and share of the engine's time,
     /// then the totals. Stages that do no arithmetic of their own (the skips, the ends of
     /// blocks) are left out when they took under half a millisecond.
-    public static func profileTable(_ stages: [Stage], loadSeconds: Double, audioSeconds: Double) -> String {
+    public static func profileTable(_ stages: [AudioSepProfile.Stage], loadSeconds: Double, audioSeconds: Double) -> String {
         let total = stages.reduce(0) { $0 + $1.seconds }
         let operations = stages.reduce(0) { $0 + ($1.operations ?? 0) }
         // The stage column fits the longest name (a banded block's names its fused layers).

@@ -271,18 +271,25 @@ extension ResUNet30 {
         return result
     }
 
-    /// Separates one mono window at 32 kHz: STFT, U-Net, mask, inverse STFT.
-    /// Output has exactly `samples.count` samples.
-    public func separate(_ samples: [Float], conditioning: Conditioning, stft: STFT, workspace: Workspace,
-                         trace: Trace? = nil) -> [Float] {
+    /// A window's STFT and magnitudes: computed once per channel, and shared by every query that
+    /// separates the window.
+    public struct Spectrum {
+        var real: [Float], imag: [Float], magnitude: [Float]
+        let frames: Int
+        /// The window's length, and the length the STFT saw (at least its minimum: shorter windows
+        /// are zero-padded and the output cropped back).
+        let length: Int, paddedLength: Int
+    }
+
+    /// The window's STFT, as `separate(spectrum:…)` takes it.
+    public func analyse(_ samples: [Float], stft: STFT, trace: Trace? = nil) -> Spectrum {
         let length = samples.count
-        if length == 0 { return [] }
         // The centred STFT reflects fftSize/2 samples at each end; shorter windows are zero-padded
         // to the minimum and the output cropped back.
         let input = length >= stft.minimumSamples ? samples : samples + [Float](repeating: 0, count: stft.minimumSamples - length)
         let bins = Self.frequencyBins
         let frames = stft.frameCount(samples: input.count)
-        var (real, imag) = stft.forward(input)
+        let (real, imag) = stft.forward(input)
         var magnitude = [Float](repeating: 0, count: real.count)
         for index in real.indices {
             // Power floored at 1e-10 before the root, as upstream; silence gives cos = sin = 0
@@ -294,6 +301,24 @@ extension ResUNet30 {
             trace("stft_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: imag))
             trace("mag", FeatureMap(channels: 1, frames: frames, bins: bins, values: magnitude))
         }
+        return Spectrum(real: real, imag: imag, magnitude: magnitude, frames: frames, length: length, paddedLength: input.count)
+    }
+
+    /// Separates one mono window at 32 kHz: STFT, U-Net, mask, inverse STFT.
+    /// Output has exactly `samples.count` samples.
+    public func separate(_ samples: [Float], conditioning: Conditioning, stft: STFT, workspace: Workspace,
+                         trace: Trace? = nil) -> [Float] {
+        if samples.isEmpty { return [] }
+        return separate(spectrum: analyse(samples, stft: stft, trace: trace), conditioning: conditioning, stft: stft,
+                        workspace: workspace, trace: trace)
+    }
+
+    /// The U-Net, the mask and the inverse STFT over a window's spectrum (`analyse`).
+    public func separate(spectrum: Spectrum, conditioning: Conditioning, stft: STFT, workspace: Workspace,
+                         trace: Trace? = nil) -> [Float] {
+        if spectrum.length == 0 { return [] }
+        var real = spectrum.real, imag = spectrum.imag
+        let magnitude = spectrum.magnitude, frames = spectrum.frames, bins = Self.frequencyBins
         let logits = maskLogits(magnitude: magnitude, frames: frames, conditioning: conditioning, workspace: workspace, trace: trace)
 
         // Apply the mask, in place: each bin's phase (real / m, imag / m) is read before its
@@ -334,7 +359,7 @@ extension ResUNet30 {
             trace("sep_real", FeatureMap(channels: 1, frames: frames, bins: bins, values: real))
             trace("sep_imag", FeatureMap(channels: 1, frames: frames, bins: bins, values: imag))
         }
-        let output = stft.inverse(real: real, imag: imag, frames: frames, length: input.count)
-        return length == input.count ? output : Array(output[0..<length])
+        let output = stft.inverse(real: real, imag: imag, frames: frames, length: spectrum.paddedLength)
+        return spectrum.length == spectrum.paddedLength ? output : Array(output[0..<spectrum.length])
     }
 }

@@ -23,7 +23,7 @@ import Spectrum
 ///
 /// Every constant below was chosen on the tuning split of `tools/make-corpus` and is reported on
 /// its test split by `tools/bench-quality`.
-public final class DSPEngine: MultichannelSeparator {
+public final class DSPEngine: Separator {
     public let name = "dsp"
     public let sampleRate: Int
     public let target: DSPTarget
@@ -101,11 +101,11 @@ public final class DSPEngine: MultichannelSeparator {
 
     var usesWideTransform: Bool { !(target == .voice || target == .accompaniment) }
 
-    public func separate(_ samples: [Float]) throws -> [Float] {
-        let transform = usesWideTransform ? wideSTFT : stft
-        let spectrum = analyse(samples, transform)
-        return synthesise(spectrum, transform, mask: mask(spectrum.magnitude, frames: spectrum.frames, bins: transform.bins),
-                          length: samples.count)
+    /// The STFT this engine's masks are made on.
+    var transform: STFT { usesWideTransform ? wideSTFT : stft }
+
+    public func separate(channels: [[Float]]) throws -> [[[Float]]] {
+        [separate(channels: channels, spectra: channels.map { analyse($0, transform) })]
     }
 
     /// A window's STFT (zero-padded to the STFT's minimum length) and its magnitudes.
@@ -136,12 +136,18 @@ public final class DSPEngine: MultichannelSeparator {
         return length == output.count ? output : Array(output[0..<length])
     }
 
-    /// Stereo windows for voice and accompaniment add the centre cue: a voice is usually panned to
-    /// the middle, where left and right agree. Other targets and channel counts go channel by channel.
-    public func separate(channels: [[Float]]) throws -> [[Float]] {
+    /// The window's channels from their spectra on `transform` (computed once for every stem
+    /// that shares the transform). Stereo windows for voice and accompaniment add the centre cue:
+    /// a voice is usually panned to the middle, where left and right agree. Other targets and
+    /// channel counts go channel by channel.
+    func separate(channels: [[Float]], spectra: [Spectrum]) -> [[Float]] {
         guard channels.count == 2, target == .voice || target == .accompaniment,
-              let length = channels.first?.count, length > 0 else { return try channels.map(separate) }
-        let spectra = channels.map { analyse($0, stft) }
+              let length = channels.first?.count, length > 0 else {
+            return zip(channels, spectra).map { samples, spectrum in
+                synthesise(spectrum, transform, mask: mask(spectrum.magnitude, frames: spectrum.frames, bins: transform.bins),
+                           length: samples.count)
+            }
+        }
         let (l, r) = (spectra[0], spectra[1])
         // Centre weight: 2·Re(L·R̄) / (|L|² + |R|²), 1 where both sides agree, 0 for one side only.
         var centre = [Float](repeating: 0, count: l.real.count)

@@ -4,6 +4,9 @@ import Foundation
 public enum EngineError: Error, Equatable, CustomStringConvertible {
     case unknownEngine(String)
     case wrongOutputLength(engine: String, got: Int, expected: Int)
+    /// An engine returned another number of stems (one per query) or channels than it was given.
+    case wrongStemCount(engine: String, got: Int, expected: Int)
+    case wrongChannelCount(engine: String, got: Int, expected: Int)
     case missingQuery
     case unsupportedQuery(query: String, known: String)
     /// A query that asks the built-in engine for more than one thing at once.
@@ -34,6 +37,10 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
                           + "give --chunk %g or less", seconds, Double(needed) / 1e9, engine, Double(physical) / 1e9, largest)
         case .wrongOutputLength(let engine, let got, let expected):
             return "engine \(engine) returned \(got) samples for a window of \(expected)"
+        case .wrongStemCount(let engine, let got, let expected):
+            return "engine \(engine) returned \(got) stems for \(expected) queries"
+        case .wrongChannelCount(let engine, let got, let expected):
+            return "engine \(engine) returned \(got) channels for a window of \(expected)"
         }
     }
 }

@@ -6,17 +6,26 @@ public final class IdentityEngine: RateAdaptable {
     public let sampleRate: Int
     /// True when built without a rate: the pipeline runs it at the input's.
     public let followsInput: Bool
+    /// Every stem is the window itself (one per query, so several queries make several copies).
+    public let stemCount: Int
 
-    /// - Parameter sampleRate: the rate to work at, in hz; nil (the default) for the input's rate.
-    ///   Until a pipeline adapts it, an engine without a rate reports 32 kHz, AudioSep's.
-    public init(sampleRate: Int? = nil) {
+    /// - Parameters:
+    ///   - sampleRate: the rate to work at, in hz; nil (the default) for the input's rate.
+    ///     Until a pipeline adapts it, an engine without a rate reports 32 kHz, AudioSep's.
+    ///   - stemCount: how many stems each window gives (one per query).
+    public init(sampleRate: Int? = nil, stemCount: Int = 1) {
         self.sampleRate = sampleRate ?? 32_000
         self.followsInput = sampleRate == nil
+        self.stemCount = max(1, stemCount)
     }
 
-    public func adapted(toRate hz: Int) -> Separator? { followsInput ? IdentityEngine(sampleRate: hz) : nil }
+    public func adapted(toRate hz: Int) -> Separator? {
+        followsInput ? IdentityEngine(sampleRate: hz, stemCount: stemCount) : nil
+    }
 
-    public func separate(_ samples: [Float]) throws -> [Float] { samples }
+    public func separate(channels: [[Float]]) throws -> [[[Float]]] {
+        Array(repeating: channels, count: stemCount)
+    }
 }
 
 /// An engine that can work at any rate. The pipeline runs it at the input's own rate, so the

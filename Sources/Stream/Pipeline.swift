@@ -14,7 +14,7 @@ public struct PipelineConfiguration: Sendable {
     /// Separate the mono mix once and write it to every output channel (with `.rest`, each
     /// channel minus the separated mix).
     public var downmix = false
-    /// What the run writes: the separated source, or the rest of the input (`--remove`).
+    /// What each stem's output holds: the separated source, or the rest of the input (`--remove`).
     public var output: PipelineOutput = .separated
     /// Frames read from the input at a time.
     public var blockFrames = 4096
@@ -34,6 +34,26 @@ public enum PipelineOutput: String, Sendable {
     /// is brought back to that rate and subtracted from the input itself, so that the two sum to
     /// the input at every rate, above the engine's band too.
     case rest
+}
+
+/// One of a run's outputs: what it holds, and the encoder it goes to.
+public struct PipelineSink {
+    public enum Content: Equatable, Sendable {
+        /// The engine's stem for its query at this index (or, with `--remove` or a query that asks
+        /// for the rest, the input minus that stem).
+        case stem(Int)
+        /// The input minus the sum of every stem as written: at the input's rate, the stems and
+        /// the rest add up to the input.
+        case rest
+    }
+
+    public let content: Content
+    public let sink: AudioSink
+
+    public init(_ content: Content, _ sink: AudioSink) {
+        self.content = content
+        self.sink = sink
+    }
 }
 
 /// The window geometry a run uses, in frames at the engine's rate.
@@ -131,13 +151,18 @@ public struct PipelineSummary: Sendable {
 public final class Pipeline {
     public let source: AudioSource
     public let engine: Separator
-    public let sink: AudioSink
+    /// Every output, each with its encoder.
+    public let sinks: [PipelineSink]
+    /// The first output's encoder (the only one of a one-query run).
+    public var sink: AudioSink { sinks[0].sink }
     public let outputRate: Int
     public let configuration: PipelineConfiguration
     public let plan: ChunkPlan
 
     private enum Message {
         case window(Window, inputFrames: Int)
+        /// One window per stem, after the engine.
+        case stems([Window], inputFrames: Int)
         case end(inputFrames: Int)
         case failed(Error, inputFrames: Int)
     }
@@ -167,15 +192,27 @@ public final class Pipeline {
         }
     }
 
-    public init(source: AudioSource, engine: Separator, sink: AudioSink, outputRate: Int,
+    /// A run of a one-query engine into one output.
+    public convenience init(source: AudioSource, engine: Separator, sink: AudioSink, outputRate: Int,
+                            configuration: PipelineConfiguration) throws {
+        try self.init(source: source, engine: engine, sinks: [PipelineSink(.stem(0), sink)], outputRate: outputRate,
+                      configuration: configuration)
+    }
+
+    /// - Parameter sinks: at least one; a stem index must be one the engine makes.
+    public init(source: AudioSource, engine: Separator, sinks: [PipelineSink], outputRate: Int,
                 configuration: PipelineConfiguration) throws {
         guard outputRate > 0 else { throw StreamError.invalidRate(hz: outputRate) }
+        precondition(!sinks.isEmpty, "a run writes at least one output")
+        for case .stem(let index) in sinks.map(\.content) {
+            precondition(index >= 0 && index < engine.stemCount, "stem \(index) of an engine of \(engine.stemCount)")
+        }
         // An engine that works at any rate works at the input's: nothing is resampled for it.
         let engine = (engine as? RateAdaptable)?.adapted(toRate: source.description.sampleRate) ?? engine
         try Self.checkRates(inputHz: source.description.sampleRate, outputHz: outputRate, engine: engine)
         self.source = source
         self.engine = engine
-        self.sink = sink
+        self.sinks = sinks
         self.outputRate = outputRate
         self.configuration = configuration
         let plan = try ChunkPlan(configuration: configuration, engine: engine)
@@ -198,12 +235,28 @@ public final class Pipeline {
     public var memory: RunMemory {
         RunMemory(channels: workingChannels, inputChannels: source.description.channelCount, windowFrames: windowFrames,
                   engineRate: plan.engineRate, queueCapacity: configuration.queueCapacity,
-                  blockFrames: configuration.blockFrames, keepsInput: writesRest, resampleQuality: configuration.resampleQuality)
+                  blockFrames: configuration.blockFrames, keepsInput: keepsInput, resampleQuality: configuration.resampleQuality,
+                  stems: engine.stemCount)
     }
 
-    /// Whether the run writes the rest: asked for by `--remove`, or by a query that asks for
-    /// everything but what the engine separates (and `--remove` on such a query gives that part).
-    public var writesRest: Bool { (configuration.output == .rest) != engine.asksForRest }
+    /// Whether a stem's output is the input minus that stem: asked for by `--remove`, or by a
+    /// query that asks for everything but what the engine separates (and `--remove` on such a
+    /// query gives that part).
+    public func invertsStem(_ index: Int) -> Bool { (configuration.output == .rest) != engine.stemsAskForRest[index] }
+
+    /// Whether any output subtracts from the input, which the reader then keeps until the
+    /// separation of each frame is back.
+    public var keepsInput: Bool {
+        sinks.contains { sink in
+            switch sink.content {
+            case .rest: return true
+            case .stem(let index): return invertsStem(index)
+            }
+        }
+    }
+
+    /// Whether the run writes the rest of the input for its one query (a one-query run).
+    public var writesRest: Bool { invertsStem(0) }
 
     /// The channels the engine sees: one when downmixing, else the input's.
     private var workingChannels: Int { configuration.downmix ? 1 : source.description.channelCount }
@@ -218,7 +271,7 @@ public final class Pipeline {
         engineTiming = EngineTiming()
         let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
-        let history = writesRest ? InputHistory(channelCount: source.description.channelCount) : nil
+        let history = keepsInput ? InputHistory(channelCount: source.description.channelCount) : nil
         let finished = DispatchGroup()
 
         readerState.withLock { $0 = .starting }
@@ -398,27 +451,30 @@ public final class Pipeline {
             }
             do {
                 let windowStarted = DispatchTime.now().uptimeNanoseconds
-                let outputs: [[Float]]
-                if let multichannel = engine as? MultichannelSeparator {
-                    outputs = try multichannel.separate(channels: window.channels)
-                } else {
-                    outputs = try window.channels.map { try engine.separate($0) }
+                let stems = try engine.separate(channels: window.channels)
+                guard stems.count == engine.stemCount else {
+                    throw EngineError.wrongStemCount(engine: engine.name, got: stems.count, expected: engine.stemCount)
                 }
-                for (channel, output) in outputs.enumerated() {
-                    guard output.count == window.channels[channel].count else {
+                var windows: [Window] = []
+                for var channels in stems {
+                    guard channels.count == window.channels.count else {
+                        throw EngineError.wrongChannelCount(engine: engine.name, got: channels.count, expected: window.channels.count)
+                    }
+                    for (channel, output) in channels.enumerated() where output.count != window.channels[channel].count {
                         throw EngineError.wrongOutputLength(engine: engine.name, got: output.count, expected: window.channels[channel].count)
                     }
+                    engineTiming.nonFinite += Self.zeroNonFinite(&channels)
+                    windows.append(Window(index: window.index, startFrame: window.startFrame, channels: channels))
                 }
-                window.channels = outputs
-                engineTiming.nonFinite += Self.zeroNonFinite(&window.channels)
+                window.channels = []
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - windowStarted) / 1e9
-                engineTiming.record(seconds, fullLength: window.frames == plan.layout.chunkFrames)
+                engineTiming.record(seconds, fullLength: window.frames == plan.layout.chunkFrames || windows[0].frames == plan.layout.chunkFrames)
+                guard separated.put(.stems(windows, inputFrames: inputFrames)) else { return }
             } catch {
                 windows.close()
                 separated.put(.failed(error, inputFrames: inputFrames))
                 return
             }
-            guard separated.put(.window(window, inputFrames: inputFrames)) else { return }
         }
     }
 
@@ -451,91 +507,159 @@ public final class Pipeline {
         }
     }
 
-    /// Turns the cross-faded separation (at the engine's rate) into what the run writes: the
-    /// separation at the output rate, or the input minus the separation at the input's rate,
-    /// then at the output rate.
+    /// Turns the cross-faded stems (at the engine's rate) into what each output holds: a stem at
+    /// the output rate; or, for an output that subtracts, the stems back at the input's rate, the
+    /// input minus them there, then that at the output rate.
     private struct Finisher {
-        var separation: RateStage
-        var rest: RateStage?
+        let contents: [PipelineSink.Content]
+        /// Per stem: whether its output is the input minus it.
+        let inverts: [Bool]
+        /// Per stem: straight to the output rate, when an output holds the stem as separated.
+        var direct: [RateStage?]
+        /// Per stem: back to the input's rate, when anything subtracts it.
+        var atInput: [RateStage?]
+        /// Per output that subtracts: from the input's rate to the output rate.
+        var toOutput: [RateStage?]
         let history: InputHistory?
 
-        mutating func process(_ planar: [[Float]], inputFrames: Int, end: Bool = false) throws -> [[Float]] {
-            let separated = try separation.process(planar, inputFrames: inputFrames, end: end)
-            guard var rest, let history else { return separated }
-            defer { self.rest = rest }
-            let frames = separated.first?.count ?? 0
-            var mixture = history.take(frames)
-            for channel in mixture.indices {
-                // A downmixed run subtracts its one separated channel from every input channel.
-                let part = separated[separated.count == 1 ? 0 : channel]
-                precondition(mixture[channel].count == frames, "the input history holds fewer frames than written")
-                for index in 0..<frames { mixture[channel][index] -= part[index] }
+        init(contents: [PipelineSink.Content], inverts: [Bool], history: InputHistory?, engineRate: Int, inputRate: Int,
+             outputRate: Int, workingChannels: Int, inputChannels: Int, quality: ResampleQuality) throws {
+            self.contents = contents
+            self.inverts = inverts
+            self.history = history
+            let hasRest = contents.contains(.rest)
+            direct = try inverts.indices.map { stem in
+                contents.contains(.stem(stem)) && !inverts[stem]
+                    ? try RateStage(from: engineRate, to: outputRate, inputRate: inputRate, channelCount: workingChannels,
+                                    quality: quality) : nil
             }
-            return try rest.process(mixture, inputFrames: inputFrames, end: end)
+            atInput = try inverts.indices.map { stem in
+                hasRest || (contents.contains(.stem(stem)) && inverts[stem])
+                    ? try RateStage(from: engineRate, to: inputRate, inputRate: inputRate, channelCount: workingChannels,
+                                    quality: quality) : nil
+            }
+            toOutput = try contents.map { content in
+                let subtracts = switch content {
+                case .rest: true
+                case .stem(let stem): inverts[stem]
+                }
+                return subtracts ? try RateStage(from: inputRate, to: outputRate, inputRate: inputRate,
+                                                 channelCount: inputChannels, quality: quality) : nil
+            }
         }
 
-        var seconds: Double { separation.resampler.seconds + (rest?.resampler.seconds ?? 0) }
+        /// One block of every output, in the order of `contents`.
+        mutating func process(_ stems: [[[Float]]], inputFrames: Int, end: Bool = false) throws -> [[[Float]]] {
+            var atOutput: [[[Float]]?] = []
+            var atInputRate: [[[Float]]?] = []
+            for stem in stems.indices {
+                atOutput.append(try direct[stem]?.process(stems[stem], inputFrames: inputFrames, end: end))
+                atInputRate.append(try atInput[stem]?.process(stems[stem], inputFrames: inputFrames, end: end))
+            }
+            // Each stem back at the input's rate as its output holds it, and the input they come from.
+            var mixture: [[Float]] = []
+            var written: [[[Float]]?] = atInputRate
+            if let history, let frames = atInputRate.compactMap({ $0 }).first?.first?.count {
+                mixture = history.take(frames)
+                for stem in stems.indices {
+                    guard let separated = atInputRate[stem] else { continue }
+                    precondition(separated.first?.count == frames, "the stems came back at the input's rate in different lengths")
+                    if inverts[stem] { written[stem] = Self.subtract(separated, from: mixture) }
+                }
+            }
+            return try contents.indices.map { output in
+                switch contents[output] {
+                case .stem(let stem):
+                    guard inverts[stem] else { return atOutput[stem]! }
+                    return try toOutput[output]!.process(written[stem]!, inputFrames: inputFrames, end: end)
+                case .rest:
+                    var rest = mixture
+                    for case let part? in written { rest = Self.subtract(part, from: rest) }
+                    return try toOutput[output]!.process(rest, inputFrames: inputFrames, end: end)
+                }
+            }
+        }
+
+        /// `mixture` minus `part`, channel by channel; a downmixed run's one channel is taken
+        /// from every channel of the input.
+        static func subtract(_ part: [[Float]], from mixture: [[Float]]) -> [[Float]] {
+            var result = mixture
+            for channel in result.indices {
+                let source = part[part.count == 1 ? 0 : channel]
+                precondition(source.count == result[channel].count, "the input history holds fewer frames than written")
+                result[channel].withUnsafeMutableBufferPointer { values in
+                    for index in values.indices { values[index] -= source[index] }
+                }
+            }
+            return result
+        }
+
+        var seconds: Double {
+            (direct + atInput + toOutput).reduce(0) { $0 + ($1?.resampler.seconds ?? 0) }
+        }
     }
 
     private func writeLoop(from separated: BoundedQueue<Message>, history: InputHistory?, started: Date,
                            progress: ((ProgressReport) -> Void)?) throws -> PipelineSummary {
         let inputRate = source.description.sampleRate
         let outputChannels = source.description.channelCount
-        let quality = configuration.resampleQuality
-        var finisher: Finisher
-        if let history {
-            finisher = Finisher(
-                separation: try RateStage(from: plan.engineRate, to: inputRate, inputRate: inputRate,
-                                          channelCount: workingChannels, quality: quality),
-                rest: try RateStage(from: inputRate, to: outputRate, inputRate: inputRate,
-                                    channelCount: outputChannels, quality: quality),
-                history: history)
-        } else {
-            finisher = Finisher(
-                separation: try RateStage(from: plan.engineRate, to: outputRate, inputRate: inputRate,
-                                          channelCount: workingChannels, quality: quality),
-                rest: nil, history: nil)
+        var finisher = try Finisher(contents: sinks.map(\.content), inverts: (0..<engine.stemCount).map(invertsStem),
+                                    history: history, engineRate: plan.engineRate, inputRate: inputRate, outputRate: outputRate,
+                                    workingChannels: workingChannels, inputChannels: outputChannels,
+                                    quality: configuration.resampleQuality)
+        var faders = (0..<engine.stemCount).map { _ in
+            CrossFader(layout: plan.layout, channelCount: workingChannels, shape: configuration.fade)
         }
-        var fader = CrossFader(layout: plan.layout, channelCount: workingChannels, shape: configuration.fade)
-        var written = 0
+        var written = Array(repeating: 0, count: sinks.count)
         var lastReport = Date.distantPast
         let totalSeconds = source.description.knownFrames.map { Double($0) / Double(inputRate) }
 
-        func emit(_ planar: [[Float]]) throws {
-            var block = planar
-            if block.count < outputChannels {
-                block = Array(repeating: block[0], count: outputChannels)
+        func emit(_ outputs: [[[Float]]]) throws {
+            for (index, planar) in outputs.enumerated() {
+                var block = planar
+                if block.count < outputChannels {
+                    block = Array(repeating: block[0], count: outputChannels)
+                }
+                guard let frames = block.first?.count, frames > 0 else { continue }
+                try sinks[index].sink.write(block)
+                written[index] += frames
             }
-            guard let frames = block.first?.count, frames > 0 else { return }
-            try sink.write(block)
-            written += frames
             report(force: false)
         }
         var reportedFrames = -1
         func report(force: Bool) {
-            guard let progress, written != reportedFrames,
+            // Progress is the output every sink has: the least written.
+            let done = written.min() ?? 0
+            guard let progress, done != reportedFrames,
                   force || Date().timeIntervalSince(lastReport) >= configuration.progressInterval else { return }
-            reportedFrames = written
+            reportedFrames = done
             lastReport = Date()
-            let done = Double(written) / Double(outputRate)
+            let seconds = Double(done) / Double(outputRate)
             let elapsed = max(1e-9, lastReport.timeIntervalSince(started))
-            progress(ProgressReport(secondsDone: done, realtimeFactor: done / elapsed,
+            progress(ProgressReport(secondsDone: seconds, realtimeFactor: seconds / elapsed,
                                     residentBytes: ProcessMemory.residentBytes, totalSeconds: totalSeconds))
         }
+        func finishSinks() throws {
+            for output in sinks { try output.sink.finish() }
+        }
         func end(inputFrames: Int) throws {
-            try emit(try finisher.process(fader.finish(), inputFrames: inputFrames, end: true))
-            try sink.finish()
+            let tails = faders.indices.map { faders[$0].finish() }
+            try emit(try finisher.process(tails, inputFrames: inputFrames, end: true))
+            try finishSinks()
             report(force: true)
         }
         func summary(inputFrames: Int) -> PipelineSummary {
-            PipelineSummary(inputFrames: inputFrames, outputFrames: written,
-                            clampedSamples: sink.clampedSamples, resampleSeconds: finisher.seconds)
+            PipelineSummary(inputFrames: inputFrames, outputFrames: written[0],
+                            clampedSamples: sinks.reduce(0) { $0 + $1.sink.clampedSamples }, resampleSeconds: finisher.seconds)
         }
 
         while let message = separated.take() {
             switch message {
-            case .window(let window, let inputFrames):
-                try emit(try finisher.process(try fader.add(window), inputFrames: inputFrames))
+            case .window:
+                preconditionFailure("the engine thread sends stems")
+            case .stems(let windows, let inputFrames):
+                let faded = try faders.indices.map { try faders[$0].add(windows[$0]) }
+                try emit(try finisher.process(faded, inputFrames: inputFrames))
             case .end(let inputFrames):
                 try end(inputFrames: inputFrames)
                 return summary(inputFrames: inputFrames)
@@ -544,13 +668,13 @@ public final class Pipeline {
                     // Keep everything that arrived: end the output validly, then report.
                     try end(inputFrames: inputFrames)
                 } else {
-                    try sink.finish()
+                    try finishSinks()
                 }
                 pendingFailure = error
                 return summary(inputFrames: inputFrames)
             }
         }
-        try sink.finish()
+        try finishSinks()
         return summary(inputFrames: 0)
     }
 }

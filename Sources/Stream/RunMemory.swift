@@ -19,9 +19,12 @@ public struct RunMemory: Sendable {
     /// True when the run writes the rest, keeping the input until its separation is back.
     public var keepsInput: Bool
     public var resampleQuality: ResampleQuality
+    /// Stems each window gives (one per query): everything after the engine is held once per stem.
+    public var stems: Int
 
     public init(channels: Int, inputChannels: Int, windowFrames: Int, engineRate: Int, queueCapacity: Int,
-                blockFrames: Int, keepsInput: Bool, resampleQuality: ResampleQuality) {
+                blockFrames: Int, keepsInput: Bool, resampleQuality: ResampleQuality, stems: Int = 1) {
+        self.stems = max(1, stems)
         self.channels = channels
         self.inputChannels = inputChannels
         self.windowFrames = windowFrames
@@ -32,9 +35,10 @@ public struct RunMemory: Sendable {
         self.resampleQuality = resampleQuality
     }
 
-    /// Windows held at once at the peak: the chunker's pending frames (up to a window), each of
-    /// the two queues full, the engine's window in and out, the cross-fader's window and output.
-    public var windowsHeld: Int { 2 * queueCapacity + 5 }
+    /// Windows held at once at the peak: before the engine, the chunker's pending frames (up to a
+    /// window), the queue of windows and the engine's window in; after it, for each stem, the
+    /// engine's window out, the queue of separated windows, the cross-fader's window and output.
+    public var windowsHeld: Int { (queueCapacity + 2) + stems * (queueCapacity + 3) }
 
     /// Bytes of one frame of every window held (and of the kept input), per window frame.
     private var bytesPerWindowFrame: Double {
@@ -59,7 +63,7 @@ public struct RunMemory: Sendable {
         guard budget > 0, neededBytes > Double(budget) else { return }
         let perChannel = RunMemory(channels: 1, inputChannels: 1, windowFrames: windowFrames, engineRate: engineRate,
                                    queueCapacity: queueCapacity, blockFrames: blockFrames, keepsInput: keepsInput,
-                                   resampleQuality: resampleQuality).neededBytes
+                                   resampleQuality: resampleQuality, stems: stems).neededBytes
         let fittingChannels = Int(min(Double(channels), (Double(budget) / perChannel).rounded(.down)))
         let fittingFrames = max(0, (Double(budget) - fixedBytes) / bytesPerWindowFrame)
         throw StreamError.runTooLarge(channels: channels, chunkSeconds: Double(windowFrames) / Double(engineRate),

@@ -173,7 +173,7 @@ struct Separate: ParsableCommand {
         let selection = try model.makeEngine(engine, query: query)
         let separator = selection.separator
         let loadSeconds = Date().timeIntervalSince(loadStarted)
-        if profile { separator.enableProfiling() }
+        if profile { separator.profiling?.enable() }
 
         var settings = PipelineConfiguration()
         let chunkSeconds = chunk ?? separator.defaultChunkSeconds
@@ -267,7 +267,7 @@ struct Separate: ParsableCommand {
                          peakResidentBytes: summary.peakResidentBytes, resampleSeconds: summary.resampleSeconds,
                          shortestUsefulChunkSeconds: separator.shortestUsefulChunkSeconds).write(to: stats)
         }
-        if let table = separator.profileReport(loadSeconds: loadSeconds,
+        if let table = separator.profiling?.report(loadSeconds: loadSeconds,
                                                audioSeconds: Double(summary.inputFrames) / Double(input.sampleRate)) {
             Console.error(table)
         }

@@ -90,17 +90,17 @@ final class DSPEngineTests: XCTestCase {
         let voice = DSPEngine(target: .voice), accompaniment = DSPEngine(target: .accompaniment)
         // Complementary per channel, stereo included.
         let stereo = [signal, signal.map { $0 * 0.5 }]
-        let v = try voice.separate(channels: stereo), a = try accompaniment.separate(channels: stereo)
+        let v = try voice.separate(channels: stereo)[0], a = try accompaniment.separate(channels: stereo)[0]
         for channel in 0..<2 {
             XCTAssertLessThan(zip(zip(v[channel], a[channel]), stereo[channel]).map { abs($0.0 + $0.1 - $1) }.max()!, 1e-4)
         }
         // Something only on the left is not a centred voice: stereo voice output drops well below the mono one.
         let hardLeft = [signal, [Float](repeating: 0, count: signal.count)]
         let energy = { (x: [Float]) in x.map { Double($0) * Double($0) }.reduce(0, +) }
-        let stereoVoice = try voice.separate(channels: hardLeft)[0], monoVoice = try voice.separate(signal)
+        let stereoVoice = try voice.separate(channels: hardLeft)[0][0], monoVoice = try voice.separate(signal)
         XCTAssertLessThan(energy(stereoVoice), 0.01 * energy(monoVoice))
         // Identical channels are centred: the cue changes nothing.
-        let centred = try voice.separate(channels: [signal, signal])
+        let centred = try voice.separate(channels: [signal, signal])[0]
         XCTAssertLessThan(zip(centred[0], monoVoice).map { abs($0 - $1) }.max()!, 1e-4)
     }
 

@@ -321,10 +321,12 @@ final class NonFiniteInputTests: XCTestCase {
     final class Spy: Separator, @unchecked Sendable {
         let name = "spy", sampleRate = 32_000
         var nonFinite = 0, windows = 0
-        func separate(_ samples: [Float]) throws -> [Float] {
-            windows += 1
-            nonFinite += samples.filter { !$0.isFinite }.count
-            return samples
+        func separate(channels: [[Float]]) throws -> [[[Float]]] {
+            for samples in channels {
+                windows += 1
+                nonFinite += samples.filter { !$0.isFinite }.count
+            }
+            return [channels]
         }
     }
 

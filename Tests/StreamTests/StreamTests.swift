@@ -309,8 +309,8 @@ final class PipelineTests: XCTestCase {
     /// returns is not a scaled copy of the input.
     final class HalfShifted: Separator {
         let name = "half-shifted", sampleRate = 32_000
-        func separate(_ samples: [Float]) throws -> [Float] {
-            samples.indices.map { $0 == 0 ? 0 : 0.5 * samples[$0 - 1] }
+        func separate(channels: [[Float]]) throws -> [[[Float]]] {
+            [channels.map { samples in samples.indices.map { $0 == 0 ? 0 : 0.5 * samples[$0 - 1] } }]
         }
     }
 
@@ -389,10 +389,10 @@ final class PipelineTests: XCTestCase {
             struct Boom: Error {}
             let name = "failing", sampleRate = 32_000
             var calls = 0
-            func separate(_ samples: [Float]) throws -> [Float] {
+            func separate(channels: [[Float]]) throws -> [[[Float]]] {
                 calls += 1
                 if calls == 3 { throw Boom() }
-                return samples
+                return [channels]
             }
         }
         let input = tones(frames: 64_000, rate: 32_000, channels: 1)

@@ -185,7 +185,7 @@ final class WorkerSessionTests: XCTestCase {
                 let blocks = max(1, Int((Double(frames) / 320 + 1) / 32 + 0.5))
                 return (blocks * 32 - 1) * 320
             }
-            func separate(_ samples: [Float]) throws -> [Float] { samples }
+            func separate(channels: [[Float]]) throws -> [[[Float]]] { [channels] }
         }
         for seconds in [0.05, 1.0, 4.0, 9.91, 10.3, 61.7] {
             let inputFrames = Int(seconds * 44_100)
