@@ -70,6 +70,7 @@ public final class DSPEngine: Separator {
 
     /// True when the query asked for everything but the target ("no drums"): the run writes the rest.
     public private(set) var asksForRest = false
+    public var stemsAskForRest: [Bool] { [asksForRest] }
     /// What the query was read as ("'no vocals' → accompaniment"); nil for an engine built from a target.
     public private(set) var reading: String?
     /// The line for stderr that says it ("built-in engine: 'no vocals' → accompaniment").
