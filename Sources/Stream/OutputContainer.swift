@@ -19,7 +19,7 @@ import Foundation
 /// **On a pipe** (measured with libsndfile 1.2.0, ffmpeg and sox; `streamsToAPipe`): WAV, raw,
 /// FLAC, Ogg Vorbis and Ogg Opus stream. libsndfile cannot rewrite FLAC's STREAMINFO there, so
 /// it keeps the values of the start, "unknown" (0 total samples, no MD5), which is legal FLAC:
-/// ffmpeg, sox and `flac -d` decode every frame. AIFF, W64 and CAF cannot: libsndfile writes
+/// ffmpeg and sox decode every frame. AIFF, W64 and CAF cannot: libsndfile writes
 /// their lengths as 0 until it patches the header at the end, and readers of a pipe then find
 /// no audio (ffmpeg reads 0 frames of all three, sox and libsndfile 0 of CAF, libsndfile 0 of
 /// AIFF), so they are refused on a pipe.
