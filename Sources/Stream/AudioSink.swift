@@ -23,27 +23,6 @@ extension SampleCodec {
     }
 }
 
-/// Output container, as `--out-type` names it.
-public enum OutputContainer: String, Sendable, CaseIterable {
-    case wav, raw
-
-    /// Extensions of audio containers; a file so named must hold that container.
-    static let audioExtensions: Set<String> = [
-        "wav", "wave", "flac", "mp3", "mp2", "ogg", "oga", "opus", "aif", "aiff", "aifc", "au", "snd", "caf", "w64", "rf64",
-        "m4a", "mp4", "aac", "wma", "mka", "webm", "wv", "ape", "amr", "3gp", "sd2", "voc", "nist", "sph",
-    ]
-
-    /// Refuses an output name whose extension promises a container other than this one, so that
-    /// `-o out.flac` is an error, not WAV bytes under a .flac name.
-    /// - Throws: `StreamError.unwrittenContainer`.
-    public func check(path: String) throws {
-        let ext = (path as NSString).pathExtension.lowercased()
-        guard Self.audioExtensions.contains(ext) else { return }
-        let own: Set<String> = self == .wav ? ["wav", "wave"] : []
-        guard own.contains(ext) else { throw StreamError.unwrittenContainer(path: path, container: self) }
-    }
-}
-
 /// Headerless PCM in any sample format.
 public final class RawSink: AudioSink {
     private let output: OutputFile

@@ -197,7 +197,10 @@ public final class SndfileSource: AudioSource {
         // libsndfile's frame count is trustworthy when it could see the whole file; on a pipe,
         // when a WAV header states a real length (not a streaming writer's placeholder) and
         // libsndfile read the same from it.
-        var known = isRegularFile && info.seekable != 0 ? Int(info.frames) : nil
+        // A FLAC stream written to a pipe states no length (STREAMINFO's 0): libsndfile then says
+        // SF_COUNT_MAX frames, which is no length either.
+        let statesFrames = info.frames >= 0 && info.frames < sf_count_t(Int64.max / 4)
+        var known = isRegularFile && info.seekable != 0 && statesFrames ? Int(info.frames) : nil
         if known == nil, let stated = wav?.statedFrames, stated == Int(info.frames) { known = stated }
         self.handle = handle
         self.auHeader = au

@@ -97,12 +97,10 @@ public struct SampleCodec: Sendable {
         bytes.append(contentsOf: repeatElement(0, count: frames * channelCount * width))
         var clamped = 0
         let big = format.endian == .big
-        let fullScale = Double(1 << (format.bits - 1))
-        let low = -fullScale, high = fullScale - 1
         // Float32 cannot tell 2³¹−1 from 2³¹, so 32-bit full scale decodes to exactly 1.0; a
         // sample counts as clamped only when it lies beyond full scale by more than a float32
         // step there (for 8 to 24 bits, by any whole step).
-        let slack = fullScale * Double(Float.ulpOfOne) / 2
+        let (fullScale, low, high, slack) = Self.integerRange(bits: format.bits)
         bytes.withUnsafeMutableBytes { out in
             for channel in 0..<channelCount {
                 let samples = planar[channel]
@@ -112,15 +110,9 @@ public struct SampleCodec: Sendable {
                     let raw: UInt64
                     switch format.encoding {
                     case .signedInteger, .unsignedInteger:
-                        var value = sample.isNaN ? 0 : (Double(sample) * fullScale).rounded()
-                        if value < low {
-                            if value < low - slack { clamped += 1 }
-                            value = low
-                        } else if value > high {
-                            if value > high + slack { clamped += 1 }
-                            value = high
-                        }
-                        let integer = Int64(value) + (format.encoding == .unsignedInteger ? Int64(fullScale) : 0)
+                        let (value, wasClamped) = Self.quantize(sample, fullScale: fullScale, low: low, high: high, slack: slack)
+                        if wasClamped { clamped += 1 }
+                        let integer = value + (format.encoding == .unsignedInteger ? Int64(fullScale) : 0)
                         raw = UInt64(bitPattern: integer)
                     case .floatingPoint:
                         raw = width == 4 ? UInt64(sample.bitPattern) : Double(sample).bitPattern
@@ -130,6 +122,30 @@ public struct SampleCodec: Sendable {
             }
         }
         return clamped
+    }
+
+    /// The signed integer a sample becomes at full scale `fullScale` (2^(bits−1)): rounded to
+    /// the nearest, NaN as 0, held to [`low`, `high`]; `clamped` when it lay beyond them by more
+    /// than `slack` (see `encode`). The one rule every integer writer follows.
+    @inline(__always)
+    static func quantize(_ sample: Float, fullScale: Double, low: Double, high: Double, slack: Double)
+        -> (value: Int64, clamped: Bool) {
+        var value = sample.isNaN ? 0 : (Double(sample) * fullScale).rounded()
+        var clamped = false
+        if value < low {
+            clamped = value < low - slack
+            value = low
+        } else if value > high {
+            clamped = value > high + slack
+            value = high
+        }
+        return (Int64(value), clamped)
+    }
+
+    /// `quantize`'s bounds for `bits`-bit integers: full scale, lowest, highest and the slack.
+    static func integerRange(bits: Int) -> (fullScale: Double, low: Double, high: Double, slack: Double) {
+        let fullScale = Double(1 << (bits - 1))
+        return (fullScale, -fullScale, fullScale - 1, fullScale * Double(Float.ulpOfOne) / 2)
     }
 
     @inline(__always)

@@ -1,3 +1,4 @@
+import CSndfile
 import Foundation
 import Files
 
@@ -50,6 +51,16 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case outputFolderMissing(path: String, folder: String)
     /// An output named for a container this tool does not write (`-o out.flac`).
     case unwrittenContainer(path: String, container: OutputContainer)
+    /// A sample format, or a channel count, an output container cannot hold (`value` names it).
+    case cannotHold(container: OutputContainer, value: String)
+    /// Opus encodes at 8, 12, 16, 24 and 48 kHz only.
+    case opusRate(hz: Int)
+    /// A container the installed libsndfile cannot write.
+    case containerUnavailable(container: OutputContainer)
+    /// A container whose header can only be completed by seeking back, asked for on a pipe.
+    case notToAPipe(container: OutputContainer)
+    /// libsndfile refused to open or run the encoder (`reason`: its words).
+    case encoderFailed(container: OutputContainer, reason: String)
     /// A container libsndfile cannot read exactly from a pipe.
     case notFromAPipe(format: String)
     /// A window of more frames than one run holds (`ChunkPlan.longestWindowFrames`) at the
@@ -136,10 +147,29 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
                 + "give the file with -i FILE, or pipe WAV instead (sox … -t wav -)"
         case .unwrittenContainer(let path, let container):
             let ext = (path as NSString).pathExtension
-            return container == .wav
-                ? "cannot write '\(path)': this tool writes WAV (or raw PCM), not .\(ext); name it .wav, or convert on the way: "
-                    + "audiosep-stream … | sox -t wav - '\(path)'"
-                : "cannot write raw PCM under '\(path)': a .\(ext) name promises a header; name it .raw (or .pcm), or drop --out-type raw"
+            if let named = OutputContainer(extension: ext), named.isAvailable {
+                return container == .raw
+                    ? "cannot write raw PCM under '\(path)': a .\(ext) name promises a header (\(named.displayName)); "
+                        + "name it .raw (or .pcm), or give --out-type \(named.rawValue)"
+                    : "cannot write \(container.displayName) under '\(path)': a .\(ext) name promises \(named.displayName); "
+                        + "give --out-type \(named.rawValue), or name it .\(container.rawValue)"
+            }
+            let written = OutputContainer.available.filter { $0 != .raw }.map(\.rawValue).joined(separator: ", ")
+            return "cannot write '\(path)': this tool writes \(written) (or raw PCM), not .\(ext); write one of those and "
+                + "convert on the way: audiosep-stream … | ffmpeg -i - '\(path)'"
+        case .cannotHold(let container, let value):
+            return "\(container.displayName) cannot hold \(value) (it holds \(container.holds))"
+        case .opusRate(let hz):
+            return "Opus cannot be written at \(hz) hz (it encodes at 8, 12, 16, 24 and 48 khz only); give --out-rate 48k"
+        case .containerUnavailable(let container):
+            let written = OutputContainer.available.map(\.rawValue).joined(separator: ", ")
+            return "this build's libsndfile (\(String(cString: sf_version_string()))) cannot write \(container.displayName); "
+                + "it writes \(written)"
+        case .notToAPipe(let container):
+            return "\(container.displayName) cannot be written to a pipe: its header needs the length, which only a file "
+                + "can be patched with; give -o FILE, or use wav or flac on a pipe"
+        case .encoderFailed(let container, let reason):
+            return "writing \(container.displayName) failed: libsndfile says: \(reason)"
         case .windowTooLong(let seconds, let hz):
             let longest = Double(ChunkPlan.longestWindowFrames) / Double(hz)
             return String(format: "a %g s window is more than %d frames at the engine's %d hz; give --chunk %@ or less",

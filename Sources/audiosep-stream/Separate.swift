@@ -225,6 +225,11 @@ struct Separate: ParsableCommand {
         case .raw:
             wav = nil
             sink = RawSink(output: output, channelCount: input.channelCount, format: format)
+        default:
+            // The libsndfile containers (to be wired with OutputContainer.format(for:…) by the front end).
+            wav = nil
+            sink = try outType.makeSink(output: output, sampleRate: outputRate, channelCount: input.channelCount,
+                                        format: format, expectedFrames: expectedFrames)
         }
         let pipeline = try Pipeline(source: source, engine: separator, sink: sink, outputRate: outputRate,
                                     configuration: settings)

@@ -26,7 +26,7 @@ final class FirstContactEndToEndTests: XCTestCase {
     /// `-o out.flac` wrote WAV bytes under a .flac name; now it is refused before anything is made.
     func testAnOutputNamedForAnotherContainerIsRefused() throws {
         let input = try tone("container-in.wav")
-        for (flags, name, message) in [("", "out.flac", "this tool writes WAV"), ("", "out.MP3", "not .MP3"),
+        for (flags, name, message) in [("", "out.flac", "a .flac name promises FLAC"), ("", "out.MP3", "not .MP3"),
                                        ("--out-type raw", "out.wav", "a .wav name promises a header")] {
             let output = Harness.path(name)
             let run = try Harness.shell("$BIN --engine identity \(flags) -i \(input) -o \(output)")
@@ -46,7 +46,7 @@ final class FirstContactEndToEndTests: XCTestCase {
         try rows.write(toFile: work + "/jobs.jsonl", atomically: true, encoding: .utf8)
         let batch = try Harness.shell("$BIN batch --engine identity -q \(work)/jobs.jsonl")
         XCTAssertEqual(batch.status, 1, batch.stderr)
-        XCTAssertTrue(batch.stderr.contains("job 0 failed") && batch.stderr.contains("this tool writes WAV"), batch.stderr)
+        XCTAssertTrue(batch.stderr.contains("job 0 failed") && batch.stderr.contains("a .flac name promises FLAC"), batch.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/a.flac"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/b.wav"))
     }
