@@ -39,18 +39,20 @@ let package = Package(
         .target(name: "Engines", dependencies: ["Separation", "Weights", "Text", "DSP", "AudioSep"]),
         // I/O, resampling and the threaded pipeline.
         .target(name: "Stream", dependencies: ["Overlap", "Separation", "Files", "CKernels", "CSndfile", "CSamplerate"]),
+        // One separation, for every front end: a request in (input, outputs, windows), a report out.
+        .target(name: "Run", dependencies: ["Stream", "Separation", "Files", "Overlap"]),
         // The chunk-size tuner: runs configurations in child processes and weighs them.
         .target(name: "Tuning", dependencies: ["Stream", "Separation", "Files"]),
         // The persistent worker: the packaged AudioSep worker's JSON-lines protocol over the pipeline.
         .target(name: "Worker", dependencies: ["Stream", "Overlap", "Separation", "Files", "Weights", "Text", "DSP",
-                                                "AudioSep", "Engines"]),
+                                                "AudioSep", "Engines", "Run"]),
         // Archive scale: a manifest of jobs through the pipeline, sharded, journaled, resumable.
-        .target(name: "Batch", dependencies: ["Stream", "Separation", "Files"]),
+        .target(name: "Batch", dependencies: ["Stream", "Separation", "Files", "Run"]),
         // Getting the model: the file table, HTTP (FoundationNetworking), resumable verified downloads.
         .target(name: "ModelStore", dependencies: ["Files"]),
         // The thin executable: flags in, one error line out.
         .executableTarget(name: "audiosep-stream", dependencies: [
-            "Stream", "Separation", "Files", "Weights", "Text", "DSP", "AudioSep", "Engines", "Tuning", "Worker", "ModelStore", "Batch",
+            "Stream", "Separation", "Files", "Weights", "Text", "DSP", "AudioSep", "Engines", "Tuning", "Worker", "ModelStore", "Batch", "Run",
             "Overlap", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -67,7 +69,7 @@ let package = Package(
         .testTarget(name: "EnginesTests", dependencies: ["Engines", "Separation", "Weights", "Text", "TestSupport"]),
         .testTarget(name: "StreamTests", dependencies: ["Stream", "Overlap", "Separation", "Files", "TestSupport"]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "TestSupport"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Engines", "Stream", "Separation", "Weights", "TestSupport"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Engines", "Stream", "Separation", "Weights", "Run", "TestSupport"]),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "Separation", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["audiosep-stream", "Stream", "Weights", "TestSupport"]),

@@ -23,7 +23,7 @@ public final class BatchRunner {
     private let engineName: String
     private let conflicts: JobConflicts
     private let engine: (BatchJob) throws -> Separator
-    private let staging: (String?) -> Void
+    private let staging: @Sendable ([String]) -> Void
 
     /// - Parameters:
     ///   - jobs: the whole manifest (the shard's jobs are chosen here; collisions are looked for
@@ -35,7 +35,7 @@ public final class BatchRunner {
     ///   - engine: the separator for a job (the caller loads the model once and builds each
     ///     query's separator over it).
     public init(jobs: [BatchJob], shard: Shard, journal: Journal, engineName: String,
-                batchFiles: [(path: String, role: String)] = [], staging: @escaping (String?) -> Void = { _ in },
+                batchFiles: [(path: String, role: String)] = [], staging: @escaping @Sendable ([String]) -> Void = { _ in },
                 engine: @escaping (BatchJob) throws -> Separator) {
         self.staging = staging
         self.jobs = jobs.filter(shard.contains)

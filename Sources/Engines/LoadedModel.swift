@@ -52,6 +52,8 @@ public final class LoadedModel {
         }
         let (tokenizer, encoder) = try text.get()
         let values = try encoder.embed(tokenizer.encode(query))
+        // Finite weights can still overflow to NaN or infinity; never keep or use that.
+        try QueryEmbedding.validate(values, origin: "the text embedding of '\(query)' (\(files.label))")
         embeddings.insert(values, for: query)
         disk?.store(values, fingerprint: key, query: query)
         return (values, false)

@@ -7,6 +7,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     /// An engine returned another number of stems (one per query) or channels than it was given.
     case wrongStemCount(engine: String, got: Int, expected: Int)
     case wrongChannelCount(engine: String, got: Int, expected: Int)
+    /// A query embedding stands for one query; several were asked for with it.
+    case embeddingForSeveralQueries(count: Int)
     case missingQuery
     case unsupportedQuery(query: String, known: String)
     /// A query that asks the built-in engine for more than one thing at once.
@@ -39,6 +41,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
             return "engine \(engine) returned \(got) samples for a window of \(expected)"
         case .wrongStemCount(let engine, let got, let expected):
             return "engine \(engine) returned \(got) stems for \(expected) queries"
+        case .embeddingForSeveralQueries(let count):
+            return "an embedding stands for one query, and \(count) were given; give the queries as words, without the embedding"
         case .wrongChannelCount(let engine, let got, let expected):
             return "engine \(engine) returned \(got) channels for a window of \(expected)"
         }

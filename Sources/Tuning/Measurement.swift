@@ -24,11 +24,14 @@ public struct RunStats: Codable, Equatable, Sendable {
     public var resampleSeconds: Double
     /// The engine's shortest useful window (`Separator.shortestUsefulChunkSeconds`).
     public var shortestUsefulChunkSeconds: Double?
+    /// Stems the run wrote (one per query; nil in files from before several stems).
+    public var stems: Int?
 
     public init(engine: String, engineSampleRate: Int, chunkSeconds: Double, overlapSeconds: Double, snapped: Bool, inputFrames: Int,
                 inputSampleRate: Int, outputFrames: Int, wallSeconds: Double, loadSeconds: Double, windows: Int,
                 engineSeconds: Double, slowestWindowSeconds: Double, peakResidentBytes: Int, resampleSeconds: Double = 0,
-                shortestUsefulChunkSeconds: Double? = nil) {
+                shortestUsefulChunkSeconds: Double? = nil, stems: Int? = nil) {
+        self.stems = stems
         self.engine = engine
         self.engineSampleRate = engineSampleRate
         self.chunkSeconds = chunkSeconds

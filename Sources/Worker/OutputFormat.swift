@@ -1,3 +1,4 @@
+import Run
 import Stream
 
 /// What a `separate` writes (`"output_format"` on `separate` or `load_model`, `--output-format`).
@@ -35,6 +36,19 @@ public enum OutputFormat: String, Sendable, CaseIterable, Equatable {
         case .input:
             return Layout(sampleRate: outputSampleRate ?? input.sampleRate, channelCount: input.channelCount,
                           sampleFormat: try Self.wavFormat(for: input.sampleFormat))
+        }
+    }
+
+    /// The run's output shape: the packaged worker's fixed one, or the input's (the WAV rule of
+    /// `OutputContainer.format(for:…)`, as the filter writes); `outputSampleRate` replaces the rate.
+    public func shape(outputSampleRate: Int?) -> OutputShape {
+        switch self {
+        case .packaged:
+            // Mono is repeated on two channels; any other input keeps its channels.
+            return OutputShape(sampleRate: outputSampleRate ?? Self.packagedRate, minimumChannelCount: 2, bits: 16,
+                               encoding: .signedInteger)
+        case .input:
+            return OutputShape(sampleRate: outputSampleRate)
         }
     }
 

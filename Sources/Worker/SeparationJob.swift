@@ -1,5 +1,6 @@
 import Files
 import Foundation
+import Run
 import Separation
 import Stream
 
@@ -27,18 +28,20 @@ public struct SeparationResult: Sendable {
     public var outputSeconds: Double { Double(outputFrames) / Double(outputRate) }
 }
 
-/// Runs one `separate` request through the streaming pipeline: file in, WAV file out, memory
-/// bounded by the window length whatever the input's length.
+/// One `separate` request as a `SeparationRequest`: file in, WAV file out, memory bounded by the
+/// window length whatever the input's length. The packaged worker's defaults are this adapter's
+/// explicit overrides of the run's: a 10 s window with a tenth of it overlapped, one pass for
+/// inputs under `auto_chunk_seconds` (`use_chunk: "auto"`), its output format.
 public enum SeparationJob {
-    /// Window length when chunking and none is given (the command line's default).
+    /// Window length when chunking and none is given (the packaged worker's).
     public static let defaultChunkSeconds = 10.0
 
-    /// The output is written under a temporary name beside it and renamed onto it when complete
-    /// (`StagedOutput`), so its name never holds a partial file. A stop request
-    /// (`InputInterruption`) ends the input where reading got to: the output is ended validly
-    /// and settled by `StagedOutput.commitPartial()` (under its name when no file had it, else
-    /// beside the file the host had, which is left unchanged), and `WorkerError.interrupted`
-    /// says how much it holds and where.
+    /// The output is written under a temporary name beside it and renamed onto it when complete,
+    /// so its name never holds a partial file. A stop request (`InputInterruption`) ends the input
+    /// where reading got to: the output is ended validly and settled by
+    /// `StagedOutput.commitPartial()` (under its name when no file had it, else beside the file
+    /// the host had, which is left unchanged), and `WorkerError.interrupted` says how much it
+    /// holds and where.
     ///
     /// - Parameters:
     ///   - engine: the separator for this query (the run writes the rest when the request says `remove`).
@@ -47,108 +50,60 @@ public enum SeparationJob {
     ///     window holds the whole input and the network's maps for it), and the answer says so.
     ///   - outputFormat: the packaged worker's format or the input's (the request's
     ///     `output_format` when it has one replaces this).
-    ///   - job: where a stop signal finds the running pipeline and the temporary output.
+    ///   - control: where a stop signal finds the running pipeline and the temporary output.
     /// - Throws: `WorkerError.inputNotFound`, `.inputIsDirectory`, `.interrupted`, or the
     ///   Stream/Engine error that stopped the run (`StreamError.outputIsInput`, also through a hard link).
     public static func run(_ request: SeparateRequest, engine: Separator, autoChunkSeconds: Double,
                            maxPassSeconds: Double, outputFormat: OutputFormat = .default,
-                           job: RunningJob = RunningJob()) throws -> SeparationResult {
-        // Opened once: the identity is the open descriptor's and the decoder reads it (a FIFO
-        // cannot be opened again once its writer has gone).
-        let inputFile: InputFile
+                           control: RunControl = RunControl()) throws -> SeparationResult {
+        let written = request.outputFormat ?? outputFormat
+        var outputs = request.outputs.enumerated().map { OutputRequest(.stem($0.offset), to: .path($0.element), container: .wav) }
+        if let rest = request.rest { outputs.append(OutputRequest(.rest, to: .path(rest), container: .wav)) }
+        var run = SeparationRequest(input: .path(request.input), outputs: outputs)
+        run.windows.chunkSeconds = request.chunkSeconds ?? defaultChunkSeconds
+        run.windows.overlapSeconds = request.overlapSeconds ?? min(1, run.windows.chunkSeconds! / 10)
+        switch request.chunking {
+        case .on: run.windows.onePassUnderSeconds = nil
+        case .off: run.windows.onePassUnderSeconds = .infinity
+        case .auto: run.windows.onePassUnderSeconds = autoChunkSeconds
+        }
+        run.windows.onePassLimitSeconds = maxPassSeconds
+        run.shape = written.shape(outputSampleRate: request.outputSampleRate)
+        run.downmix = request.downmix
+        run.remove = request.remove
+        let separation: SeparationRun
         do {
-            inputFile = try InputFile(path: request.input)
+            separation = try SeparationRun(run)
         } catch StreamError.cannotOpen(_, .errno(ENOENT)) {
             throw WorkerError.inputNotFound(path: request.input)
         } catch StreamError.cannotOpen(_, .errno(EINTR)) where InputInterruption.isRequested {
             throw WorkerError.interrupted(output: request.output, secondsWritten: nil)
+        } catch RunError.inputIsFolder {
+            throw WorkerError.inputIsDirectory(path: request.input)
         }
-        let inputIdentity = inputFile.identity
-        guard !inputIdentity.isDirectory else { throw WorkerError.inputIsDirectory(path: request.input) }
-        let source = try SndfileSource(.opened(inputFile))
-        let input = source.description
-        let inputSeconds = input.knownFrames.map { Double($0) / Double(input.sampleRate) }
-
-        var notes: [String] = []
-        var onePass: Bool
-        switch request.chunking {
-        case .on: onePass = false
-        case .off: onePass = true
-        case .auto: onePass = inputSeconds.map { $0 < autoChunkSeconds } ?? false
+        let report: SeparationReport
+        do {
+            report = try separation.run(engine: engine, control: control)
+        } catch is SeparationRun.Interruption {
+            throw WorkerError.interrupted(output: request.output, secondsWritten: nil)
         }
-        if onePass, inputSeconds == nil {
-            onePass = false
-            notes.append("the input's length is not known: chunked")
-        }
-        if onePass, let seconds = inputSeconds, seconds > maxPassSeconds {
-            onePass = false
-            notes.append(String(format: "use_chunk false on %.1f s of input: chunked, since one pass over more than %g s "
-                                + "would hold the whole input and the network's maps for it in memory", seconds, maxPassSeconds))
-        }
-
-        var settings = PipelineConfiguration()
-        if onePass, let frames = input.knownFrames {
-            settings.chunkSeconds = Double(onePassFrames(inputFrames: frames, inputRate: input.sampleRate, engine: engine))
-                / Double(engine.sampleRate)
-            settings.overlapSeconds = 0
-        } else {
-            let chunk = request.chunkSeconds ?? defaultChunkSeconds
-            settings.chunkSeconds = chunk
-            settings.overlapSeconds = request.overlapSeconds ?? min(1, chunk / 10)
-        }
-        settings.downmix = request.downmix
-        settings.output = request.remove ? .rest : .separated
-
-        let written = request.outputFormat ?? outputFormat
-        let layout = try written.layout(for: input, outputSampleRate: request.outputSampleRate)
-        let outputRate = layout.sampleRate
-        // A stop that came while the engine was made: nothing created, nothing to end.
-        guard !InputInterruption.isRequested else { throw WorkerError.interrupted(output: request.output, secondsWritten: nil) }
-        // Until commit(), dropping `output` (any throw below) removes its temporary file.
-        try OutputContainer.wav.check(path: request.output)
-        let output = try StagedOutput(path: request.output, inputs: [inputIdentity])
-        job.began(writing: output)
-        defer { job.ended() }
-        let wav = try WAVSink(output: output.file, sampleRate: outputRate, channelCount: layout.channelCount,
-                              format: layout.sampleFormat, expectedFrames: input.knownFrames.map {
-                                  Pipeline.outputFrames(inputFrames: $0, inputRate: input.sampleRate, outputRate: outputRate)
-                              })
-        // The pipeline writes the input's channel count; a mono input written as stereo is duplicated here.
-        let sink: AudioSink = layout.channelCount == input.channelCount ? wav : try DuplicatingSink(wav, channelCount: layout.channelCount)
-        let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: outputRate,
-                                    configuration: settings)
-        job.attach(pipeline)
-        let summary = try pipeline.run()
-        if InputInterruption.isRequested, summary.inputFrames < input.knownFrames ?? .max {
-            // Not whole: by the one rule, never over a file the host had.
-            let outcome = try output.commitPartial()
-            let partial: String? = if case .keptBeside(let name) = outcome { name } else { nil }
-            throw WorkerError.interrupted(output: request.output, secondsWritten: Double(summary.outputFrames) / Double(outputRate),
+        if report.interrupted {
+            // Said of the first output; the others were settled by the same rule.
+            let outcome = report.outputs[0].settled
+            let partial: String? = if case .keptBeside(let name)? = outcome { name } else { nil }
+            throw WorkerError.interrupted(output: request.output, secondsWritten: report.outputSeconds,
                                           replacedNothing: outcome == .underName, partial: partial)
         }
-        try output.commit()
-        return SeparationResult(engine: engine.name, inputSeconds: Double(summary.inputFrames) / Double(input.sampleRate),
-                                outputFrames: summary.outputFrames, outputRate: outputRate, channels: layout.channelCount,
-                                sampleFormat: layout.sampleFormat, outputFormat: written,
-                                chunked: !onePass, chunkSeconds: pipeline.plan.chunkSeconds,
-                                overlapSeconds: pipeline.plan.overlapSeconds, summary: summary, notes: notes)
-    }
-
-    /// The shortest window, at the engine's rate, that holds the whole input and that the engine
-    /// wastes nothing on (AudioSep snaps windows to whole blocks of STFT frames: snapped down,
-    /// the input would need a second window with no cross-fade).
-    static func onePassFrames(inputFrames: Int, inputRate: Int, engine: Separator) -> Int {
-        // One frame of slack for the resampler's rounding when there is a resampler.
-        let slack = inputRate == engine.sampleRate ? 0 : 1
-        let needed = max(1, Int((Double(inputFrames) * Double(engine.sampleRate) / Double(inputRate)).rounded(.up)) + slack)
-        var request = needed
-        var step = 1
-        for _ in 0..<64 {
-            guard let preferred = engine.preferredChunkFrames(near: request) else { return needed }
-            if preferred >= needed { return preferred }
-            step = max(step * 2, needed - preferred)
-            request += step
+        let notes = report.notes.filter { note in
+            switch note {
+            case .chunkedUnknownLength, .chunkedTooLong: return true
+            default: return false
+            }
         }
-        return needed
+        return SeparationResult(engine: report.engine, inputSeconds: report.inputSeconds, outputFrames: report.summary.outputFrames,
+                                outputRate: report.outputRate, channels: report.outputs[0].channelCount,
+                                sampleFormat: report.outputs[0].sampleFormat, outputFormat: written, chunked: report.chunked,
+                                chunkSeconds: report.plan.chunkSeconds, overlapSeconds: report.plan.overlapSeconds,
+                                summary: report.summary, notes: notes.map(\.description))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Separation
+import Run
 import Stream
 
 /// One command line of the worker protocol, parsed and checked. Field names are the packaged
@@ -90,7 +91,9 @@ public struct LoadModelRequest: Equatable, Sendable {
     }
 }
 
-/// `separate`: one file in, one file out, through the streaming pipeline.
+/// `separate`: one file in, one file out per query (and the rest, when asked), through the
+/// streaming pipeline. The single-string form is the packaged worker's; `"text"` may also be a
+/// list, with `"output"` a list of as many paths or a pattern whose `{query}` each query fills.
 public struct SeparateRequest: Equatable, Sendable {
     public enum Chunking: Equatable, Sendable {
         /// Windows of `chunk_seconds` with `overlap_seconds` cross-faded.
@@ -103,9 +106,24 @@ public struct SeparateRequest: Equatable, Sendable {
     }
 
     public var input: String
-    public var output: String
-    /// The query. The packaged worker separates "speech" when none is given; so do we.
-    public var text: String
+    /// One output per query, in the order of `texts`.
+    public var outputs: [String]
+    /// The queries, one stem each. The packaged worker separates "speech" when none is given; so do we.
+    public var texts: [String]
+    /// Our addition: also write the input minus every stem here.
+    public var rest: String?
+    /// The first (for the packaged form, the only) output.
+    public var output: String {
+        get { outputs[0] }
+        set { outputs[0] = newValue }
+    }
+    /// The first (for the packaged form, the only) query.
+    public var text: String {
+        get { texts[0] }
+        set { texts[0] = newValue }
+    }
+    /// Whether `"text"` was a list (the answer then echoes a list).
+    public var listsTexts = false
     /// Our addition: a query embedding file (512 float32, raw or .npy) instead of the text.
     public var embedding: String?
     public var chunking: Chunking
@@ -124,8 +142,8 @@ public struct SeparateRequest: Equatable, Sendable {
 
     public init(input: String, output: String, text: String = SeparateRequest.defaultText, chunking: Chunking = .auto) {
         self.input = input
-        self.output = output
-        self.text = text
+        self.outputs = [output]
+        self.texts = [text]
         self.chunking = chunking
         remove = false
         downmix = false
@@ -134,8 +152,37 @@ public struct SeparateRequest: Equatable, Sendable {
 
     init(_ fields: Fields) throws {
         guard let input = try fields.string("input"), !input.isEmpty else { throw fields.missing("input") }
-        guard let output = try fields.string("output"), !output.isEmpty else { throw fields.missing("output") }
-        self.init(input: input, output: output, text: try fields.string("text") ?? Self.defaultText)
+        let texts = try fields.strings("text")
+        let outputs = try fields.strings("output")
+        guard let outputs, !outputs.isEmpty, outputs.allSatisfy({ !$0.isEmpty }) else { throw fields.missing("output") }
+        self.init(input: input, output: outputs[0], text: texts?.first ?? Self.defaultText)
+        if let texts, case .array? = fields.object["text"] {
+            guard !texts.isEmpty else {
+                throw WorkerError.invalidField(field: "text", value: "[]", expected: "a query, or a list of at least one")
+            }
+            listsTexts = true
+            self.texts = texts
+            if outputs.count == 1, texts.count > 1 {
+                guard StemNames.isPattern(outputs[0]) else {
+                    throw WorkerError.invalidField(field: "output", value: outputs[0],
+                                                   expected: "a list of \(texts.count) paths, one per text, or a path with {query}")
+                }
+                self.outputs = texts.map { StemNames.expand(outputs[0], query: $0) }
+            } else if outputs.count == 1, StemNames.isPattern(outputs[0]) {
+                self.outputs = [StemNames.expand(outputs[0], query: texts[0])]
+            } else {
+                guard outputs.count == texts.count else {
+                    throw WorkerError.invalidField(field: "output", value: "\(outputs.count) paths",
+                                                   expected: "one path per text (\(texts.count)), or a path with {query}")
+                }
+                self.outputs = outputs
+            }
+        } else {
+            guard outputs.count == 1, case .string? = fields.object["output"] else {
+                throw WorkerError.invalidField(field: "output", value: "a list", expected: "one path for one text (give \"text\" as a list)")
+            }
+        }
+        rest = try fields.string("rest")
         embedding = try fields.string("embedding")
         switch fields.object["use_chunk"] {
         case nil, .null?:
@@ -173,6 +220,22 @@ struct Fields {
 
     private func invalid(_ name: String, _ value: JSONValue, _ expected: String) -> WorkerError {
         .invalidField(field: name, value: value.encoded, expected: expected)
+    }
+
+    /// A string, or a list of strings (the list form of `text` and `output`).
+    func strings(_ name: String) throws -> [String]? {
+        guard let value = present(name) else { return nil }
+        switch value {
+        case .string(let text):
+            return [text]
+        case .array(let items):
+            return try items.map { item in
+                guard case .string(let text) = item else { throw invalid(name, value, "a string or a list of strings") }
+                return text
+            }
+        default:
+            throw invalid(name, value, "a string or a list of strings")
+        }
     }
 
     func string(_ name: String) throws -> String? {

@@ -3,6 +3,7 @@ import DSP
 import Engines
 import Foundation
 import Separation
+import Run
 import Stream
 import Text
 import Weights
@@ -79,7 +80,7 @@ public final class WorkerSession {
     /// The load_model request that made `current`, for the fields answers echo.
     private var currentRequest = LoadModelRequest()
     /// The separation running, for the executable's stop-signal thread.
-    public let job = RunningJob()
+    public let job = RunControl()
     /// Shared by every AudioSep engine: buffers planned for one window length are reused by the next run.
     private lazy var workspace = Workspace(threads: options.threads)
 
@@ -296,25 +297,29 @@ public final class WorkerSession {
         let started = Date()
         var request = original
         request.input = absolute(request.input)
-        request.output = absolute(request.output)
+        request.outputs = request.outputs.map(absolute)
+        request.rest = request.rest.map(absolute)
         let (engine, queryCached, engineNote) = try makeEngine(request)
         let result: SeparationResult
         do {
             result = try SeparationJob.run(request, engine: engine, autoChunkSeconds: currentRequest.autoChunkSeconds,
-                                           maxPassSeconds: options.maxPassSeconds, outputFormat: sessionOutputFormat, job: job)
+                                           maxPassSeconds: options.maxPassSeconds, outputFormat: sessionOutputFormat, control: job)
         } catch {
             throw WorkerError.separation(error)
         }
         let elapsed = Date().timeIntervalSince(started)
+        let files = request.outputs + (request.rest.map { [$0] } ?? [])
         log(String(format: "separated %@ (%.2f s, %@) into %@ in %.3f s", request.input, result.inputSeconds, result.engine,
-                   request.output, elapsed))
+                   files.joined(separator: ", "), elapsed))
 
         var answer = JSONObject(["status": "done"])
         answer["elapsed"] = .number(Self.round(elapsed, 3))
-        answer["files"] = .array([.string(request.output)])
+        answer["files"] = .array(files.map { .string($0) })
         addSTFTFields(to: &answer)
         answer["engine"] = .string(result.engine)
-        if request.embedding == nil || result.engine != "audiosep" { answer["text"] = .string(request.text) }
+        if request.embedding == nil || result.engine != "audiosep" {
+            answer["text"] = request.listsTexts ? .array(request.texts.map { .string($0) }) : .string(request.text)
+        }
         answer["duration"] = .number(Self.round(result.outputSeconds, 6))
         answer["frames"] = .number(Double(result.outputFrames))
         answer["sample_rate"] = .number(Double(result.outputRate))
@@ -337,52 +342,46 @@ public final class WorkerSession {
         return answer
     }
 
-    /// The engine for a request; whether its query embedding came from a cache (AudioSep text
-    /// queries only); a note when the built-in engine stands in for a model not loaded.
+    /// The engine for a request (one stem per text), built by `EngineSession` as the filter's and
+    /// batch's are; whether its query embeddings all came from a cache (AudioSep text queries
+    /// only); a note when the built-in engine stands in for a model not loaded.
     private func makeEngine(_ request: SeparateRequest) throws -> (Separator, Bool?, String?) {
         do {
-            switch request.engine {
-            case .identity:
-                return (IdentityEngine(), nil, nil)
-            case .dsp:
-                let engine = try DSPEngine(query: request.text)
-                return (engine, nil, engine.note)
-            case .auto, .audiosep:
-                if let model = current {
-                    return try audioSep(model, request)
-                }
-                if request.engine == .audiosep || request.embedding != nil {
-                    throw WorkerError.modelNotLoaded(reason: "no AudioSep model is loaded")
-                }
-                let engine: DSPEngine
-                do {
-                    engine = try DSPEngine(query: request.text)
-                } catch {
-                    throw WorkerError.modelNotLoaded(reason: "without a model the built-in engine is used, and \(error)")
-                }
-                return (engine, nil,
-                        "no model loaded: used the built-in engine, \(engine.reading ?? engine.target.rawValue) (classical separation, "
-                        + "far below AudioSep's quality); send load_model to use AudioSep")
+            let model = request.engine == .auto || request.engine == .audiosep ? current : nil
+            if model == nil, request.engine == .audiosep || (request.engine == .auto && request.embedding != nil) {
+                throw WorkerError.modelNotLoaded(reason: "no AudioSep model is loaded")
             }
+            let embedding = try request.embedding.map { try QueryEmbedding.load(path: absolute($0)) }
+            var cached: Bool?
+            if let model, embedding == nil {
+                // Encoded (or found) here first, to say whether every one came from a cache.
+                do {
+                    cached = true
+                    for text in request.texts where !(try model.embedding(for: text, disk: options.embeddingCache).cached) {
+                        cached = false
+                    }
+                } catch {
+                    guard let reason = model.textUnavailable else { throw error }
+                    throw WorkerError.separationFailed(reason: "this model cannot encode text queries (\(reason)); load it with "
+                                                       + "clap_checkpoint_path and roberta_dir, or give an \"embedding\" file")
+                }
+            }
+            let session = EngineSession(request.engine, loaded: model, workspace: model == nil ? nil : workspace, threads: options.threads,
+                                        cache: options.embeddingCache)
+            let separator: Separator
+            do {
+                separator = try session.separator(queries: request.texts, embedding: embedding)
+            } catch where request.engine == .auto && model == nil {
+                throw WorkerError.modelNotLoaded(reason: "without a model the built-in engine is used, and \(error)")
+            }
+            guard request.engine == .auto, model == nil, let reading = EngineSession.reading(of: separator) else {
+                return (separator, cached, request.engine == .dsp ? session.note(for: separator) : nil)
+            }
+            return (separator, cached, "no model loaded: used the built-in engine, \(reading) (classical separation, "
+                    + "far below AudioSep's quality); send load_model to use AudioSep")
         } catch {
             throw WorkerError.separation(error)
         }
-    }
-
-    private func audioSep(_ model: LoadedModel, _ request: SeparateRequest) throws -> (Separator, Bool?, String?) {
-        if let path = request.embedding {
-            let values = try QueryEmbedding.load(path: absolute(path))
-            return (AudioSepEngine(network: model.network, embedding: values, workspace: workspace), nil, nil)
-        }
-        let values: [Float], cached: Bool
-        do {
-            (values, cached) = try model.embedding(for: request.text, disk: options.embeddingCache)
-        } catch {
-            guard let reason = model.textUnavailable else { throw error }
-            throw WorkerError.separationFailed(reason: "this model cannot encode text queries (\(reason)); load it with "
-                                               + "clap_checkpoint_path and roberta_dir, or give an \"embedding\" file")
-        }
-        return (AudioSepEngine(network: model.network, embedding: values, workspace: workspace), cached, nil)
     }
 
     /// What `separate` writes when it does not say: the last load_model's `output_format`, else the flag's.

@@ -53,14 +53,14 @@ struct ModelOptions: ParsableArguments {
 
     func locate() throws -> ModelFiles? { try location.locate() }
 
-    func makeEngine(_ choice: EngineChoice, query: String?) throws -> EngineSelection {
+    func makeEngine(_ choice: EngineChoice, queries: [String]) throws -> EngineSelection {
         if let threads {
             guard threads > 0 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         }
         let files = try locate()
         let compute = try self.compute.options()
         let embeddingValues = try embedding.map(QueryEmbedding.load)
-        return try EngineFactory.select(choice, query: query, model: files, embedding: embeddingValues,
+        return try EngineFactory.select(choice, queries: queries, model: files, embedding: embeddingValues,
                                       threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, cache: cache,
                                       compute: compute)
     }

@@ -3,6 +3,7 @@ import DSP
 import Files
 import Foundation
 import Overlap
+import Run
 import Separation
 import Stream
 import Tuning
@@ -19,10 +20,17 @@ struct Separate: ParsableCommand {
               audiosep-stream "a dog barking" -i field.wav -o dog.wav
               audiosep-stream drums --remove < song.wav > no-drums.wav
               audiosep-stream vocals -t raw -r 48k -c 2 -b 16 -e signed < in.raw > v.wav
+              audiosep-stream vocals drums bass -i song.wav -o 'stems/{query}.flac'
             """)
 
-    @Argument(help: "What to separate, in words (\"vocals\", \"a dog barking\").")
-    var query: String?
+    @Argument(help: "What to separate, in words (\"vocals\", \"a dog barking\"). Several give several stems from one read of the input, named by -o 'DIR/{query}.wav'.")
+    var queries: [String] = []
+
+    @Option(name: .customLong("stem"), help: ArgumentHelp("Separate QUERY into FILE (repeatable; - is stdout).", valueName: "QUERY=FILE"))
+    var stems: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Also write the input minus every stem to FILE (- is stdout): the stems and it add up to the input.", valueName: "FILE"))
+    var rest: String?
 
     @Option(name: .long, help: "Engine: auto, audiosep, dsp (built-in, no model) or identity (returns its input).",
             transform: EngineChoice.init(parsing:))
@@ -62,13 +70,10 @@ struct Separate: ParsableCommand {
     var swapBytes = false
 
     // Output
-    @Option(name: [.customShort("o"), .customLong("output")], help: "Write this file instead of stdout (- is stdout).")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write this file instead of stdout (- is stdout); with several queries a pattern whose {query} becomes each query (a dog barking → a-dog-barking).")
     var outputPath: String?
-    /// No `-o`, `-o -`, or a name of descriptor 1 (`/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`):
-    /// written to stdout directly, never staged.
-    var writesStdout: Bool { outputPath.map { $0 == "-" || StandardOutputName.matches($0) } ?? true }
-    @Option(name: .long, help: "Output type: wav or raw.")
-    var outType: OutputContainer = .wav
+    @Option(name: .long, help: "Output container for every output: wav, flac, aiff, w64, caf, ogg, opus or raw (default: each file's extension, else wav).")
+    var outType: OutputContainer?
     @Option(name: .long, help: "Output sample rate in hz, 48000 or 48k (default: the input's).", transform: ArgumentValues.rate)
     var outRate: Int?
     @Option(name: .long, help: "Output bits per sample (default: the input's; 32 for float output from integer input).",
@@ -107,7 +112,6 @@ struct Separate: ParsableCommand {
 
     func run() throws {
         StopSignals.install()
-        if writesStdout { ReaderWatch.start() }
         do {
             try separate()
         } catch {
@@ -120,9 +124,49 @@ struct Separate: ParsableCommand {
         }
     }
 
-    /// The overlap asked for, or the default: 1 s, scaled down for windows under 4 s so that a
-    /// short `--chunk` alone is never refused for the default overlap.
-    func overlapSeconds(chunk: Double) -> Double { overlap ?? min(1, chunk / 4) }
+    /// `-`, or a name of descriptor 1 (`/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`): written to
+    /// stdout directly, never staged.
+    static func destination(_ path: String) -> OutputRequest.Destination {
+        path == "-" || StandardOutputName.matches(path) ? .standardOutput : .path(path)
+    }
+
+    /// The queries, in the order of their stems, and where each stem (and the rest) goes.
+    func outputs() throws -> (queries: [String], outputs: [OutputRequest]) {
+        var named: [(query: String, path: String)] = []
+        for stem in stems {
+            guard let equals = stem.lastIndex(of: "="), equals != stem.startIndex, stem.index(after: equals) != stem.endIndex else {
+                throw UsageError("--stem takes QUERY=FILE (vocals=vocals.wav), got '\(stem)'")
+            }
+            named.append((String(stem[..<equals]), String(stem[stem.index(after: equals)...])))
+        }
+        let pattern = outputPath.map(StemNames.isPattern) ?? false
+        var result: [OutputRequest] = []
+        if pattern {
+            guard !queries.isEmpty else { throw UsageError("-o '\(outputPath!)' names one file per query, and no query was given") }
+            var seen: [String: String] = [:]
+            for (index, query) in queries.enumerated() {
+                let path = StemNames.expand(outputPath!, query: query)
+                if let other = seen[path] {
+                    throw UsageError("queries '\(other)' and '\(query)' both become '\(path)'; name them with --stem QUERY=FILE")
+                }
+                seen[path] = query
+                result.append(OutputRequest(.stem(index), to: Self.destination(path), container: outType))
+            }
+        } else if queries.count > 1 {
+            throw UsageError("\(queries.count) queries and one output: name a file per query with -o 'DIR/{query}.wav' "
+                             + "or --stem QUERY=FILE (stdout holds one stream)")
+        } else if !queries.isEmpty || named.isEmpty {
+            // One query (or none: the identity engine, an --embedding) to -o or stdout.
+            result.append(OutputRequest(.stem(0), to: outputPath.map(Self.destination) ?? .standardOutput, container: outType))
+        } else if let outputPath {
+            throw UsageError("-o '\(outputPath)' names the output of a query given as an argument; --stem names its own file")
+        }
+        for (offset, stem) in named.enumerated() {
+            result.append(OutputRequest(.stem(queries.count + offset), to: Self.destination(stem.path), container: outType))
+        }
+        if let rest { result.append(OutputRequest(.rest, to: Self.destination(rest), container: outType)) }
+        return (queries + named.map(\.query), result)
+    }
 
     private func separate() throws {
         signal(SIGPIPE, SIG_IGN)
@@ -133,185 +177,85 @@ struct Separate: ParsableCommand {
         let raw = try rawInputFormat()
         let readsStdin = inputPath == nil || inputPath == "-"
         let explicitEncoding = try outEncoding.map(SampleFormat.parseEncoding)
+        let (allQueries, outputs) = try self.outputs()
+        if model.embedding != nil, allQueries.count > 1 {
+            throw UsageError("--embedding stands for one query; give \(allQueries.count) queries as words, without it")
+        }
+        let writesStdout = outputs.contains { $0.destination == .standardOutput }
         if writesStdout, StandardDescriptors.outputWasClosed {
             throw StandardDescriptors.closedOutput("the audio", hint: "redirect it (> out.wav) or give -o FILE")
         }
         if writesStdout, isatty(STDOUT_FILENO) == 1 {
             throw UsageError("refusing to write binary audio to a terminal: redirect it (> out.wav), pipe it (| aplay), or give -o FILE")
         }
-        // A named input is opened once, here: its identity is the open descriptor's, and the
-        // decoder reads that descriptor (a FIFO cannot be opened again once its writer is gone).
-        let inputIdentity: FileIdentity?
-        let inputFile: InputFile?
-        if readsStdin {
-            inputIdentity = FileIdentity(descriptor: STDIN_FILENO)
-            // `< DIR`: a folder read as a stream is no bytes at all; say what it is, first.
-            if inputIdentity?.isDirectory == true { throw StreamError.inputIsFolder(descriptor: STDIN_FILENO) }
-            inputFile = nil
-        } else if let inputPath {
-            let file = try InputFile(path: inputPath)
-            if file.identity.isDirectory { throw UsageError("input '\(inputPath)' is a folder; name an audio file") }
-            inputIdentity = file.identity
-            inputFile = file
-        } else {
-            inputIdentity = nil
-            inputFile = nil
-        }
-        let inputs = inputIdentity.map { [$0] } ?? []
-        if writesStdout {
-            if let output = FileIdentity(descriptor: STDOUT_FILENO), output.isRegularFile, inputs.contains(output) {
-                throw UsageError("standard output is the input file \(readsStdin ? "(stdin)" : "'\(inputPath!)'"): "
-                                 + "writing it would destroy the input; write to another file")
-            }
-        } else if let outputPath {
-            try outType.check(path: outputPath)
-            try StagedOutput.check(path: outputPath, inputs: inputs)
-        }
+        if writesStdout { ReaderWatch.start() }
+        var request = SeparationRequest(input: readsStdin ? .standardInput : .path(inputPath!), outputs: outputs)
+        request.rawFormat = raw.map { SeparationRequest.RawFormat(sampleRate: $0.rate, channelCount: $0.channels, sampleFormat: $0.format) }
+        request.shape = OutputShape(sampleRate: outRate, bits: outBits, encoding: explicitEncoding, endian: outEndian)
+        request.windows = WindowRequest(chunkSeconds: chunk, overlapSeconds: overlap)
+        request.remove = remove
+        request.downmix = downmix
+        request.fade = fade
+        request.resampleQuality = resampleQuality
+        request.blockFrames = buffer
+        let run = try SeparationRun(request)
 
         // 2. The engine and the windows: model files are read now, the input not yet.
         let loadStarted = Date()
-        let selection = try model.makeEngine(engine, query: query)
+        let selection = try model.makeEngine(engine, queries: allQueries)
         let separator = selection.separator
         let loadSeconds = Date().timeIntervalSince(loadStarted)
         if profile { separator.profiling?.enable() }
-
-        var settings = PipelineConfiguration()
-        let chunkSeconds = chunk ?? separator.defaultChunkSeconds
-        settings.chunkSeconds = chunkSeconds
-        settings.overlapSeconds = overlapSeconds(chunk: chunkSeconds)
-        settings.fade = fade
-        settings.resampleQuality = resampleQuality
-        settings.downmix = downmix
-        settings.output = remove ? .rest : .separated
-        settings.blockFrames = buffer
-        _ = try ChunkPlan(configuration: settings, engine: separator)
-        try Pipeline.checkRates(inputHz: raw?.rate, outputHz: outRate, engine: separator)
+        try run.check(engine: separator)
         // Said once the command line is known to be good, so that an error is the only line.
         if let line = selection.note, !quiet { note(line) }
 
-        // 3. The input's header.
+        // 3. The run: the input's header, the outputs, the audio.
         if readsStdin, isatty(STDIN_FILENO) == 1, !quiet {
             note("waiting for audio on stdin (for example: < in.wav, or sox in.flac -t wav - | audiosep-stream …)")
         }
-        let location: InputLocation = inputFile.map { .opened($0) } ?? .fileDescriptor(STDIN_FILENO)
-        let source: AudioSource
-        if let raw {
-            source = try RawPCMSource(location, sampleRate: raw.rate, channelCount: raw.channels, format: raw.format)
-        } else {
-            source = try SndfileSource(location)
-        }
-        let input = source.description
-        let outputRate = outRate ?? input.sampleRate
-        try Pipeline.checkRates(inputHz: input.sampleRate, outputHz: outputRate, engine: separator)
-        let format = try outputFormat(input, explicitEncoding: explicitEncoding)
-
-        // 4. The output: a file appears under its name only when it holds a whole output.
-        let staged = try writesStdout ? nil : outputPath.map { try StagedOutput(path: $0, inputs: inputs) }
-        StopSignals.stage(staged?.temporaryPath)
-        defer { StopSignals.stage(nil) }
-        let output = staged?.file ?? OutputFile(fd: STDOUT_FILENO)
-        let expectedFrames = input.knownFrames.map {
-            Pipeline.outputFrames(inputFrames: $0, inputRate: input.sampleRate, outputRate: outputRate)
-        }
-        let sink: AudioSink
-        let wav: WAVSink?
-        switch outType {
-        case .wav:
-            // On a pipe the header can say the length only when it is known before the audio; on a
-            // file a length known to fit 4 GiB spares the room reserved for RF64.
-            wav = try WAVSink(output: output, sampleRate: outputRate, channelCount: input.channelCount, format: format,
-                              expectedFrames: expectedFrames)
-            sink = wav!
-        case .raw:
-            wav = nil
-            sink = RawSink(output: output, channelCount: input.channelCount, format: format)
-        default:
-            // The libsndfile containers (to be wired with OutputContainer.format(for:…) by the front end).
-            wav = nil
-            sink = try outType.makeSink(output: output, sampleRate: outputRate, channelCount: input.channelCount,
-                                        format: format, expectedFrames: expectedFrames)
-        }
-        let pipeline = try Pipeline(source: source, engine: separator, sink: sink, outputRate: outputRate,
-                                    configuration: settings)
+        let control = RunControl(staging: StopSignals.stage)
+        StopSignals.attach(control)
         let showProgress = !quiet && (progress || isatty(STDERR_FILENO) == 1)
-        if pipeline.plan.snapped, showProgress {
-            note(String(format: "chunk snapped to %.3f s and overlap to %.3f s: lengths the %@ engine wastes nothing on, "
-                        + "windows on the grid of one pass", pipeline.plan.chunkSeconds, pipeline.plan.overlapSeconds, separator.name))
-        }
-        // `> out.wav`: a second signal exits at once, and patches the header on its way out.
-        if staged == nil, let wav, output.isSeekableFile { wav.patchHeaderOnSignal() }
-        StopSignals.attach(pipeline)
         let meter = ProgressMeter(terminal: isatty(STDERR_FILENO) == 1)
-        let summary: PipelineSummary
-        do {
-            summary = try pipeline.run(progress: showProgress ? meter.show : nil)
-        } catch {
-            // What reached the file was ended validly (a read error mid-stream, a full disk):
-            // keep it by the one rule (StagedOutput.commitPartial: never over a file the user
-            // had); an output with no audio at all keeps nothing.
-            let hasAudio = wav.map { $0.dataBytesOnDisk > 0 } ?? (output.bytesWritten > 0)
-            if let staged, hasAudio { settlePartial(staged) } else { staged?.discard() }
-            throw error
-        }
-        var keptAs: String?
-        if let staged {
-            if StopSignals.signal != nil {
-                if case .keptBeside(let name) = settlePartial(staged, quietly: true) { keptAs = name }
-            } else {
-                try staged.commit()
+        let report = try run.run(engine: separator, control: control, progress: showProgress ? meter.show : nil) { output in
+            // A failed run's output kept beside the file the user had.
+            guard let path = output.path else { return }
+            switch output.settled {
+            case .keptBeside(let name)?: note("'\(path)' is unchanged; the partial output is kept as '\(name)'")
+            case .removed?: note("'\(path)' is unchanged; the partial output could not be kept beside it and was removed")
+            default: break
             }
         }
         if showProgress { meter.end() }
+        let summary = report.summary
         if let stats {
-            try RunStats(engine: separator.name, engineSampleRate: pipeline.engine.sampleRate,
-                         chunkSeconds: pipeline.plan.chunkSeconds, overlapSeconds: pipeline.plan.overlapSeconds,
-                         snapped: pipeline.plan.snapped, inputFrames: summary.inputFrames, inputSampleRate: input.sampleRate,
+            try RunStats(engine: report.engine, engineSampleRate: report.plan.engineRate,
+                         chunkSeconds: report.plan.chunkSeconds, overlapSeconds: report.plan.overlapSeconds,
+                         snapped: report.plan.snapped, inputFrames: summary.inputFrames, inputSampleRate: report.input.sampleRate,
                          outputFrames: summary.outputFrames, wallSeconds: summary.wallSeconds, loadSeconds: loadSeconds,
                          windows: summary.windows, engineSeconds: summary.engineSeconds,
                          slowestWindowSeconds: summary.slowestWindowSeconds,
                          peakResidentBytes: summary.peakResidentBytes, resampleSeconds: summary.resampleSeconds,
-                         shortestUsefulChunkSeconds: separator.shortestUsefulChunkSeconds).write(to: stats)
+                         shortestUsefulChunkSeconds: separator.shortestUsefulChunkSeconds, stems: separator.stemCount).write(to: stats)
         }
-        if let table = separator.profiling?.report(loadSeconds: loadSeconds,
-                                               audioSeconds: Double(summary.inputFrames) / Double(input.sampleRate)) {
+        if let table = separator.profiling?.report(loadSeconds: loadSeconds, audioSeconds: report.inputSeconds) {
             Console.error(table)
         }
-        if let signal = StopSignals.signal {
-            // Everything in flight was written and the output ended validly; say so and exit as
+        if report.interrupted || StopSignals.signal != nil {
+            // Everything in flight was written and the outputs ended validly; say so and exit as
             // shells expect of a process a signal stopped.
-            throw Interrupted(signal: signal, secondsWritten: Double(summary.outputFrames) / Double(outputRate),
-                              keptAs: keptAs, unchanged: keptAs == nil && staged?.replacesExistingFile == true ? outputPath : nil)
+            let signal = StopSignals.signal ?? SIGINT
+            let kept = report.outputs.lazy.compactMap { output -> String? in
+                if case .keptBeside(let name)? = output.settled { return name }
+                return nil
+            }.first
+            let unchanged = report.outputs.first { $0.settled == .removed }?.path
+            throw Interrupted(signal: signal, secondsWritten: report.outputSeconds, keptAs: kept, unchanged: unchanged)
         }
-        if let wav, wav.paddedFrames > 0 {
-            // The header on the pipe promised the input's length: the stream was made as long.
-            let promised = Double(wav.announcedFrames ?? 0)
-            note(String(format: "the input's header promised %.2f s (%d frames) but only %.2f s (%d frames) arrived; the output "
-                        + "is padded with %.2f s of silence to the length its WAV header already stated on the pipe",
-                        promised / Double(outputRate), Int(promised), Double(summary.outputFrames) / Double(outputRate),
-                        summary.outputFrames, Double(wav.paddedFrames) / Double(outputRate)))
-        }
-        if let stated = (source as? SndfileSource)?.headerStatedFrames, summary.inputFrames < stated,
-           wav?.announcedDataBytes == nil, !quiet {
-            // A WAV cut short (a copy that stopped, a download that did not finish): the audio
-            // that arrived was separated and written whole; say what is missing.
-            let arrived = Double(summary.inputFrames) / Double(input.sampleRate)
-            note(String(format: "the input is truncated: its header states %.2f s but it ended after %.2f s; "
-                        + "the output holds the %.2f s that arrived", Double(stated) / Double(input.sampleRate), arrived, arrived))
-        }
-        if summary.nonFiniteEngineSamples > 0 {
-            note("\(summary.nonFiniteEngineSamples) NaN or infinite samples from the \(separator.name) engine replaced by 0 "
-                 + "(the input or the model is outside what the network can compute)")
-        }
-        if !quiet {
-            if summary.clampedSamples > 0 {
-                note("\(summary.clampedSamples) samples clamped to the \(format.bits)-bit range")
-            }
-            if summary.nonFiniteSamples > 0 {
-                note("\(summary.nonFiniteSamples) NaN or infinite input samples replaced by 0")
-            }
-            if summary.droppedTrailingBytes > 0 {
-                note("dropped \(summary.droppedTrailingBytes) trailing bytes that did not make a whole frame")
-            }
+        for line in report.notes {
+            if case .snapped = line, !showProgress { continue }
+            if line.isWarning || !quiet { note(line.description) }
         }
     }
 
@@ -353,40 +297,6 @@ struct Separate: ParsableCommand {
                                                     : swapBytes ? (native == .little ? .big : .little) : .little)
         let format = try SampleFormat(encoding: SampleFormat.parseEncoding(encoding), bits: bits, endian: order)
         return (rate, channels, format)
-    }
-
-    /// The output sample format: the input's unless overridden, made valid for WAV when not explicit.
-    private func outputFormat(_ input: InputDescription, explicitEncoding: SampleFormat.Encoding?) throws -> SampleFormat {
-        var bits = outBits ?? input.sampleFormat.bits
-        var encoding = explicitEncoding ?? input.sampleFormat.encoding
-        // Float output from integer input: 32-bit float unless the bits are given (sox's -e float).
-        if explicitEncoding == .floatingPoint, outBits == nil, input.sampleFormat.encoding != .floatingPoint { bits = 32 }
-        // Integer output from float input: 16 bits unless given.
-        if let explicitEncoding, explicitEncoding != .floatingPoint, outBits == nil, input.sampleFormat.encoding == .floatingPoint {
-            bits = input.sampleFormat.bits == 64 ? 32 : 16
-        }
-        if explicitEncoding == nil, outBits != nil, encoding == .floatingPoint, bits < 32 { encoding = .signedInteger }
-        if explicitEncoding == nil, outBits != nil, encoding != .floatingPoint, bits == 64 { encoding = .floatingPoint }
-        if outType == .wav, explicitEncoding == nil, encoding != .floatingPoint {
-            encoding = bits == 8 ? .unsignedInteger : .signedInteger
-        }
-        return try SampleFormat(encoding: encoding, bits: bits, endian: outEndian ?? input.sampleFormat.endian)
-    }
-
-    /// Settles an output that is not whole by StagedOutput's rule and says where it is when a
-    /// file the user had kept its name.
-    @discardableResult
-    private func settlePartial(_ staged: StagedOutput, quietly: Bool = false) -> StagedOutput.PartialOutcome? {
-        guard let outcome = try? staged.commitPartial() else { return nil }
-        switch outcome {
-        case .underName:
-            break
-        case .keptBeside(let name):
-            if !quietly { note("'\(staged.path)' is unchanged; the partial output is kept as '\(name)'") }
-        case .removed:
-            note("'\(staged.path)' is unchanged; the partial output could not be kept beside it and was removed")
-        }
-        return outcome
     }
 
     private func note(_ text: String) {

@@ -1,4 +1,5 @@
 import Foundation
+import Run
 import Stream
 import Synchronization
 
@@ -10,22 +11,36 @@ enum StopSignals {
     private static let received = Atomic<Int32>(0)
     /// The self-pipe: the handler writes a byte, a watcher thread does the rest.
     nonisolated(unsafe) private static var wakeWrite: Int32 = -1
-    /// The temporary file of an output still being written, for the handler to remove (unlink
-    /// is async-signal-safe) when a second signal ends the run at once.
-    nonisolated(unsafe) private static var stagedPath: UnsafeMutablePointer<CChar>?
+    /// The temporary files of outputs still being written, nil-terminated, for the handler to
+    /// remove (unlink is async-signal-safe) when a second signal ends the run at once.
+    nonisolated(unsafe) private static var stagedPaths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 
-    /// Names the temporary file to remove if a second signal cuts the run short (nil: none).
-    static func stage(_ path: String?) {
-        let old = stagedPath
-        stagedPath = path.map { strdup($0) }
-        free(old)
+    /// Names the temporary files to remove if a second signal cuts the run short ([]: none).
+    @Sendable static func stage(_ paths: [String]) {
+        let list = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: paths.count + 1)
+        for (index, path) in paths.enumerated() { list[index] = strdup(path) }
+        list[paths.count] = nil
+        let old = stagedPaths
+        stagedPaths = list
+        // The old list is left allocated: a handler may be reading it (a few bytes a run).
+        _ = old
+    }
+
+    /// Removes every staged temporary file (async-signal-safe).
+    private static func unlinkStaged() {
+        guard let list = stagedPaths else { return }
+        var index = 0
+        while let path = list[index] {
+            unlink(path)
+            index += 1
+        }
     }
 
     /// Whose blocked read to interrupt: the main thread while it opens the input (reading the
     /// header), then the pipeline's reader thread.
     private enum Target {
         case opening(pthread_t)
-        case running(Pipeline)
+        case running(RunControl, opening: pthread_t)
     }
     private static let target = Mutex<Target?>(nil)
 
@@ -55,7 +70,7 @@ enum StopSignals {
         handle([SIGINT, SIGTERM, SIGHUP]) { number in
             // Only async-signal-safe work here: atomics, write(2), _exit.
             if StopSignals.received.exchange(number, ordering: .acquiringAndReleasing) != 0 {
-                if let staged = StopSignals.stagedPath { unlink(staged) }
+                StopSignals.unlinkStaged()
                 // `> out.wav`: the header says what reached the file (pwrite only).
                 WAVSink.patchArmedHeader()
                 _exit(128 + number)
@@ -72,7 +87,7 @@ enum StopSignals {
     static func installImmediate() {
         handle([SIGINT, SIGTERM, SIGHUP]) { number in
             // Only async-signal-safe work here: unlink, _exit.
-            if let staged = StopSignals.stagedPath { unlink(staged) }
+            StopSignals.unlinkStaged()
             _exit(128 + number)
         }
     }
@@ -89,9 +104,10 @@ enum StopSignals {
         }
     }
 
-    /// From now on a stop interrupts this pipeline's reader instead of the main thread.
-    static func attach(_ pipeline: Pipeline) {
-        target.withLock { $0 = .running(pipeline) }
+    /// From now on a stop interrupts this run's reader once its pipeline has started (the main
+    /// thread, which reads the input's header, until then).
+    static func attach(_ control: RunControl) {
+        target.withLock { $0 = .running(control, opening: pthread_self()) }
     }
 
     /// Interrupts the current target's read; false when there is nothing left to interrupt.
@@ -101,8 +117,10 @@ enum StopSignals {
             case .opening(let thread):
                 pthread_kill(thread, InputInterruption.wakeSignal)
                 return true
-            case .running(let pipeline):
-                return pipeline.interruptReader()
+            case .running(let control, let thread):
+                if let running = control.interruptReader() { return running }
+                pthread_kill(thread, InputInterruption.wakeSignal)
+                return true
             case nil:
                 return false
             }

@@ -116,7 +116,7 @@ struct Tune: ParsableCommand {
         let files = try model.locate()
         let loadsAudioSep = (engine == .audiosep || engine == .auto) && !(files?.isEmpty ?? true)
         guard loadsAudioSep else {
-            let separator = try model.makeEngine(engine, query: query).separator
+            let separator = try model.makeEngine(engine, queries: [query]).separator
             return (separator.defaultChunkSeconds, separator.shortestUsefulChunkSeconds)
         }
         // Building AudioSep loads the network (seconds, a gigabyte); any text is a query it takes.

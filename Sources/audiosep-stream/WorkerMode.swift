@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Run
 import Stream
 import Synchronization
 import Worker
@@ -130,7 +131,7 @@ enum WorkerStopSignals {
         signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : signal == SIGHUP ? "SIGHUP" : "signal \(signal)"
     }
 
-    static func install(job: RunningJob, log: @escaping @Sendable (String) -> Void) {
+    static func install(job: RunControl, log: @escaping @Sendable (String) -> Void) {
         _ = InputInterruption.isRequested  // initialise the flag outside the handler
         InputInterruption.installWakeHandler()
         var descriptors: [Int32] = [-1, -1]
@@ -146,10 +147,10 @@ enum WorkerStopSignals {
             // pipeline reader is (it may be waiting for a command, or opening an input).
             var wait = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
             while true {
-                if !job.interruptReader() { pthread_kill(mainThread, InputInterruption.wakeSignal) }
+                if job.interruptReader() != true { pthread_kill(mainThread, InputInterruption.wakeSignal) }
                 if poll(&wait, 1, 20) > 0, read(wakeRead, &byte, 1) == 1 {
                     let first = signal ?? SIGTERM
-                    job.removeTemporaryOutput()
+                    job.removeTemporaryOutputs()
                     log("stopped by \(name(first)) twice: the output being written was removed")
                     _exit(128 + first)
                 }

@@ -23,10 +23,15 @@ final class FirstContactEndToEndTests: XCTestCase {
         XCTAssertEqual(String(decoding: whole.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "22050")
     }
 
-    /// `-o out.flac` wrote WAV bytes under a .flac name; now it is refused before anything is made.
+    /// `-o out.flac` wrote WAV bytes under a .flac name; now it writes FLAC, and a name the tool
+    /// cannot write (or one that contradicts --out-type) is refused before anything is made.
     func testAnOutputNamedForAnotherContainerIsRefused() throws {
         let input = try tone("container-in.wav")
-        for (flags, name, message) in [("", "out.flac", "a .flac name promises FLAC"), ("", "out.MP3", "not .MP3"),
+        let flac = Harness.path("named.flac")
+        let named = try Harness.shell("$BIN --engine identity -i \(input) -o \(flac) && soxi -t \(flac)")
+        XCTAssertEqual(named.status, 0, named.stderr)
+        XCTAssertEqual(String(decoding: named.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "flac")
+        for (flags, name, message) in [("--out-type wav", "out.flac", "a .flac name promises FLAC"), ("", "out.MP3", "not .MP3"),
                                        ("--out-type raw", "out.wav", "a .wav name promises a header")] {
             let output = Harness.path(name)
             let run = try Harness.shell("$BIN --engine identity \(flags) -i \(input) -o \(output)")
@@ -41,13 +46,13 @@ final class FirstContactEndToEndTests: XCTestCase {
         let work = Harness.path("container-batch")
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let rows = "{\"input\": \"\(input)\", \"output\": \"\(work)/a.flac\", \"text\": \"x\"}\n"
+        let rows = "{\"input\": \"\(input)\", \"output\": \"\(work)/a.mp3\", \"text\": \"x\"}\n"
             + "{\"input\": \"\(input)\", \"output\": \"\(work)/b.wav\", \"text\": \"x\"}\n"
         try rows.write(toFile: work + "/jobs.jsonl", atomically: true, encoding: .utf8)
         let batch = try Harness.shell("$BIN batch --engine identity -q \(work)/jobs.jsonl")
         XCTAssertEqual(batch.status, 1, batch.stderr)
-        XCTAssertTrue(batch.stderr.contains("job 0 failed") && batch.stderr.contains("a .flac name promises FLAC"), batch.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/a.flac"))
+        XCTAssertTrue(batch.stderr.contains("job 0 failed") && batch.stderr.contains("not .mp3"), batch.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work + "/a.mp3"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: work + "/b.wav"))
     }
 

@@ -1,3 +1,4 @@
+import Run
 import Engines
 import Foundation
 import Separation
@@ -189,16 +190,16 @@ final class WorkerSessionTests: XCTestCase {
         }
         for seconds in [0.05, 1.0, 4.0, 9.91, 10.3, 61.7] {
             let inputFrames = Int(seconds * 44_100)
-            let frames = SeparationJob.onePassFrames(inputFrames: inputFrames, inputRate: 44_100, engine: Snapping())
+            let frames = SeparationRun.onePassFrames(inputFrames: inputFrames, inputRate: 44_100, engine: Snapping())
             XCTAssertGreaterThan(frames, inputFrames * 32_000 / 44_100, "\(seconds) s: the window holds the input")
             XCTAssertEqual((frames / 320 + 1) % 32, 0, "\(seconds) s: whole blocks of 32 STFT frames")
             XCTAssertEqual(frames % 320, 0)
             XCTAssertLessThanOrEqual(frames - inputFrames * 32_000 / 44_100, 32 * 320 + 2, "\(seconds) s: the shortest such window")
         }
-        XCTAssertEqual(SeparationJob.onePassFrames(inputFrames: 317_120, inputRate: 32_000, engine: Snapping()), 317_120,
+        XCTAssertEqual(SeparationRun.onePassFrames(inputFrames: 317_120, inputRate: 32_000, engine: Snapping()), 317_120,
                        "9.91 s at 32 kHz is exactly one 31-block window")
-        XCTAssertEqual(SeparationJob.onePassFrames(inputFrames: 1000, inputRate: 32_000, engine: IdentityEngine()), 1000)
-        XCTAssertEqual(SeparationJob.onePassFrames(inputFrames: 1000, inputRate: 44_100, engine: IdentityEngine()), 727)
+        XCTAssertEqual(SeparationRun.onePassFrames(inputFrames: 1000, inputRate: 32_000, engine: IdentityEngine()), 1000)
+        XCTAssertEqual(SeparationRun.onePassFrames(inputFrames: 1000, inputRate: 44_100, engine: IdentityEngine()), 727)
     }
 
     func testLoadModelAnswersAndTheCacheSequence() throws {
