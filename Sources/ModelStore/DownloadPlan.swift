@@ -24,11 +24,11 @@ public struct DownloadPlan: Equatable, Sendable {
     /// Resolves every entry against the base URL and the folder. Throws `DownloadError.badManifest`
     /// or `.badBaseURL`, as the download itself would.
     public init(entries: [ManifestEntry], baseURL: String, destination: String) throws {
-        try Manifest.validate(entries, origin: "the manifest")
+        try ModelFileTable.validate(entries, origin: "the manifest")
         self.destination = destination
         files = try entries.map { entry in
             File(target: (destination as NSString).appendingPathComponent(entry.path),
-                 url: try Manifest.url(base: baseURL, relative: entry.url).absoluteString,
+                 url: try ModelFileTable.url(base: baseURL, relative: entry.url).absoluteString,
                  size: entry.size, sha256: entry.sha256)
         }
     }

@@ -59,8 +59,8 @@ public final class ModelDownloader {
 
     public init(entries: [ManifestEntry], baseURL: String, destination: String, userAgent: String = "audiosep-stream",
                 report: @escaping (DownloadEvent) -> Void = { _ in }) throws {
-        try Manifest.validate(entries, origin: "the manifest")
-        _ = try Manifest.url(base: baseURL, relative: entries[0].url)
+        try ModelFileTable.validate(entries, origin: "the manifest")
+        _ = try ModelFileTable.url(base: baseURL, relative: entries[0].url)
         self.entries = entries
         self.baseURL = baseURL
         self.destination = destination
@@ -72,7 +72,7 @@ public final class ModelDownloader {
         try Self.makeFolder(destination)
         var summary = Summary()
         for entry in entries {
-            let url = try Manifest.url(base: baseURL, relative: entry.url)
+            let url = try ModelFileTable.url(base: baseURL, relative: entry.url)
             let target = (destination as NSString).appendingPathComponent(entry.path)
             try Self.makeFolder(SymbolicLinksFolder.of(target))
             if let present = try check(entry, at: target) {

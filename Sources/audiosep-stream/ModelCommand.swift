@@ -50,8 +50,8 @@ struct ModelDownload: ParsableCommand {
         do {
             let environment = ProcessInfo.processInfo.environment
             let folder = try Self.destination(flag: dest, environment: environment)
-            let base = baseURL ?? environment["AUDIOSEP_MODEL_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? Manifest.defaultBaseURL
-            let entries = try manifest.map(Manifest.load) ?? Manifest.audioSep
+            let base = baseURL ?? environment["AUDIOSEP_MODEL_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? ModelFileTable.defaultBaseURL
+            let entries = try manifest.map(ModelFileTable.load) ?? ModelFileTable.audioSep
             if printTable {
                 Console.output(try DownloadPlan(entries: entries, baseURL: base, destination: folder).table)
                 return
@@ -138,7 +138,7 @@ struct ModelManifest: ParsableCommand {
         abstract: "Print the built-in table of model files (paths, URLs, sizes, SHA-256) as JSON, as --manifest reads it.")
 
     func run() throws {
-        Console.output(Manifest.json(Manifest.audioSep) + "\n")
+        Console.output(ModelFileTable.json(ModelFileTable.audioSep) + "\n")
     }
 }
 

@@ -46,7 +46,7 @@ public struct ManifestEntry: Codable, Equatable, Sendable {
 }
 
 /// The files `audiosep-stream model download` fetches: exactly what AudioSep's users download.
-public enum Manifest {
+public enum ModelFileTable {
     /// Hugging Face: both repositories live under it, so one base URL (or one mirror) serves all.
     public static let defaultBaseURL = "https://huggingface.co"
 

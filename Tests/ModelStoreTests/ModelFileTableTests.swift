@@ -2,16 +2,16 @@ import Foundation
 @testable import ModelStore
 import XCTest
 
-final class ManifestTests: XCTestCase {
+final class ModelFileTableTests: XCTestCase {
     /// The built-in table: AudioSep's two checkpoints from AudioSep's Hugging Face Space and the
     /// four roberta-base files, under the names the model folder is searched for, the checkpoint last.
     func testTheBuiltInTableIsWhatAudioSepUsersDownload() throws {
-        let table = Manifest.audioSep
-        try Manifest.validate(table, origin: "built-in")
+        let table = ModelFileTable.audioSep
+        try ModelFileTable.validate(table, origin: "built-in")
         XCTAssertEqual(table.map(\.path), ["roberta-base/config.json", "roberta-base/vocab.json", "roberta-base/merges.txt",
                                            "roberta-base/pytorch_model.bin", "music_speech_audioset_epoch_15_esc_89.98.pt",
                                            "audiosep_base_4M_steps.ckpt"])
-        let urls = try table.map { try Manifest.url(base: Manifest.defaultBaseURL, relative: $0.url).absoluteString }
+        let urls = try table.map { try ModelFileTable.url(base: ModelFileTable.defaultBaseURL, relative: $0.url).absoluteString }
         XCTAssertEqual(urls, [
             "https://huggingface.co/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/config.json",
             "https://huggingface.co/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/vocab.json",
@@ -30,7 +30,7 @@ final class ManifestTests: XCTestCase {
 
     /// Every file names its repository and a fixed revision; no URL follows the moving `main`.
     func testEveryFileIsFetchedAtAFixedRevision() throws {
-        for entry in Manifest.audioSep {
+        for entry in ModelFileTable.audioSep {
             let repository = try XCTUnwrap(entry.repository, entry.path)
             let revision = try XCTUnwrap(entry.revision, entry.path)
             let file = try XCTUnwrap(entry.file, entry.path)
@@ -38,37 +38,37 @@ final class ManifestTests: XCTestCase {
             XCTAssertTrue(revision.allSatisfy { $0.isHexDigit && !$0.isUppercase }, revision)
             XCTAssertEqual(entry.url, "\(repository)/resolve/\(revision)/\(file)")
             XCTAssertFalse(entry.url.contains("/resolve/main/"), entry.url)
-            XCTAssertFalse(try Manifest.url(base: Manifest.defaultBaseURL, relative: entry.url).absoluteString.contains("/resolve/main/"))
+            XCTAssertFalse(try ModelFileTable.url(base: ModelFileTable.defaultBaseURL, relative: entry.url).absoluteString.contains("/resolve/main/"))
         }
-        XCTAssertEqual(Set(Manifest.audioSep.compactMap(\.revision)), [Manifest.robertaRevision, Manifest.audioSepRevision])
-        XCTAssertEqual(Manifest.robertaRevision, "e2da8e2f811d1448a5b465c236feacd80ffbac7b")
-        XCTAssertEqual(Manifest.audioSepRevision, "5638854dccfaea5c5fa4f634c00fe74fbb119244")
+        XCTAssertEqual(Set(ModelFileTable.audioSep.compactMap(\.revision)), [ModelFileTable.robertaRevision, ModelFileTable.audioSepRevision])
+        XCTAssertEqual(ModelFileTable.robertaRevision, "e2da8e2f811d1448a5b465c236feacd80ffbac7b")
+        XCTAssertEqual(ModelFileTable.audioSepRevision, "5638854dccfaea5c5fa4f634c00fe74fbb119244")
     }
 
     /// The plan `--print-table` prints: final paths under the folder, whole URLs, sizes and sums.
     func testTheDownloadPlan() throws {
-        let plan = try DownloadPlan(entries: Manifest.audioSep, baseURL: "http://127.0.0.1:9/mirror/", destination: "/m")
-        XCTAssertEqual(plan.files.map(\.target), Manifest.audioSep.map { "/m/" + $0.path })
+        let plan = try DownloadPlan(entries: ModelFileTable.audioSep, baseURL: "http://127.0.0.1:9/mirror/", destination: "/m")
+        XCTAssertEqual(plan.files.map(\.target), ModelFileTable.audioSep.map { "/m/" + $0.path })
         XCTAssertEqual(plan.files[3].url, "http://127.0.0.1:9/mirror/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/pytorch_model.bin")
         let lines = plan.table.split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertEqual(lines.count, 9, "two comments, six rows, and the final newline")
         XCTAssertEqual(lines[2], "/m/roberta-base/config.json\thttp://127.0.0.1:9/mirror/FacebookAI/roberta-base/resolve/e2da8e2f811d1448a5b465c236feacd80ffbac7b/config.json\t481\tef0185e2aae6e06c5f105a285006952c340e20c7dbf43c86ec82601b13fc45e9")
         XCTAssertEqual(lines[5].split(separator: "\t")[2], "-", "no published size for pytorch_model.bin")
-        XCTAssertThrowsError(try DownloadPlan(entries: Manifest.audioSep, baseURL: "ftp://x", destination: "/m"))
+        XCTAssertThrowsError(try DownloadPlan(entries: ModelFileTable.audioSep, baseURL: "ftp://x", destination: "/m"))
     }
 
     func testJSONRoundTrip() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("manifest-\(UUID().uuidString).json").path
         defer { unlink(path) }
-        var entries = Manifest.audioSep
+        var entries = ModelFileTable.audioSep
         entries[0].size = 475
-        try Manifest.json(entries).write(toFile: path, atomically: true, encoding: .utf8)
-        XCTAssertEqual(try Manifest.load(path: path), entries)
+        try ModelFileTable.json(entries).write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try ModelFileTable.load(path: path), entries)
     }
 
     func testBadManifestsAreRefusedWithTheReason() throws {
         func refused(_ entries: [ManifestEntry], _ fragment: String, line: UInt = #line) {
-            XCTAssertThrowsError(try Manifest.validate(entries, origin: "m.json"), line: line) { error in
+            XCTAssertThrowsError(try ModelFileTable.validate(entries, origin: "m.json"), line: line) { error in
                 XCTAssertTrue("\(error)".contains(fragment), "\(error)", line: line)
                 XCTAssertTrue("\(error)".hasPrefix("manifest m.json: "), "\(error)", line: line)
             }
@@ -91,18 +91,18 @@ final class ManifestTests: XCTestCase {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).json").path
         defer { unlink(path) }
         try "{\"files\": 3}".write(toFile: path, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try Manifest.load(path: path)) { XCTAssertTrue("\($0)".contains("not a manifest"), "\($0)") }
-        XCTAssertThrowsError(try Manifest.load(path: "/nonexistent/m.json")) { XCTAssertTrue("\($0)".contains("cannot read"), "\($0)") }
+        XCTAssertThrowsError(try ModelFileTable.load(path: path)) { XCTAssertTrue("\($0)".contains("not a manifest"), "\($0)") }
+        XCTAssertThrowsError(try ModelFileTable.load(path: "/nonexistent/m.json")) { XCTAssertTrue("\($0)".contains("cannot read"), "\($0)") }
     }
 
     /// The base URL replaces host and path prefix; the relative paths stay.
     func testBaseURLReplacesHostAndPrefix() throws {
-        XCTAssertEqual(try Manifest.url(base: "http://127.0.0.1:8080/mirror/", relative: "a/b.ckpt").absoluteString,
+        XCTAssertEqual(try ModelFileTable.url(base: "http://127.0.0.1:8080/mirror/", relative: "a/b.ckpt").absoluteString,
                        "http://127.0.0.1:8080/mirror/a/b.ckpt")
-        XCTAssertEqual(try Manifest.url(base: "https://hf-mirror.com", relative: "x/music_speech_audioset_epoch_15_esc_89.98.pt").absoluteString,
+        XCTAssertEqual(try ModelFileTable.url(base: "https://hf-mirror.com", relative: "x/music_speech_audioset_epoch_15_esc_89.98.pt").absoluteString,
                        "https://hf-mirror.com/x/music_speech_audioset_epoch_15_esc_89.98.pt")
         for bad in ["", "huggingface.co", "ftp://host/x", "file:///tmp", "http://", "https://host/?q=1"] {
-            XCTAssertThrowsError(try Manifest.url(base: bad, relative: "a"), bad) { error in
+            XCTAssertThrowsError(try ModelFileTable.url(base: bad, relative: "a"), bad) { error in
                 XCTAssertEqual(error as? DownloadError, .badBaseURL(bad))
             }
         }
