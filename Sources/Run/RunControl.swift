@@ -4,8 +4,8 @@ import Synchronization
 
 /// The run in progress, as seen from the thread a stop signal wakes: the pipeline whose blocked
 /// read to interrupt, and the temporary outputs to remove when the process must end at once.
-/// A stop is requested process-wide (`InputInterruption.request()`, as a signal is); the run
-/// then ends the input where reading got to and settles its outputs as partial.
+/// A stop is requested through `cancellation` (the executable does so when a signal comes); the
+/// run then ends the input where reading got to and settles its outputs as partial.
 public final class RunControl: Sendable {
     private struct State {
         var pipeline: Pipeline?
@@ -17,12 +17,16 @@ public final class RunControl: Sendable {
     /// Hears the temporary files being written, then [] once they are renamed or removed.
     private let staging: @Sendable ([String]) -> Void
 
-    public init(staging: @escaping @Sendable ([String]) -> Void = { _ in }) {
+    /// What the run's sources, pipeline and encoders watch for a stop.
+    public let cancellation: Cancellation
+
+    public init(cancellation: Cancellation = Cancellation(), staging: @escaping @Sendable ([String]) -> Void = { _ in }) {
+        self.cancellation = cancellation
         self.staging = staging
     }
 
     /// Whether a stop was requested.
-    public var isStopRequested: Bool { InputInterruption.isRequested }
+    public var isStopRequested: Bool { cancellation.isRequested }
 
     func began(writing paths: [String]) {
         state.withLock { $0 = State(temporaryPaths: paths) }

@@ -108,9 +108,10 @@ public final class SeparationRun {
         let location: InputLocation = inputFile.map { .opened($0) } ?? .fileDescriptor(STDIN_FILENO)
         let source: AudioSource
         if let raw = request.rawFormat {
-            source = try RawPCMSource(location, sampleRate: raw.sampleRate, channelCount: raw.channelCount, format: raw.sampleFormat)
+            source = try RawPCMSource(location, sampleRate: raw.sampleRate, channelCount: raw.channelCount, format: raw.sampleFormat,
+                                      cancellation: control.cancellation)
         } else {
-            source = try SndfileSource(location)
+            source = try SndfileSource(location, cancellation: control.cancellation)
         }
         let input = source.description
         let outputRate = request.shape.sampleRate ?? input.sampleRate
@@ -119,7 +120,8 @@ public final class SeparationRun {
         try Pipeline.checkRates(inputHz: input.sampleRate, outputHz: outputRate, engine: engine)
         let adapted = (engine as? RateAdaptable)?.adapted(toRate: input.sampleRate) ?? engine
         var notes: [RunNote] = []
-        let (settings, onePass) = windowSettings(for: input, engine: adapted, notes: &notes)
+        var (settings, onePass) = windowSettings(for: input, engine: adapted, notes: &notes)
+        settings.cancellation = control.cancellation
         let channelCount = input.channelCount == 1 ? request.shape.minimumChannelCount : input.channelCount
 
         // Formats and rates every container can hold, before any file is made.
@@ -153,7 +155,8 @@ public final class SeparationRun {
         for (index, output) in request.outputs.enumerated() {
             let file = staged[index]?.file ?? OutputFile(fd: STDOUT_FILENO)
             let encoder = try output.resolvedContainer.makeSink(output: file, sampleRate: outputRate, channelCount: channelCount,
-                                                                format: formats[index], expectedFrames: expectedFrames)
+                                                                format: formats[index], expectedFrames: expectedFrames,
+                                                                cancellation: control.cancellation)
             // `> out.wav`: a signal that must exit at once patches the header on its way out.
             if staged[index] == nil, file.isSeekableFile, let wav = encoder as? WAVSink { wav.patchHeaderOnSignal() }
             encoders.append(encoder)

@@ -73,6 +73,8 @@ public final class WAVSink: AudioSink {
     let sizeLimit: Int64
     /// Frames of silence `finish()` added to reach the announced length (0 when none were needed).
     public private(set) var paddedFrames = 0
+    /// The run's stop request: a stopped stream is not padded to the length its header promised.
+    public var cancellation: Cancellation?
     public private(set) var clampedSamples = 0
 
     /// The data length written into headers of streams whose length is not known yet.
@@ -205,7 +207,7 @@ public final class WAVSink: AudioSink {
     /// ended the run (then the stream ends where the stop left it). Then the pad byte RIFF wants
     /// after an odd-length chunk, and on a seekable file the header's true lengths (RF64 past 4 GiB).
     public func finish() throws {
-        if let announced = announcedDataBytes, dataBytes < announced, !InputInterruption.isRequested {
+        if let announced = announcedDataBytes, dataBytes < announced, cancellation?.isRequested != true {
             let missing = Int((announced - dataBytes) / Int64(codec.bytesPerFrame))
             var left = missing
             while left > 0 {

@@ -58,7 +58,8 @@ public final class SndfileSource: AudioSource {
     /// The input's AU header, when it is one: a pipe that ends before its audio starts is named.
     private let auHeader: AUHeader?
 
-    public convenience init(_ location: InputLocation) throws {
+    /// - Parameter cancellation: ends a pipe's input where reading got to when requested.
+    public convenience init(_ location: InputLocation, cancellation: Cancellation? = nil) throws {
         var info = SF_INFO()
         var status = stat()
         switch location {
@@ -67,7 +68,7 @@ public final class SndfileSource: AudioSource {
             if described, (status.st_mode & S_IFMT) == S_IFDIR { throw StreamError.inputIsFolder(descriptor: fd) }
             guard described, (status.st_mode & S_IFMT) == S_IFREG else {
                 // A pipe: libsndfile reads it through our virtual I/O.
-                try self.init(virtual: VirtualInput(fd: fd))
+                try self.init(virtual: VirtualInput(fd: fd, cancellation: cancellation))
                 return
             }
             if status.st_size == 0 { throw StreamError.emptyInput }
@@ -80,7 +81,7 @@ public final class SndfileSource: AudioSource {
             try self.init(handle: handle, info: info, isRegularFile: true, input: nil, prefix: head,
                           fileBytes: max(0, Int(status.st_size) - Int(start)))
         case .path(let path):
-            try self.init(.opened(InputFile(path: path)))
+            try self.init(.opened(InputFile(path: path)), cancellation: cancellation)
         case .opened(let file):
             let path = file.path
             guard fstat(file.fd, &status) == 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
@@ -91,7 +92,7 @@ public final class SndfileSource: AudioSource {
                 break
             default:
                 // A FIFO, a character device: read as a pipe, from the one descriptor.
-                try self.init(virtual: VirtualInput(fd: file.fd), keeping: file)
+                try self.init(virtual: VirtualInput(fd: file.fd, cancellation: cancellation), keeping: file)
                 return
             }
             if status.st_size == 0 { throw StreamError.emptyInput }
@@ -313,8 +314,12 @@ public final class RawPCMSource: AudioSource {
     private var carry: [UInt8] = []
     private var ended = false
     private var bytesRead = 0
+    private let cancellation: Cancellation?
 
-    public init(_ location: InputLocation, sampleRate: Int, channelCount: Int, format: SampleFormat) throws {
+    /// - Parameter cancellation: ends the input where reading got to when requested.
+    public init(_ location: InputLocation, sampleRate: Int, channelCount: Int, format: SampleFormat,
+                cancellation: Cancellation? = nil) throws {
+        self.cancellation = cancellation
         guard sampleRate > 0 else { throw StreamError.invalidRate(hz: sampleRate) }
         guard channelCount > 0, channelCount <= 1024 else { throw StreamError.invalidChannels(count: channelCount) }
         switch location {
@@ -355,7 +360,7 @@ public final class RawPCMSource: AudioSource {
         carry = []
         // Read until at least one whole frame is in hand or the input ends.
         repeat {
-            if InputInterruption.isRequested {
+            if cancellation?.isRequested == true {
                 ended = true  // a stop request (SIGINT/SIGTERM): the input ends here
                 if bytesRead == 0 { throw StreamError.emptyInput }
                 break

@@ -245,11 +245,13 @@ public enum OutputContainer: String, Sendable, CaseIterable {
     ///   `.notToAPipe` for AIFF, W64 and CAF on a pipe, `.cannotHold` / `.opusRate` for a
     ///   format, rate or channel count it cannot hold, `.encoderFailed` when libsndfile refuses.
     public func makeSink(output: OutputFile, sampleRate: Int, channelCount: Int, format: SampleFormat,
-                         expectedFrames: Int?) throws -> AudioSink {
+                         expectedFrames: Int?, cancellation: Cancellation? = nil) throws -> AudioSink {
         switch self {
         case .wav:
-            return try WAVSink(output: output, sampleRate: sampleRate, channelCount: channelCount, format: format,
-                               expectedFrames: expectedFrames)
+            let sink = try WAVSink(output: output, sampleRate: sampleRate, channelCount: channelCount, format: format,
+                                   expectedFrames: expectedFrames)
+            sink.cancellation = cancellation
+            return sink
         case .raw:
             return RawSink(output: output, channelCount: channelCount, format: format)
         case .flac, .aiff, .w64, .caf, .ogg, .opus:

@@ -22,6 +22,8 @@ public struct PipelineConfiguration: Sendable {
     public var queueCapacity = 2
     /// Seconds between two progress reports.
     public var progressInterval: Double = 0.5
+    /// Ends the input where reading got to when requested (the run's `RunControl` passes its own).
+    public var cancellation = Cancellation()
 
     public init() {}
 }
@@ -324,8 +326,8 @@ public final class Pipeline {
         case idle, starting, running(pthread_t), finished
     }
 
-    /// Interrupts a read the reader thread is blocked in (call after `InputInterruption.request()`,
-    /// with `InputInterruption.installWakeHandler()` in place). Returns false once the reader
+    /// Interrupts a read the reader thread is blocked in (call after the run's cancellation was
+    /// requested, with `InputInterruption.installWakeHandler()` in place). Returns false once the reader
     /// has finished. A signal can land just before the read starts, so callers repeat it until
     /// it returns false.
     @discardableResult
@@ -376,7 +378,7 @@ public final class Pipeline {
                 return true
             }
             var readError: Error?
-            while !InputInterruption.isRequested {
+            while !configuration.cancellation.isRequested {
                 var block: [[Float]]
                 do {
                     block = try source.read(maxFrames: configuration.blockFrames)

@@ -23,8 +23,12 @@ final class VirtualInput {
     private(set) var descriptorEnded = false
     let inMemory: Bool
 
-    init(fd: Int32, recordLimit: Int = 1 << 20) {
+    /// Ends the input where reading got to when requested (nil: never).
+    let cancellation: Cancellation?
+
+    init(fd: Int32, recordLimit: Int = 1 << 20, cancellation: Cancellation? = nil) {
         self.fd = fd
+        self.cancellation = cancellation
         self.recorded = []
         self.recordLimit = recordLimit
         self.bytesArrived = 0
@@ -34,6 +38,7 @@ final class VirtualInput {
     /// Serves `data` as if it were a pipe's content (for tests and fuzzing).
     init(data: [UInt8]) {
         self.fd = -1
+        self.cancellation = nil
         self.recorded = data
         self.recordLimit = data.count
         self.bytesArrived = Int64(data.count)
@@ -51,11 +56,11 @@ final class VirtualInput {
             done = available
             position += Int64(available)
         }
-        while done < count, !inMemory, position == bytesArrived, !InputInterruption.isRequested {
+        while done < count, !inMemory, position == bytesArrived, cancellation?.isRequested != true {
             let got = Foundation.read(fd, target + done, count - done)
             if got < 0 {
                 // Interrupted by a stop request (SIGINT/SIGTERM): the input ends here.
-                if errno == EINTR, !InputInterruption.isRequested { continue }
+                if errno == EINTR, cancellation?.isRequested != true { continue }
                 break
             }
             if got == 0 { descriptorEnded = true; break }

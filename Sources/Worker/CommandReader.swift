@@ -29,7 +29,7 @@ public final class CommandReader {
 
     /// - Parameter shouldStop: asked before every read and after a read interrupted by a signal (EINTR).
     public init(descriptor: Int32, maxLineBytes: Int = CommandReader.maxLineBytes, pieceBytes: Int = 64 * 1024,
-                shouldStop: @escaping () -> Bool = { InputInterruption.isRequested }) {
+                shouldStop: @escaping () -> Bool = { false }) {
         self.descriptor = descriptor
         self.maxLineBytes = maxLineBytes
         self.shouldStop = shouldStop

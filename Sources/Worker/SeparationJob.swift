@@ -37,7 +37,7 @@ public enum SeparationJob {
     public static let defaultChunkSeconds = 10.0
 
     /// The output is written under a temporary name beside it and renamed onto it when complete,
-    /// so its name never holds a partial file. A stop request (`InputInterruption`) ends the input
+    /// so its name never holds a partial file. A stop request (`control.cancellation`) ends the input
     /// where reading got to: the output is ended validly and settled by
     /// `StagedOutput.commitPartial()` (under its name when no file had it, else beside the file
     /// the host had, which is left unchanged), and `WorkerError.interrupted` says how much it
@@ -76,7 +76,7 @@ public enum SeparationJob {
             separation = try SeparationRun(run)
         } catch StreamError.cannotOpen(_, .errno(ENOENT)) {
             throw WorkerError.inputNotFound(path: request.input)
-        } catch StreamError.cannotOpen(_, .errno(EINTR)) where InputInterruption.isRequested {
+        } catch StreamError.cannotOpen(_, .errno(EINTR)) where control.isStopRequested {
             throw WorkerError.interrupted(output: request.output, secondsWritten: nil)
         } catch RunError.inputIsFolder {
             throw WorkerError.inputIsDirectory(path: request.input)

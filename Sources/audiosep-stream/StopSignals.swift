@@ -52,7 +52,6 @@ enum StopSignals {
 
     /// Installs the handlers, first thing: a signal while the header is still being read counts too.
     static func install() {
-        _ = InputInterruption.isRequested  // initialise the flag outside the handler
         InputInterruption.installWakeHandler()
         target.withLock { $0 = .opening(pthread_self()) }
         var descriptors: [Int32] = [-1, -1]
@@ -75,7 +74,6 @@ enum StopSignals {
                 WAVSink.patchArmedHeader()
                 _exit(128 + number)
             }
-            InputInterruption.request()
             var byte: UInt8 = 1
             _ = write(StopSignals.wakeWrite, &byte, 1)
         }
@@ -108,6 +106,8 @@ enum StopSignals {
     /// thread, which reads the input's header, until then).
     static func attach(_ control: RunControl) {
         target.withLock { $0 = .running(control, opening: pthread_self()) }
+        // A signal that came while the engine was made stops the run before it reads.
+        if signal != nil { control.cancellation.request() }
     }
 
     /// Interrupts the current target's read; false when there is nothing left to interrupt.
@@ -118,6 +118,7 @@ enum StopSignals {
                 pthread_kill(thread, InputInterruption.wakeSignal)
                 return true
             case .running(let control, let thread):
+                control.cancellation.request()
                 if let running = control.interruptReader() { return running }
                 pthread_kill(thread, InputInterruption.wakeSignal)
                 return true

@@ -63,7 +63,7 @@ struct WorkerMode: ParsableCommand {
         let session = WorkerSession(options: options, log: log)
         WorkerStopSignals.install(job: session.job, log: log)
         for answer in session.greeting { send(answer.encoded) }
-        let commands = CommandReader(descriptor: STDIN_FILENO)
+        let commands = CommandReader(descriptor: STDIN_FILENO, shouldStop: { WorkerStopSignals.signal != nil })
         while true {
             if let signal = WorkerStopSignals.signal { stop(signal, nil, log: log) }
             let event: CommandReader.Event
@@ -110,7 +110,7 @@ struct WorkerMode: ParsableCommand {
 
 /// SIGINT, SIGTERM and SIGHUP stop the worker, as they stop the filter (exit 130, 143, 129).
 /// Between commands it stops at once; during a separation the input stops being read (as the
-/// filter stops, `InputInterruption`), what is in flight is written, the output is ended validly
+/// filter stops, the run's `Cancellation`), what is in flight is written, the output is ended validly
 /// and settled by `StagedOutput.commitPartial()` (never over a file the host had), the command is
 /// answered, then the worker exits. A second signal removes the output still being written and
 /// exits at once.
@@ -132,7 +132,6 @@ enum WorkerStopSignals {
     }
 
     static func install(job: RunControl, log: @escaping @Sendable (String) -> Void) {
-        _ = InputInterruption.isRequested  // initialise the flag outside the handler
         InputInterruption.installWakeHandler()
         var descriptors: [Int32] = [-1, -1]
         guard pipe(&descriptors) == 0 else { return }
@@ -142,6 +141,7 @@ enum WorkerStopSignals {
         let watcher = Thread {
             var byte: UInt8 = 0
             while read(wakeRead, &byte, 1) < 0, errno == EINTR {}
+            job.cancellation.request()
             // Keep knocking until the process ends: a signal can land just before a read starts,
             // and then only a later one interrupts it. The main thread is knocked when no
             // pipeline reader is (it may be waiting for a command, or opening an input).
@@ -160,7 +160,6 @@ enum WorkerStopSignals {
         StopSignals.handle([SIGINT, SIGTERM, SIGHUP]) { number in
             // Only async-signal-safe work here: atomics, write(2).
             _ = WorkerStopSignals.received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
-            InputInterruption.request()
             var byte: UInt8 = 1
             _ = write(WorkerStopSignals.wakeWrite, &byte, 1)
         }

@@ -19,7 +19,6 @@ final class WorkerHardeningTests: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        InputInterruption.reset()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -33,8 +32,9 @@ final class WorkerHardeningTests: XCTestCase {
     }
 
     func testAStopBeforeTheJobCreatesNothingAndSaysSo() throws {
-        InputInterruption.request()
-        let reply = try XCTUnwrap(session().handle(#"{"cmd":"separate","input":"in.wav","output":"out.wav","engine":"identity"}"#))
+        let worker = session()
+        worker.job.cancellation.request()
+        let reply = try XCTUnwrap(worker.handle(#"{"cmd":"separate","input":"in.wav","output":"out.wav","engine":"identity"}"#))
         XCTAssertEqual(reply.answer["status"], "error")
         XCTAssertEqual(reply.interruption, "the separation had not begun, nothing was written to '\(directory)/out.wav'")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["in.wav"])
