@@ -37,36 +37,34 @@ public final class StagedOutput {
     /// The file that will hold the result: `path` with symbolic links followed.
     public let target: String
     /// The temporary name while writing a regular file; nil when writing straight through.
-    public let temporaryPath: String?
+    public var temporaryPath: String? { staged?.temporaryPath }
     public let file: OutputFile
     /// True when a regular file had the target's name when staging began: a partial output must
     /// then never take that name (see `commitPartial()`).
-    public let replacesExistingFile: Bool
-    private var settled = false
+    public var replacesExistingFile: Bool { staged?.replacesExistingFile ?? false }
+    /// The temporary file; nil when writing straight through (a device, a FIFO).
+    private let staged: StagedFile?
 
     public init(path: String, inputs: [FileIdentity] = []) throws {
         self.path = path
         let target = try Self.check(path: path, inputs: inputs)
         self.target = target
-        let existing = FileIdentity(path: target)
-        if let existing, !existing.isRegularFile {
+        if let existing = FileIdentity(path: target), !existing.isRegularFile {
             let descriptor = open(target, O_WRONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
-            temporaryPath = nil
-            replacesExistingFile = false
+            staged = nil
             file = OutputFile(adopting: descriptor)
             return
         }
-        var status = stat()
-        // An existing file keeps its permissions; a new one gets the usual 0666 less the umask.
-        let mode: mode_t = existing != nil && stat(target, &status) == 0 ? status.st_mode & 0o7777 : 0o666
-        let (descriptor, temporary) = try Self.createTemporary(beside: target, mode: mode, naming: path)
-        if existing != nil { fchmod(descriptor, mode) }
-        temporaryPath = temporary
-        replacesExistingFile = existing != nil
-        file = OutputFile(adopting: descriptor)
+        do {
+            staged = try StagedFile(target: target)
+        } catch let failure as SystemCallFailure {
+            throw StreamError.cannotOpen(path: path, cause: .errno(failure.errno))
+        }
+        // The staged file keeps its descriptor (closed when it is settled and dropped); the
+        // writer gets its own.
+        file = OutputFile(adopting: dup(staged!.descriptor))
     }
-
     /// The refusals of `init`, without creating anything: call it before reading any input, so a
     /// mistake is reported at once. Returns the path with symbolic links followed.
     @discardableResult
@@ -87,13 +85,10 @@ public final class StagedOutput {
 
     /// Puts the complete output under its name (a no-op when writing straight through).
     public func commit() throws {
-        guard !settled else { return }
-        settled = true
-        guard let temporaryPath else { return }
-        guard rename(temporaryPath, target) == 0 else {
-            let code = errno
-            unlink(temporaryPath)
-            throw StreamError.cannotRename(path: path, errno: code)
+        do {
+            try staged?.commit()
+        } catch let failure as SystemCallFailure {
+            throw StreamError.cannotRename(path: path, errno: failure.errno)
         }
     }
 
@@ -104,24 +99,14 @@ public final class StagedOutput {
     /// - Throws: `StreamError.cannotRename` when the partial cannot take a free name.
     @discardableResult
     public func commitPartial() throws -> PartialOutcome {
-        guard replacesExistingFile, !settled, let temporaryPath else {
+        guard let staged, staged.replacesExistingFile else {
             try commit()
             return .underName
         }
-        settled = true
         let folder = (target as NSString).deletingLastPathComponent
         let name = (target as NSString).lastPathComponent
-        for attempt in 1...100 {
-            let candidate = (folder.isEmpty ? "" : folder + "/") + Self.partialName(for: name, attempt: attempt)
-            // link(2) never replaces an existing name (EEXIST), unlike rename(2).
-            if link(temporaryPath, candidate) == 0 {
-                unlink(temporaryPath)
-                return .keptBeside(candidate)
-            }
-            if errno != EEXIST { break }
-        }
-        unlink(temporaryPath)
-        return .removed
+        let names = (1...100).map { (folder.isEmpty ? "" : folder + "/") + Self.partialName(for: name, attempt: $0) }
+        return staged.commit(underFreeNameOf: names).map(PartialOutcome.keptBeside) ?? .removed
     }
 
     /// The name a partial output of `name` is kept under beside it: `.partial` before the
@@ -148,37 +133,13 @@ public final class StagedOutput {
             .map { (folder.isEmpty ? "" : folder + "/") + $0 }
     }
 
-    /// The longest file name the temporary name may have: NAME_MAX on Linux and macOS.
-    public static let longestName = 255
+    /// The longest file name the temporary name may have (`StagedFile.longestName`).
+    public static var longestName: Int { StagedFile.longestName }
 
-    /// What stands for `name` in its temporary name `.STEM.audiosep-XXXXXX`: the name itself when
-    /// that fits in `longestName` bytes; for a longer name (a legal name of more than 238 bytes),
-    /// its first bytes (cut on a character) and `~` with 8 hex digits of a hash of the whole name,
-    /// so that the temporary name is legal, still shows whose it is, and is told apart from that
-    /// of another long name with the same beginning.
-    public static func temporaryStem(for name: String) -> String {
-        fitted(name, around: ".".utf8.count + ".audiosep-XXXXXX".utf8.count)
-    }
+    /// What stands for `name` in its temporary name (`StagedFile.temporaryStem(for:)`).
+    public static func temporaryStem(for name: String) -> String { StagedFile.temporaryStem(for: name) }
 
-    /// `name`, or when `name` and `decoration` more bytes would not fit in `longestName`, its first
-    /// bytes (cut on a character) and `~` with 8 hex digits of a hash of the whole name.
-    static func fitted(_ name: String, around decoration: Int) -> String {
-        guard name.utf8.count + decoration > longestName else { return name }
-        // FNV-1a, 32 bits: stable across runs and builds (Hasher is seeded per process).
-        var hash: UInt32 = 0x811c_9dc5
-        for byte in name.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 0x0100_0193
-        }
-        let tag = "~" + String(format: "%08x", hash)
-        let room = max(0, longestName - decoration - tag.utf8.count)
-        var kept = ""
-        for character in name {
-            guard kept.utf8.count + String(character).utf8.count <= room else { break }
-            kept.append(character)
-        }
-        return kept + tag
-    }
+    static func fitted(_ name: String, around decoration: Int) -> String { StagedFile.fitted(name, around: decoration) }
 
     /// Removes the temporary files `temporaryFiles(for:)` finds (only regular files); returns
     /// those removed. Call it only when no other run can be writing `path`.
@@ -192,13 +153,7 @@ public final class StagedOutput {
     }
 
     /// Removes the temporary file; whatever had the name keeps it.
-    public func discard() {
-        guard !settled else { return }
-        settled = true
-        if let temporaryPath { unlink(temporaryPath) }
-    }
-
-    deinit { discard() }
+    public func discard() { staged?.discard() }
 
     /// `path` with every symbolic link followed (a dangling link: where it points).
     static func followLinks(_ path: String) throws -> String {
@@ -207,21 +162,5 @@ public final class StagedOutput {
         } catch let failure as SymbolicLinks.Failure {
             throw StreamError.cannotOpen(path: path, cause: .errno(failure.errno))
         }
-    }
-
-    private static func createTemporary(beside target: String, mode: mode_t, naming path: String) throws -> (Int32, String) {
-        let folder = (target as NSString).deletingLastPathComponent
-        let name = (target as NSString).lastPathComponent
-        let pattern = (folder.isEmpty ? "" : folder + "/") + ".\(temporaryStem(for: name)).audiosep-XXXXXX"
-        var template = Array(pattern.utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else { throw StreamError.cannotOpen(path: path, cause: .errno(errno)) }
-        // mkostemp makes it 0600; the finished file gets what a plain open would have given it.
-        let umaskValue = umask(0)
-        umask(umaskValue)
-        fchmod(descriptor, mode == 0o666 ? 0o666 & ~umaskValue : mode)
-        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-        let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return (descriptor, temporary)
     }
 }

@@ -39,39 +39,18 @@ public struct ReplacedFile: Sendable {
     /// then renamed onto it. Throws `WeightsError.cannotWrite` (with the failing call and errno)
     /// or what `body` throws; the temporary file is gone either way.
     public func write(_ body: (Int32) throws -> Void) throws {
-        let name = target.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? target
-        var template = Array((Self.folder(of: target) + "/.\(name).audiosep-XXXXXX").utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else { throw WeightsError.cannotWrite(file: path, call: "mkstemp", errno: errno) }
-        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-        let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let staged: StagedFile
         do {
-            // mkstemp makes it 0600; give it what the file it replaces had, or 0666 less the umask.
-            var status = stat()
-            let mode: mode_t
-            if stat(target, &status) == 0 {
-                mode = status.st_mode & 0o7777
-            } else {
-                let mask = umask(0)
-                umask(mask)
-                mode = 0o666 & ~mask
-            }
-            fchmod(descriptor, mode)
-            try body(descriptor)
-        } catch {
-            close(descriptor)
-            unlink(temporary)
-            throw error
+            staged = try StagedFile(target: target)
+        } catch let failure as SystemCallFailure {
+            throw WeightsError.cannotWrite(file: path, call: failure.call, errno: failure.errno)
         }
-        guard close(descriptor) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw WeightsError.cannotWrite(file: path, call: "close", errno: code)
-        }
-        guard rename(temporary, target) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw WeightsError.cannotWrite(file: path, call: "rename", errno: code)
+        // Dropping `staged` without a commit (a throw below) removes the temporary file.
+        try body(staged.descriptor)
+        do {
+            try staged.commit()
+        } catch let failure as SystemCallFailure {
+            throw WeightsError.cannotWrite(file: path, call: failure.call, errno: failure.errno)
         }
     }
 
