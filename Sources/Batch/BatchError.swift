@@ -14,6 +14,8 @@ public enum BatchError: Error, Equatable, CustomStringConvertible {
     /// A job whose output is the same file as an earlier job's (by name through links, or by
     /// device and inode): the later job fails, naming the earlier (`other`: its `BatchJob.label`).
     case sameOutput(path: String, other: String)
+    /// Two outputs of one job (several queries, or a rest) that are one file through a link.
+    case sameOutputInJob(path: String)
     /// A job whose output is a file another job reads (its input or query embedding), by name
     /// through links or by device and inode: writing it would destroy that job's input.
     case outputIsReadByJob(path: String, other: String, role: String)
@@ -37,6 +39,8 @@ public enum BatchError: Error, Equatable, CustomStringConvertible {
             return "'\(path)' is a folder, not a manifest: to separate the audio files under it give --query QUERY --out-dir OUT"
         case .sameOutput(let path, let other):
             return "output '\(path)' is the same file as the output of \(other); each job needs an output of its own"
+        case .sameOutputInJob(let path):
+            return "output '\(path)' is the same file as another output of its job; give each output a file of its own"
         case .outputIsReadByJob(let path, let other, let role):
             return "output '\(path)' is the \(role) of \(other): writing it would destroy that \(role); name another file"
         case .outputIsBatchFile(let path, let file, let role):

@@ -55,20 +55,21 @@ public final class BatchRunner {
         let started = Date()
         var workSeconds = 0.0  // wall time of the jobs that ran (not the skipped)
         let done = DoneRecords(folder: journal.folder,
-                               outputs: Set(jobs.filter { conflicts.failures[$0.index] == nil }.map { SymbolicLinks.resolve($0.output) }))
+                               outputs: Set(jobs.filter { conflicts.failures[$0.index] == nil }.map { SymbolicLinks.resolve($0.allOutputs[0]) }))
         for (position, job) in jobs.enumerated() {
             let jobStarted = Date()
             var record = JobRecord(index: job.index, input: job.input, output: job.output, status: .done, error: nil,
                                    seconds: 0, audioSeconds: 0)
+            if job.allOutputs.count > 1 { record.outputs = job.allOutputs }
             let settings = JobSettings(job, engine: engineName)
             let conflict = conflicts.failures[job.index]
             if conflict == nil {
                 // A shard killed outright (SIGKILL, a node lost) left its temporary outputs behind;
                 // no other job writes this output (JobConflicts) and each job belongs to one
                 // shard, so this run is the only one that could be writing them.
-                StagedOutput.removeStaleTemporaryFiles(for: job.output)
+                for output in job.allOutputs { StagedOutput.removeStaleTemporaryFiles(for: output) }
             }
-            if conflict == nil, job.refusal == nil, let stamp = done.done(input: job.input, output: job.output, settings: settings) {
+            if conflict == nil, job.refusal == nil, let stamp = done.done(input: job.input, outputs: job.allOutputs, settings: settings) {
                 record.status = .skipped
                 record.stamp = stamp
                 summary.skipped += 1
@@ -79,8 +80,9 @@ public final class BatchRunner {
                     // Stamped before the run: an input changed while it is read is run again next time.
                     let input = FileStamp(path: job.input)
                     record.audioSeconds = try FileJob.run(job, engine: try engine(job), staging: staging)
-                    if let input, let output = OutputStamp(path: job.output) {
-                        record.stamp = DoneStamp(inputFile: input, settings: settings, outputFile: output)
+                    let outputs = job.allOutputs.compactMap(OutputStamp.init(path:))
+                    if let input, outputs.count == job.allOutputs.count {
+                        record.stamp = DoneStamp(inputFile: input, settings: settings, outputFiles: outputs)
                     }
                     summary.done += 1
                     summary.audioSeconds += record.audioSeconds

@@ -62,7 +62,13 @@ public struct JobSettings: Codable, Equatable, Sendable {
     /// The engine as the caller names it: `dsp`, `identity`, or `audiosep` with its model files'
     /// names, sizes and times and its compute options.
     public var engine: String
+    /// The query of a job with one query in words, as ever.
     public var text: String?
+    /// The queries of a job that names them as a list of more than one, in the order of its
+    /// outputs; nil otherwise (so a one-query job's settings read as they always have).
+    public var texts: [String]?
+    /// True when the job also writes the rest (its last output); nil when it does not.
+    public var rest: Bool?
     public var embedding: String?
     public var embeddingFile: FileStamp?
     public var remove: Bool
@@ -72,13 +78,15 @@ public struct JobSettings: Codable, Equatable, Sendable {
     public var overlap: Double?
 
     enum CodingKeys: String, CodingKey {
-        case engine, text, embedding, remove, downmix, chunk, overlap
+        case engine, text, texts, rest, embedding, remove, downmix, chunk, overlap
         case embeddingFile = "embedding_file"
     }
 
     public init(_ job: BatchJob, engine: String) {
         self.engine = engine
         text = job.text
+        texts = job.texts.count > 1 ? job.texts : nil
+        rest = job.rest == nil ? nil : true
         embedding = job.embedding
         embeddingFile = job.embedding.flatMap(FileStamp.init(path:))
         remove = job.remove
@@ -89,24 +97,34 @@ public struct JobSettings: Codable, Equatable, Sendable {
 }
 
 /// What a job's journal line holds to decide, on a later run, that it is done: the input's
-/// stamp, the settings, and the output's stamp as the job left it.
-public struct DoneStamp: Codable, Equatable, Sendable {
+/// stamp, the settings, and the stamp of every output as the job left it.
+///
+/// A job with one output records it as `"output_file"`, as ever; a job with several (several
+/// queries, or a rest) records them all, in the order of `BatchJob.allOutputs`, as `"output_files"`.
+public struct DoneStamp: Equatable, Sendable {
     public var inputFile: FileStamp
     public var settings: JobSettings
-    public var outputFile: OutputStamp
+    /// Every output, in the order of `BatchJob.allOutputs`.
+    public var outputFiles: [OutputStamp]
 
-    enum CodingKeys: String, CodingKey {
-        case settings
-        case inputFile = "input_file"
-        case outputFile = "output_file"
+    public init(inputFile: FileStamp, settings: JobSettings, outputFiles: [OutputStamp]) {
+        self.inputFile = inputFile
+        self.settings = settings
+        self.outputFiles = outputFiles
     }
 
-    /// The fields of a journal line, without its braces: `"input_file":{…},"settings":{…},"output_file":{…}`.
+    public init(inputFile: FileStamp, settings: JobSettings, outputFile: OutputStamp) {
+        self.init(inputFile: inputFile, settings: settings, outputFiles: [outputFile])
+    }
+
+    /// The fields of a journal line, without its braces: `"input_file":{…},"settings":{…},"output_file":{…}`
+    /// (`"output_files":[{…},…]` for several outputs).
     var jsonFields: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func json<T: Encodable>(_ value: T) -> String { (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null" }
-        return "\"input_file\":" + json(inputFile) + ",\"settings\":" + json(settings) + ",\"output_file\":" + json(outputFile)
+        let outputs = outputFiles.count == 1 ? "\"output_file\":" + json(outputFiles[0]) : "\"output_files\":" + json(outputFiles)
+        return "\"input_file\":" + json(inputFile) + ",\"settings\":" + json(settings) + "," + outputs
     }
 }
 
@@ -114,8 +132,9 @@ public struct DoneStamp: Codable, Equatable, Sendable {
 ///
 /// A job is done when a `done` or `skipped` line of any shard's journal in the folder (the
 /// shard count may have changed between runs) holds the stamp of its input as it is now (device,
-/// inode, size, modification time), its settings, and the stamp of the file now at its output
-/// (the same file by name, with the size and modification time the job left). Anything else
+/// inode, size, modification time), its settings, and the stamp of the file now at each of its
+/// outputs (the same file by name, with the size and modification time the job left): a job with
+/// several outputs is done only when every one of them is. Anything else
 /// (no line, a line from before stamps were kept, an input or output changed since, other
 /// settings) is run again; its output replaces the old one only when whole.
 public struct DoneRecords {
@@ -124,7 +143,7 @@ public struct DoneRecords {
     public init() {}
 
     /// Reads every `shard-*.jsonl` in `folder` (the journals' folder), keeping the lines whose
-    /// output is one of `outputs` (names with links followed, as `OutputStamp` has them). Lines
+    /// (first) output is one of `outputs` (names with links followed, as `OutputStamp` has them). Lines
     /// that cannot be read (a line cut short by a crash) are passed over.
     public init(folder: String, outputs: Set<String>) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
@@ -133,6 +152,7 @@ public struct DoneRecords {
             var input_file: FileStamp?
             var settings: JobSettings?
             var output_file: OutputStamp?
+            var output_files: [OutputStamp]?
         }
         let decoder = JSONDecoder()
         for name in names.sorted() where name.hasPrefix("shard-") && name.hasSuffix(".jsonl") {
@@ -140,18 +160,29 @@ public struct DoneRecords {
             for line in data.split(separator: UInt8(ascii: "\n")) {
                 guard let entry = try? decoder.decode(Line.self, from: Data(line)),
                       entry.status == JobRecord.Status.done.rawValue || entry.status == JobRecord.Status.skipped.rawValue,
-                      let input = entry.input_file, let settings = entry.settings, let output = entry.output_file,
-                      outputs.contains(output.path) else { continue }
-                stamps[output.path, default: []].append(DoneStamp(inputFile: input, settings: settings, outputFile: output))
+                      let input = entry.input_file, let settings = entry.settings,
+                      let files = entry.output_files ?? entry.output_file.map({ [$0] }), let first = files.first,
+                      outputs.contains(first.path) else { continue }
+                stamps[first.path, default: []].append(DoneStamp(inputFile: input, settings: settings, outputFiles: files))
             }
         }
     }
 
-    /// The stamp that shows the job done: its input and output as they are now and its
-    /// settings, when a journal line records exactly these; nil when the job must run.
+    /// The stamp that shows the job done: its input and every output as they are now and its
+    /// settings, when a journal line records exactly these; nil when the job must run (also when
+    /// any one of its outputs is missing or changed).
+    public func done(input: String, outputs: [String], settings: JobSettings) -> DoneStamp? {
+        guard !outputs.isEmpty, let inputFile = FileStamp(path: input) else { return nil }
+        var outputFiles: [OutputStamp] = []
+        for output in outputs {
+            guard let stamp = OutputStamp(path: output) else { return nil }
+            outputFiles.append(stamp)
+        }
+        let now = DoneStamp(inputFile: inputFile, settings: settings, outputFiles: outputFiles)
+        return stamps[outputFiles[0].path]?.contains(now) == true ? now : nil
+    }
+
     public func done(input: String, output: String, settings: JobSettings) -> DoneStamp? {
-        guard let inputFile = FileStamp(path: input), let outputFile = OutputStamp(path: output) else { return nil }
-        let now = DoneStamp(inputFile: inputFile, settings: settings, outputFile: outputFile)
-        return stamps[outputFile.path]?.contains(now) == true ? now : nil
+        done(input: input, outputs: [output], settings: settings)
     }
 }

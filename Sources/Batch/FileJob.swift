@@ -8,16 +8,21 @@ import Stream
 /// (`audiosep-stream QUERY -i IN -o OUT`), so its output is byte for byte the filter's. Outputs
 /// are whole or absent (`PartialOutputs.remove`): a failed job is failed in the journal and rerun.
 public enum FileJob {
-    /// Separates `job.input` into `job.output` with `engine` (the rest of the input when the job
-    /// says `remove`). Returns the seconds of audio read.
+    /// Separates `job.input` with `engine`, in one read, into each query's output (stem `i` to
+    /// `job.outputs[i]`; the rest of the input when the job says `remove`) and, when the job names
+    /// one, the input minus every stem into `job.rest`. Returns the seconds of audio read.
     /// - Parameter staging: hears the temporary files being written, then [] once they are renamed
     ///   or removed (the executable's signal handler removes them if the run is stopped).
     public static func run(_ job: BatchJob, engine: Separator, staging: @escaping @Sendable ([String]) -> Void = { _ in }) throws -> Double {
-        let folder = (job.output as NSString).deletingLastPathComponent
-        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
-            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for output in job.allOutputs {
+            let folder = (output as NSString).deletingLastPathComponent
+            if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
         }
-        var request = SeparationRequest(input: .path(job.input), outputs: [OutputRequest(.stem(0), to: .path(job.output))])
+        var outputs = job.outputs.enumerated().map { OutputRequest(.stem($0.offset), to: .path($0.element)) }
+        if let rest = job.rest { outputs.append(OutputRequest(.rest, to: .path(rest))) }
+        var request = SeparationRequest(input: .path(job.input), outputs: outputs)
         request.windows = WindowRequest(chunkSeconds: job.chunk, overlapSeconds: job.overlap)
         request.remove = job.remove
         request.downmix = job.downmix

@@ -12,6 +12,9 @@ import Stream
 /// - of two or more jobs whose outputs are one file, the first keeps it and each later one fails
 ///   naming the first.
 ///
+/// Every output of a job with several (each query's, and the rest) is checked so; the job fails
+/// with the first collision found among them.
+///
 /// Files are compared twice: by name with every symbolic link followed, folders included
 /// (`SymbolicLinks.resolve`: `out/a.wav` and `link-to-out/a.wav`, also before the file exists),
 /// and by device and inode where the file exists (hard links). A character device (`/dev/null`)
@@ -51,25 +54,31 @@ public struct JobConflicts {
         var writtenByName: [String: BatchJob] = [:]
         var writtenByIdentity: [FileIdentity: BatchJob] = [:]
         for job in jobs {
-            let output = place(job.output)
-            // A device such as /dev/null is written straight through, by any number of jobs.
-            let shared = output.identity != nil && Self.isCharacterDevice(job.output)
-            // Its own input first: the filter's refusal, word for word.
-            if let input = inputs[job.index],
-               input.name == output.name || (output.identity != nil && input.identity == output.identity) {
-                failures[job.index] = StreamError.outputIsInput(path: job.output)
-            } else if !shared, let reader = readByName[output.name] ?? output.identity.flatMap({ readByIdentity[$0] }) {
-                switch reader {
-                case .job(let other, let role):
-                    failures[job.index] = BatchError.outputIsReadByJob(path: job.output, other: other.label, role: role)
-                case .batch(let path, let role):
-                    failures[job.index] = BatchError.outputIsBatchFile(path: job.output, file: path, role: role)
+            // Every output of the job (each query's, then the rest): the first collision fails it.
+            for path in job.allOutputs {
+                let output = place(path)
+                // A device such as /dev/null is written straight through, by any number of jobs.
+                let shared = output.identity != nil && Self.isCharacterDevice(path)
+                var failure: Error?
+                // Its own input first: the filter's refusal, word for word.
+                if let input = inputs[job.index],
+                   input.name == output.name || (output.identity != nil && input.identity == output.identity) {
+                    failure = StreamError.outputIsInput(path: path)
+                } else if !shared, let reader = readByName[output.name] ?? output.identity.flatMap({ readByIdentity[$0] }) {
+                    switch reader {
+                    case .job(let other, let role):
+                        failure = BatchError.outputIsReadByJob(path: path, other: other.label, role: role)
+                    case .batch(let file, let role):
+                        failure = BatchError.outputIsBatchFile(path: path, file: file, role: role)
+                    }
+                } else if !shared, let first = writtenByName[output.name] ?? output.identity.flatMap({ writtenByIdentity[$0] }) {
+                    failure = first.index == job.index ? BatchError.sameOutputInJob(path: path)
+                        : BatchError.sameOutput(path: path, other: first.label)
                 }
-            } else if !shared, let first = writtenByName[output.name] ?? output.identity.flatMap({ writtenByIdentity[$0] }) {
-                failures[job.index] = BatchError.sameOutput(path: job.output, other: first.label)
+                if failures[job.index] == nil, let failure { failures[job.index] = failure }
+                if writtenByName[output.name] == nil { writtenByName[output.name] = job }
+                if let identity = output.identity, writtenByIdentity[identity] == nil { writtenByIdentity[identity] = job }
             }
-            if writtenByName[output.name] == nil { writtenByName[output.name] = job }
-            if let identity = output.identity, writtenByIdentity[identity] == nil { writtenByIdentity[identity] = job }
         }
         self.failures = failures
     }

@@ -6,7 +6,10 @@ public struct JobRecord: Equatable, Sendable {
     public enum Status: String, Sendable { case done, skipped, failed }
     public var index: Int
     public var input: String
+    /// The job's first output (its only one, for one query and no rest).
     public var output: String
+    /// Every output of a job that writes several (each query's stem, then the rest); empty for one.
+    public var outputs: [String] = []
     public var status: Status
     /// The one-line error of a failed job.
     public var error: String?
@@ -22,6 +25,7 @@ public struct JobRecord: Equatable, Sendable {
 
     public var jsonLine: String {
         var text = "{\"index\":\(index),\"input\":" + JSONString.quoted(input) + ",\"output\":" + JSONString.quoted(output)
+        if outputs.count > 1 { text += ",\"outputs\":[" + outputs.map(JSONString.quoted).joined(separator: ",") + "]" }
         text += ",\"status\":\"\(status.rawValue)\""
         if let error { text += ",\"error\":" + JSONString.quoted(error) }
         text += String(format: ",\"seconds\":%.3f,\"audio_seconds\":%.3f", seconds, audioSeconds)

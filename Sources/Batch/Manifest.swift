@@ -1,11 +1,18 @@
 import Files
 import Foundation
+import Run
 import Stream
 
 /// The jobs of a batch: from a manifest file (JSON lines or CSV), or from folders of audio.
 public enum Manifest {
     /// The fields a job line may have.
-    public static let fields = ["input", "output", "text", "embedding", "remove", "downmix", "chunk", "overlap"]
+    public static let fields = ["input", "output", "text", "embedding", "rest", "remove", "downmix", "chunk", "overlap"]
+
+    /// A field's value: one, or (`text`, `output`) a list.
+    enum Value: Equatable {
+        case one(String)
+        case list([String])
+    }
 
     /// Reads a manifest: CSV when the name ends in `.csv` (a header line names the columns),
     /// else JSON lines (one object a line). Blank lines and lines starting with `#` are skipped;
@@ -42,10 +49,13 @@ public enum Manifest {
             do {
                 object = try JSONDecoder().decode([String: Scalar].self, from: Data(line.utf8))
             } catch {
-                throw BatchError.badLine(path: path, line: number, reason: "not a JSON object of strings, numbers and booleans: \(excerpt(line))")
+                throw BatchError.badLine(path: path, line: number,
+                                         reason: "not a JSON object of strings, numbers, booleans and lists of strings: \(excerpt(line))")
             }
-            var values: [String: String] = [:]
-            for (key, value) in object { if let text = value.text { values[key] = text } }
+            var values: [String: Value] = [:]
+            for (key, value) in object {
+                if let list = value.list { values[key] = .list(list) } else if let text = value.text { values[key] = .one(text) }
+            }
             jobs.append((try job(values, index: jobs.count, path: path, line: number, outputFolder: outputFolder), number))
         }
         return jobs
@@ -67,8 +77,17 @@ public enum Manifest {
             guard cells.count == columns.count else {
                 throw BatchError.badLine(path: path, line: number, reason: "\(cells.count) fields, the header names \(columns.count)")
             }
-            var values: [String: String] = [:]
-            for (column, cell) in zip(columns, cells) where !cell.isEmpty { values[column] = cell }
+            var values: [String: Value] = [:]
+            for (column, cell) in zip(columns, cells) where !cell.isEmpty { values[column] = .one(cell) }
+            // Several queries in one cell, `|` between them; their outputs a `{query}` pattern or `|` between paths.
+            if case .one(let text)? = values["text"], text.contains("|") {
+                values["text"] = .list(text.split(separator: "|", omittingEmptySubsequences: false)
+                    .map { $0.trimmingCharacters(in: .whitespaces) })
+                if case .one(let output)? = values["output"], !StemNames.isPattern(output), output.contains("|") {
+                    values["output"] = .list(output.split(separator: "|", omittingEmptySubsequences: false)
+                        .map { $0.trimmingCharacters(in: .whitespaces) })
+                }
+            }
             jobs.append((try job(values, index: jobs.count, path: path, line: number, outputFolder: outputFolder), number))
         }
         return jobs
@@ -106,18 +125,78 @@ public enum Manifest {
         return cells
     }
 
-    static func job(_ values: [String: String], index: Int, path: String, line: Int, outputFolder: String?) throws -> BatchJob {
-        if let unknown = values.keys.sorted().first(where: { !fields.contains($0) }) {
-            throw BatchError.badLine(path: path, line: line, reason: "unknown field '\(unknown)' (known: \(fields.joined(separator: ", ")))")
+    static func job(_ fields: [String: Value], index: Int, path: String, line: Int, outputFolder: String?) throws -> BatchJob {
+        func bad(_ reason: String) -> BatchError { .badLine(path: path, line: line, reason: reason) }
+        if let unknown = fields.keys.sorted().first(where: { !Self.fields.contains($0) }) {
+            throw bad("unknown field '\(unknown)' (known: \(Self.fields.joined(separator: ", ")))")
         }
-        guard let input = values["input"], !input.isEmpty else { throw BatchError.badLine(path: path, line: line, reason: "no input") }
-        guard var output = values["output"], !output.isEmpty else { throw BatchError.badLine(path: path, line: line, reason: "no output") }
-        if let outputFolder, !output.hasPrefix("/") { output = (outputFolder as NSString).appendingPathComponent(output) }
-        var job = BatchJob(index: index, input: input, output: output, text: values["text"], embedding: values["embedding"],
+        // Every field but text and output holds one value.
+        var values: [String: String] = [:]
+        for (key, value) in fields {
+            switch value {
+            case .one(let text): values[key] = text
+            case .list where key == "text" || key == "output": break
+            case .list: throw bad("\(key) takes one value, not a list (only text and output may be lists)")
+            }
+        }
+        guard let input = values["input"], !input.isEmpty else { throw bad("no input") }
+        // The queries: one as a string (its output taken as written, as ever), or a list.
+        var texts: [String] = []
+        var listed = false
+        switch fields["text"] {
+        case .one(let text)?: texts = [text]
+        case .list(let list)?:
+            guard !list.isEmpty else { throw bad("text is an empty list; give one or more queries") }
+            if let blank = list.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                throw bad("query \(blank + 1) of text is empty")
+            }
+            texts = list
+            listed = true
+        case nil: break
+        }
+        guard texts.isEmpty != (values["embedding"] == nil) else { throw bad("give either text or embedding") }
+        let wanted = max(1, texts.count)
+        var outputs: [String]
+        switch fields["output"] {
+        case .one(let output)? where !output.isEmpty:
+            if listed, StemNames.isPattern(output) {
+                outputs = texts.map { StemNames.expand(output, query: $0) }
+            } else if wanted == 1 {
+                outputs = [output]
+            } else {
+                throw bad("text names \(wanted) queries and output one file: give a list of \(wanted) outputs "
+                          + "or one with {query} in it (out/{query}.wav)")
+            }
+        case .list(let list)?:
+            guard list.count == wanted else {
+                throw bad("text names \(wanted) \(wanted == 1 ? "query" : "queries") but output names \(list.count) "
+                          + "\(list.count == 1 ? "file" : "files"); give one output per query")
+            }
+            if let blank = list.firstIndex(where: \.isEmpty) { throw bad("output \(blank + 1) is empty") }
+            outputs = list
+        default:
+            throw bad("no output")
+        }
+        var rest = values["rest"]
+        if rest?.isEmpty == true { throw bad("rest is empty; name a file or leave it out") }
+        if let outputFolder {
+            func under(_ path: String) -> String { path.hasPrefix("/") ? path : (outputFolder as NSString).appendingPathComponent(path) }
+            outputs = outputs.map(under)
+            rest = rest.map(under)
+        }
+        // Two outputs of one row under one name (two queries whose safe forms agree, a rest
+        // named as a stem): said here, where the row can be mended.
+        var seen: [String: Int] = [:]
+        for (position, output) in (outputs + (rest.map { [$0] } ?? [])).enumerated() {
+            let key = URL(fileURLWithPath: output).standardized.path
+            if let earlier = seen[key] {
+                let what = { (at: Int) in at < texts.count ? "the output of '\(texts[at])'" : at < outputs.count ? "output \(at + 1)" : "rest" }
+                throw bad("\(what(earlier)) and \(what(position)) are both '\(output)'; give each its own file")
+            }
+            seen[key] = position
+        }
+        var job = BatchJob(index: index, input: input, outputs: outputs, texts: texts, embedding: values["embedding"], rest: rest,
                            line: line)
-        guard (job.text == nil) != (job.embedding == nil) else {
-            throw BatchError.badLine(path: path, line: line, reason: "give either text or embedding")
-        }
         func flag(_ name: String) throws -> Bool {
             guard let value = values[name] else { return false }
             switch value.lowercased() {
@@ -191,12 +270,14 @@ public enum Manifest {
         return jobs
     }
 
-    /// A JSON field's value, as text.
+    /// A JSON field's value, as text, or a list of strings.
     struct Scalar: Decodable {
         var text: String?
+        var list: [String]?
         init(from decoder: Decoder) throws {
             let value = try decoder.singleValueContainer()
             if value.decodeNil() { text = nil }
+            else if let strings = try? value.decode([String].self) { list = strings }
             else if let flag = try? value.decode(Bool.self) { text = flag ? "true" : "false" }
             else if let number = try? value.decode(Double.self) { text = String(number) }
             else { text = try value.decode(String.self) }

@@ -12,7 +12,8 @@ struct BatchCommand: ParsableCommand {
         abstract: "Separate many files in one process: a manifest of jobs, or folders of audio; sharded for Slurm or GNU parallel.",
         discussion: """
             A manifest holds a job a line, as JSON (.jsonl, the default) or CSV with a header (.csv). Fields: input, \
-            output, text (or embedding), and optionally remove, downmix, chunk, overlap. The model is loaded once. \
+            output, text (or embedding), and optionally rest, remove, downmix, chunk, overlap. Several queries from \
+            one read: text as a list (CSV: vocals|drums) with output a list or a pattern ('out/{query}.wav'). The model is loaded once. \
             Each output is written under a temporary name and renamed when whole. A job the journal records as done, \
             with its input, settings and output unchanged since, is skipped, so a rerun does only what is left. \
             An output that is an input, or the output of an earlier job, fails that job. Every job's result goes to OUT/.audiosep-batch/shard-K.jsonl (OUT: \
@@ -86,7 +87,10 @@ struct BatchCommand: ParsableCommand {
             jobs[index].downmix = jobs[index].downmix || downmix
             jobs[index].chunk = jobs[index].chunk ?? chunk
             jobs[index].overlap = jobs[index].overlap ?? overlap
-            if jobs[index].embedding == nil, let embedding = model.embedding { jobs[index].embedding = embedding }
+            // --embedding stands for one query: a row that names several in words keeps them.
+            if jobs[index].embedding == nil, jobs[index].texts.count <= 1, let embedding = model.embedding {
+                jobs[index].embedding = embedding
+            }
         }
         let chosen = try shard.map(Shard.init(parsing:))
             ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment, shardCount: shardCount) ?? .whole
@@ -119,10 +123,17 @@ struct BatchCommand: ParsableCommand {
         if query == nil { batchFiles.append((path: paths[0], role: "the manifest")) }
         let runner = BatchRunner(jobs: jobs, shard: chosen, journal: journal, engineName: engineName, batchFiles: batchFiles,
                                  staging: StopSignals.stage) { job in
-            let key = job.embedding.map { "embedding:" + $0 } ?? "text:" + (job.text ?? "")
+            // Several queries: one separator with a stem per query, kept by the list.
+            let key = job.embedding.map { "embedding:" + $0 }
+                ?? (job.texts.count > 1 ? "texts:" + job.texts.joined(separator: "\u{0}") : "text:" + (job.text ?? ""))
             if let known = separators[key] { return known }
-            let embedding = try job.embedding.map(QueryEmbedding.load)
-            let made = try session.separator(query: job.text, embedding: embedding)
+            let made: Separator
+            if job.texts.count > 1 {
+                made = try session.separator(queries: job.texts, embedding: nil)
+            } else {
+                let embedding = try job.embedding.map(QueryEmbedding.load)
+                made = try session.separator(query: job.text, embedding: embedding)
+            }
             separators[key] = made
             return made
         }
