@@ -136,3 +136,41 @@ final class FrontEndsAgreeEndToEndTests: XCTestCase {
         XCTAssertNotEqual(bytes(a), bytes(b), "two stems are one signal")
     }
 }
+
+/// Text queries on the tiny model through the worker's list form and the filter.
+final class FrontEndsAgreeTextEndToEndTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+
+    func testTheWorkersListOfTextQueriesEqualsTheFiltersRuns() throws {
+        let directory = Harness.path("agree-text-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let made = try Harness.shell("cd \(directory) && sox -R -n -r 44100 -c 2 -b 16 in.wav synth 2.5 sine 220 pluck C3 vol 0.4")
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let checkpoint = Self.fixtures + "/worker-tiny/audiosep.ckpt", clap = Self.fixtures + "/clap-tiny/clap.pt"
+        let roberta = Self.fixtures + "/clap-tiny/roberta-base"
+        let load = #"{"cmd":"load_model","checkpoint_path":"\#(checkpoint)","clap_checkpoint_path":"\#(clap)","roberta_dir":"\#(roberta)"}"#
+        let separate = #"{"cmd":"separate","input":"in.wav","text":["vocals","a dog barking"],"output":"w/{query}.wav","use_chunk":true,"chunk_seconds":1,"overlap_seconds":0.25,"output_format":"input"}"#
+        try ([load, separate, #"{"cmd":"exit"}"#].joined(separator: "\n") + "\n")
+            .write(toFile: directory + "/commands.jsonl", atomically: true, encoding: .utf8)
+        let worker = try Harness.shell("cd \(directory) && mkdir w && HOME=\(directory)/home $BIN worker < commands.jsonl")
+        XCTAssertEqual(worker.status, 0, worker.stderr)
+        let answers = String(decoding: worker.stdout, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let done = try XCTUnwrap(answers.first { $0["status"] as? String == "done" }, "\(answers)")
+        XCTAssertEqual(done["engine"] as? String, "audiosep")
+        XCTAssertEqual(done["files"] as? [String], ["\(directory)/w/vocals.wav", "\(directory)/w/a-dog-barking.wav"])
+        let model = "--checkpoint \(checkpoint) --clap-checkpoint \(clap) --roberta-dir \(roberta)"
+        for (query, name) in [("vocals", "vocals"), ("a dog barking", "a-dog-barking")] {
+            let run = try Harness.shell("cd \(directory) && HOME=\(directory)/home-cli $BIN \(model) '\(query)' --chunk 1 --overlap 0.25 -i in.wav -o f-\(name).wav")
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let filter = FileManager.default.contents(atPath: "\(directory)/f-\(name).wav")
+            XCTAssertNotNil(filter)
+            XCTAssertTrue(FileManager.default.contents(atPath: "\(directory)/w/\(name).wav") == filter,
+                          "the worker's '\(query)' differs from the filter's")
+        }
+        XCTAssertNotEqual(FileManager.default.contents(atPath: "\(directory)/w/vocals.wav"),
+                          FileManager.default.contents(atPath: "\(directory)/w/a-dog-barking.wav"), "two queries, one result")
+    }
+}

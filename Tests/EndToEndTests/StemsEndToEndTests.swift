@@ -128,6 +128,55 @@ final class StemsEndToEndTests: XCTestCase {
         }
     }
 
+    /// `--downmix`: the mono mix is separated once and written to both channels; the rest is
+    /// what is left of each channel, so the stems and the rest still add up to the input.
+    func testDownmixedStemsAndTheRestAddUpToTheInput() throws {
+        let directory = try folder("rest-downmix")
+        try makeInput(in: directory, rate: 44_100, seconds: 4)
+        let run = try Harness.shell("""
+            cd \(directory) && $BIN -q --engine dsp --downmix --chunk 2 --overlap 0.5 vocals bass -i in.wav \
+            -o '{query}.wav' --rest rest.wav --out-encoding float
+            """)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let input = try Harness.readAudio(directory + "/in.wav")
+        let parts = try ["vocals", "bass", "rest"].map { try Harness.readAudio(directory + "/\($0).wav") }
+        XCTAssertEqual(parts[0].channels[0], parts[0].channels[1], "a downmixed stem is one signal on both channels")
+        XCTAssertNotEqual(parts[2].channels[0], parts[2].channels[1], "the rest keeps each channel's own difference")
+        var worst: Float = 0
+        for channel in 0..<2 {
+            XCTAssertEqual(parts.map { $0.channels[channel].count }, [4 * 44_100, 4 * 44_100, 4 * 44_100])
+            for frame in input.channels[channel].indices {
+                let sum = parts.reduce(Float(0)) { $0 + $1.channels[channel][frame] }
+                worst = max(worst, abs(sum - input.channels[channel][frame]))
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, 1e-5)
+    }
+
+    /// `--stem QUERY=FILE` names each stem's file and, by its extension, its container: each is
+    /// its one-query run in that container (FLAC byte for byte; Ogg Vorbis to its length).
+    func testStemFlagsNameEachFileAndItsContainer() throws {
+        guard try Harness.shell("command -v ffmpeg").status == 0 else { throw XCTSkip("ffmpeg is not installed") }
+        let directory = try folder("stem-flags")
+        try makeInput(in: directory, rate: 44_100, seconds: 4)
+        let flags = "-q --engine dsp --chunk 2 --overlap 0.5 -i in.wav"
+        // A query may hold '=': the file is after the last one, so the built-in engine is asked
+        // for 'a=b' (and refuses it, in one line, before any file is made).
+        let run = try Harness.shell("cd \(directory) && $BIN \(flags) --stem vocals=v.flac --stem drums=d.ogg --stem a=b=eq.wav --rest r.w64")
+        assertOneLineError(run, "the built-in engine cannot separate 'a=b'", "a query holding '='")
+        XCTAssertEqual(try names(directory), ["in.wav"], "a refused query made files")
+        let good = try Harness.shell("cd \(directory) && $BIN \(flags) --stem vocals=v.flac --stem drums=d.ogg --rest r.w64")
+        XCTAssertEqual(good.status, 0, good.stderr)
+        XCTAssertEqual(try names(directory), ["d.ogg", "in.wav", "r.w64", "v.flac"])
+        let single = try Harness.shell("cd \(directory) && $BIN \(flags) vocals -o single.flac")
+        XCTAssertEqual(single.status, 0, single.stderr)
+        XCTAssertNotNil(bytes(directory + "/v.flac"))
+        XCTAssertTrue(bytes(directory + "/v.flac") == bytes(directory + "/single.flac"), "the vocals stem differs from its one-query run")
+        XCTAssertEqual(bytes(directory + "/d.ogg")?.prefix(4), Data("OggS".utf8))
+        XCTAssertEqual(try decodedBytes(file: directory + "/d.ogg"), 4 * 44_100 * 4)
+        XCTAssertEqual(try decodedBytes(file: directory + "/r.w64"), 4 * 44_100 * 4)
+    }
+
     // MARK: 3. containers
 
     /// Decodes what `command` writes (or, with `file`, that file) with ffmpeg to 16-bit PCM, and
