@@ -34,6 +34,17 @@ public struct OutputReport: Sendable {
     /// True when a file the user had under this name was (or, for a partial, was not) replaced.
     public var replacesExistingFile: Bool
 
+    /// Where a stopped run left this output, in words ("'b.wav' was left unchanged; its partial
+    /// output is kept as 'b.partial.wav'"); nil for standard output.
+    public var settledDescription: String? {
+        guard let path else { return nil }
+        switch settled {
+        case .keptBeside(let name)?: return "'\(path)' was left unchanged; its partial output is kept as '\(name)'"
+        case .removed?: return "'\(path)' was left unchanged and its partial output removed"
+        default: return "'\(path)' holds the partial output"
+        }
+    }
+
     /// The path the caller asked for; nil for standard output.
     public var path: String? {
         if case .path(let path) = request.destination { return path }

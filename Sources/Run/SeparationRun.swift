@@ -27,11 +27,6 @@ public final class SeparationRun {
         precondition(!request.outputs.isEmpty, "a run writes at least one output")
         let toStandardOutput = request.outputs.filter { $0.destination == .standardOutput }.count
         guard toStandardOutput <= 1 else { throw RunError.severalToStandardOutput(count: toStandardOutput) }
-        var seen: Set<String> = []
-        for case .path(let path) in request.outputs.map(\.destination) {
-            let key = URL(fileURLWithPath: path).standardized.path
-            guard seen.insert(key).inserted else { throw RunError.duplicateOutput(path: path) }
-        }
         // Containers first: they need no file system.
         for output in request.outputs {
             let container = output.resolvedContainer
@@ -62,6 +57,10 @@ public final class SeparationRun {
             inputIdentity = file.identity
         }
         let inputs = inputIdentity.map { [$0] } ?? []
+        // Two outputs are one file when their names are, with every symbolic link followed, or
+        // when they are one existing file (a hard link): refused, or one stem would be lost.
+        var targets: Set<String> = []
+        var files: [FileIdentity] = []
         for output in request.outputs {
             switch output.destination {
             case .standardOutput:
@@ -69,7 +68,13 @@ public final class SeparationRun {
                     throw RunError.standardOutputIsInput(input: inputFile.map { "'\($0.path)'" } ?? "(stdin)")
                 }
             case .path(let path):
-                try StagedOutput.check(path: path, inputs: inputs)
+                let target = try StagedOutput.check(path: path, inputs: inputs)
+                let identity = FileIdentity(path: target)
+                guard targets.insert(Self.canonical(target)).inserted,
+                      !(identity.map { identity in files.contains { $0 == identity } } ?? false) else {
+                    throw RunError.duplicateOutput(path: path)
+                }
+                if let identity { files.append(identity) }
             }
         }
     }
@@ -226,6 +231,16 @@ public final class SeparationRun {
         if summary.droppedTrailingBytes > 0 { notes.append(.droppedTrailingBytes(count: summary.droppedTrailingBytes)) }
         return SeparationReport(engine: adapted.name, plan: pipeline.plan, input: input, outputRate: outputRate, summary: summary,
                                 outputs: reports(outcomes), chunked: !onePass, interrupted: interrupted, notes: notes)
+    }
+
+    /// `path` with its folder's every link resolved (realpath), for comparing names of files
+    /// that may not exist yet.
+    static func canonical(_ path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        guard let resolved = realpath(folder.isEmpty ? "." : folder, nil) else { return URL(fileURLWithPath: path).standardized.path }
+        defer { free(resolved) }
+        return String(cString: resolved) + "/" + name
     }
 
     /// A stop requested before the run began: nothing was made.

@@ -88,11 +88,12 @@ public enum SeparationJob {
             throw WorkerError.interrupted(output: request.output, secondsWritten: nil)
         }
         if report.interrupted {
-            // Said of the first output; the others were settled by the same rule.
+            // The first output in the packaged worker's words, then where each other one is.
             let outcome = report.outputs[0].settled
             let partial: String? = if case .keptBeside(let name)? = outcome { name } else { nil }
             throw WorkerError.interrupted(output: request.output, secondsWritten: report.outputSeconds,
-                                          replacedNothing: outcome == .underName, partial: partial)
+                                          replacedNothing: outcome == .underName, partial: partial,
+                                          others: report.outputs.dropFirst().compactMap(\.settledDescription))
         }
         let notes = report.notes.filter { note in
             switch note {

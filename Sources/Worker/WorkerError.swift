@@ -30,7 +30,8 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
     /// validly; nil when the separation had not begun and nothing was written. By the one rule
     /// (`StagedOutput.commitPartial`) it is under the output's name when no file had that name,
     /// else `partial` says where it is (nil: removed) and the existing file was left as it was.
-    case interrupted(output: String, secondsWritten: Double?, replacedNothing: Bool = true, partial: String? = nil)
+    case interrupted(output: String, secondsWritten: Double?, replacedNothing: Bool = true, partial: String? = nil,
+                     others: [String] = [])
     /// `separate` without a loaded model, for a query the built-in engine does not know.
     case modelNotLoaded(reason: String)
     /// A model that could not be loaded, with what stopped it.
@@ -82,8 +83,13 @@ public enum WorkerError: Error, Equatable, CustomStringConvertible {
 
     /// For `.interrupted`: what the stopped separation left, for the answer and the stop's log line.
     public var stopDetail: String? {
-        guard case .interrupted(let output, let secondsWritten, let replacedNothing, let partial) = self else { return nil }
+        guard case .interrupted(let output, let secondsWritten, let replacedNothing, let partial, let others) = self else { return nil }
         guard let secondsWritten else { return "the separation had not begun, nothing was written to '\(output)'" }
+        guard others.isEmpty else {
+            let first = WorkerError.interrupted(output: output, secondsWritten: secondsWritten, replacedNothing: replacedNothing,
+                                                partial: partial).stopDetail!
+            return ([first] + others).joined(separator: "; ")
+        }
         if !replacedNothing {
             guard let partial else {
                 return "the existing '\(output)' was left unchanged and the partial output removed"

@@ -246,12 +246,12 @@ struct Separate: ParsableCommand {
             // Everything in flight was written and the outputs ended validly; say so and exit as
             // shells expect of a process a signal stopped.
             let signal = StopSignals.signal ?? SIGINT
-            let kept = report.outputs.lazy.compactMap { output -> String? in
-                if case .keptBeside(let name)? = output.settled { return name }
-                return nil
-            }.first
-            let unchanged = report.outputs.first { $0.settled == .removed }?.path
-            throw Interrupted(signal: signal, secondsWritten: report.outputSeconds, keptAs: kept, unchanged: unchanged)
+            // The first output in the words of a one-output run, then where each other one is.
+            let first = report.outputs[0]
+            let kept: String? = if case .keptBeside(let name)? = first.settled { name } else { nil }
+            throw Interrupted(signal: signal, secondsWritten: report.outputSeconds, keptAs: kept,
+                              unchanged: first.settled == .removed ? first.path : nil,
+                              others: report.outputs.dropFirst().compactMap(\.settledDescription))
         }
         for line in report.notes {
             if case .snapped = line, !showProgress { continue }

@@ -159,8 +159,14 @@ struct Interrupted: Error, CustomStringConvertible {
     var keptAs: String? = nil
     /// `-o PATH` that existed and keeps its file, when the partial could not be kept beside it.
     var unchanged: String? = nil
+    /// Where every other output of a several-stem run was left.
+    var others: [String] = []
 
     var description: String {
+        others.isEmpty ? first : first + "; " + others.joined(separator: "; ")
+    }
+
+    private var first: String {
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : signal == SIGHUP ? "SIGHUP" : "signal \(signal)"
         guard let secondsWritten else { return "stopped by \(name) before any audio arrived" }
         if let keptAs {

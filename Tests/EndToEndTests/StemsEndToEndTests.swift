@@ -357,6 +357,9 @@ final class StemsEndToEndTests: XCTestCase {
         XCTAssertEqual(result.status, 130, result.stderr)
         XCTAssertEqual(try names(directory + "/out"),
                        ["bass.partial.wav", "bass.wav", "drums.partial.wav", "drums.wav", "vocals.partial.wav", "vocals.wav"])
+        // The one line names where every stem's partial is.
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+        for query in Self.queries { XCTAssertTrue(result.stderr.contains("\(query).partial.wav"), result.stderr) }
         for query in Self.queries {
             XCTAssertEqual(bytes(directory + "/out/\(query).wav"), Self.oldBytes, query)
             try assertCompleteWAV(directory + "/out/\(query).partial.wav")
