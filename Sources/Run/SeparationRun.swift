@@ -59,7 +59,13 @@ public final class SeparationRun {
         let inputs = inputIdentity.map { [$0] } ?? []
         // Two outputs are one file when their names are, with every symbolic link followed, or
         // when they are one existing file (a hard link): refused, or one stem would be lost.
-        var targets: Set<String> = []
+        // Said before any other refusal of a name: it is the mistake to fix first.
+        var names: Set<String> = []
+        for case .path(let path) in request.outputs.map(\.destination) {
+            guard names.insert(Self.canonical((try? SymbolicLinks.follow(path)) ?? path)).inserted else {
+                throw RunError.duplicateOutput(path: path)
+            }
+        }
         var files: [FileIdentity] = []
         for output in request.outputs {
             switch output.destination {
@@ -69,12 +75,10 @@ public final class SeparationRun {
                 }
             case .path(let path):
                 let target = try StagedOutput.check(path: path, inputs: inputs)
-                let identity = FileIdentity(path: target)
-                guard targets.insert(Self.canonical(target)).inserted,
-                      !(identity.map { identity in files.contains { $0 == identity } } ?? false) else {
-                    throw RunError.duplicateOutput(path: path)
+                if let identity = FileIdentity(path: target) {
+                    guard !files.contains(identity) else { throw RunError.duplicateOutput(path: path) }
+                    files.append(identity)
                 }
-                if let identity { files.append(identity) }
             }
         }
     }
