@@ -137,18 +137,20 @@ public final class DSPEngine: Separator {
         return length == output.count ? output : Array(output[0..<length])
     }
 
+    /// Whether this engine separates a window of `channels` channels jointly (stereo voice and
+    /// accompaniment, with the centre cue) rather than channel by channel.
+    func isJoint(channels: Int) -> Bool { channels == 2 && (target == .voice || target == .accompaniment) }
+
     /// The window's channels from their spectra on `transform` (computed once for every stem
-    /// that shares the transform). Stereo windows for voice and accompaniment add the centre cue:
-    /// a voice is usually panned to the middle, where left and right agree. Other targets and
+    /// that shares the transform), synthesised with `inverse` (an STFT of the same shape: one
+    /// no other thread uses meanwhile). Stereo windows for voice and accompaniment add the centre
+    /// cue: a voice is usually panned to the middle, where left and right agree. Other targets and
     /// channel counts go channel by channel.
-    func separate(channels: [[Float]], spectra: [Spectrum]) -> [[Float]] {
-        guard channels.count == 2, target == .voice || target == .accompaniment,
-              let length = channels.first?.count, length > 0 else {
-            return zip(channels, spectra).map { samples, spectrum in
-                synthesise(spectrum, transform, mask: mask(spectrum.magnitude, frames: spectrum.frames, bins: transform.bins),
-                           length: samples.count)
-            }
+    func separate(channels: [[Float]], spectra: [Spectrum], inverse: STFT? = nil) -> [[Float]] {
+        guard isJoint(channels: channels.count), let length = channels.first?.count, length > 0 else {
+            return zip(channels, spectra).map { separate(channel: $0, spectrum: $1, inverse: inverse) }
         }
+        let inverse = inverse ?? stft
         let (l, r) = (spectra[0], spectra[1])
         // Centre weight: 2·Re(L·R̄) / (|L|² + |R|²), 1 where both sides agree, 0 for one side only.
         var centre = [Float](repeating: 0, count: l.real.count)
@@ -161,8 +163,14 @@ public final class DSPEngine: Separator {
             var voice = voiceMask(spectrum.magnitude, frames: spectrum.frames, bins: stft.bins)
             // Squared: a side-panned instrument keeps some agreement between the channels.
             for index in voice.indices { voice[index] *= centre[index] * centre[index] }
-            return synthesise(spectrum, stft, mask: target == .voice ? voice : voice.map { 1 - $0 }, length: length)
+            return synthesise(spectrum, inverse, mask: target == .voice ? voice : voice.map { 1 - $0 }, length: length)
         }
+    }
+
+    /// One channel on its own, from its spectrum on `transform`.
+    func separate(channel samples: [Float], spectrum: Spectrum, inverse: STFT? = nil) -> [Float] {
+        synthesise(spectrum, inverse ?? transform, mask: mask(spectrum.magnitude, frames: spectrum.frames, bins: transform.bins),
+                   length: samples.count)
     }
 
     /// The voice's share of each cell on one channel: what does not repeat, within the voice's band.

@@ -5,16 +5,22 @@ import Synchronization
 
 /// The built-in engine for several queries at once: each window is analysed once per transform
 /// (the voice's STFT, the wide one, the percussion's), and every stem's mask is made from those
-/// spectra, the stems side by side on `threads` cores. Each stem is exactly what a
-/// `DSPEngine` for its query alone returns: the same functions on the same spectra.
+/// spectra. The stems that share a transform are done together, each channel of a stem a task of
+/// its own (stereo voice and accompaniment, which weigh the two channels together, one task),
+/// `threads` tasks at once; a transform's spectra are dropped once its stems are done, so a window
+/// holds one transform's at a time. Each stem is exactly what a `DSPEngine` for its query alone
+/// returns: the same functions on the same spectra.
 public final class DSPStems: Separator {
     public let name = "dsp"
     public let sampleRate: Int
     /// One engine per query, in order.
     public let parts: [DSPEngine]
     let threads: Int
+    /// STFTs beside the engines' own, by shape: an STFT keeps its own scratch, so tasks that run
+    /// at once each take one (made on the calling thread: FFTW's planner is not thread-safe).
+    private var pool: [String: [STFT]] = [:]
 
-    /// - Parameter threads: stems separated at once (each on one core).
+    /// - Parameter threads: tasks (a stem's channel) separated at once, each on one core.
     public init(queries: [String], threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         parts = try queries.map(DSPEngine.init(query:))
         sampleRate = parts.first?.sampleRate ?? 44_100
@@ -33,18 +39,38 @@ public final class DSPStems: Separator {
     public var note: String? { reading.map { "built-in engine: " + $0 } }
 
     public func separate(channels: [[Float]]) throws -> [[[Float]]] {
-        // The distinct transforms, each channel's spectrum on each once. An STFT object keeps
-        // its own scratch, so one task per transform (its channels in turn).
-        var transforms: [STFT] = []
-        for part in parts where !transforms.contains(where: { Self.same($0, part.transform) }) { transforms.append(part.transform) }
-        let spectra = Self.parallel(transforms.count, threads: threads) { slot in
-            channels.map { parts[0].analyse($0, transforms[slot]) }
+        var stems = [[[Float]]](repeating: [], count: parts.count)
+        var groups: [STFT] = []
+        for part in parts where !groups.contains(where: { Self.same($0, part.transform) }) { groups.append(part.transform) }
+        for shape in groups {
+            let members = parts.indices.filter { Self.same(parts[$0].transform, shape) }
+            // Each channel's spectrum once, the channels side by side.
+            let analysers = stfts(like: shape, count: channels.count)
+            let spectra = Self.parallel(channels.count, threads: threads) { channel in
+                parts[members[0]].analyse(channels[channel], analysers[channel])
+            }
+            // Then every stem's channels (or its joint stereo pair), each task with its own STFT.
+            let tasks: [(stem: Int, channel: Int?)] = members.flatMap { stem in
+                parts[stem].isJoint(channels: channels.count) ? [(stem, nil)] : channels.indices.map { (stem, Optional($0)) }
+            }
+            let inverses = stfts(like: shape, count: tasks.count)
+            let results = Self.parallel(tasks.count, threads: threads) { index -> [[Float]] in
+                let (stem, channel) = tasks[index]
+                guard let channel else { return parts[stem].separate(channels: channels, spectra: spectra, inverse: inverses[index]) }
+                return [parts[stem].separate(channel: channels[channel], spectrum: spectra[channel], inverse: inverses[index])]
+            }
+            for (index, task) in tasks.enumerated() { stems[task.stem] += results[index] }
         }
-        // Then the stems, each synthesised on its own engine's transforms.
-        return Self.parallel(parts.count, threads: threads) { stem in
-            let part = parts[stem]
-            return part.separate(channels: channels, spectra: spectra[transforms.firstIndex { Self.same($0, part.transform) }!])
-        }
+        return stems
+    }
+
+    /// `count` STFTs of `shape`'s size and hop, made once and kept.
+    private func stfts(like shape: STFT, count: Int) -> [STFT] {
+        let key = "\(shape.fftSize)/\(shape.hopSize)"
+        var kept = pool[key] ?? []
+        while kept.count < count { kept.append(STFT(fftSize: shape.fftSize, hopSize: shape.hopSize)) }
+        pool[key] = kept
+        return Array(kept.prefix(count))
     }
 
     static func same(_ a: STFT, _ b: STFT) -> Bool { a.fftSize == b.fftSize && a.hopSize == b.hopSize }
