@@ -17,9 +17,25 @@ public struct SeparationReport: Sendable {
     public var interrupted: Bool
     /// Things worth a line on stderr (or a note in an answer), in the words every front end uses.
     public var notes: [RunNote]
+    /// Where the run's wall time went besides the pipeline, in seconds.
+    public var timings: RunTimings
 
     public var inputSeconds: Double { Double(summary.inputFrames) / Double(input.sampleRate) }
     public var outputSeconds: Double { Double(summary.outputFrames) / Double(outputRate) }
+}
+
+/// A run's fixed costs, each timed: what a short job pays besides separating.
+public struct RunTimings: Sendable, Equatable {
+    /// Opening the input and reading its header (the decoder set up).
+    public var openSeconds = 0.0
+    /// Formats, staged files, encoders and the pipeline made (resamplers, window buffers).
+    public var setupSeconds = 0.0
+    /// The pipeline: decode, resample, separate, cross-fade, encode (`PipelineSummary.wallSeconds`).
+    public var pipelineSeconds = 0.0
+    /// Renaming the outputs onto their names.
+    public var commitSeconds = 0.0
+
+    public init() {}
 }
 
 /// One output, as written.

@@ -114,6 +114,13 @@ public final class SeparationRun {
                     notice: (OutputReport) -> Void = { _ in }) throws -> SeparationReport {
         // A stop that came while the engine was made: nothing created, nothing to end.
         guard !control.isStopRequested else { throw Interruption() }
+        var timings = RunTimings()
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { clock = now }
+            return Double(now - clock) / 1e9
+        }
         let location: InputLocation = inputFile.map { .opened($0) } ?? .fileDescriptor(STDIN_FILENO)
         let source: AudioSource
         if let raw = request.rawFormat {
@@ -123,6 +130,7 @@ public final class SeparationRun {
             source = try SndfileSource(location, cancellation: control.cancellation)
         }
         let input = source.description
+        timings.openSeconds = lap()
         let outputRate = request.shape.sampleRate ?? input.sampleRate
         // Rates the resampler reaches from the engine's own rate, as `check` says of a raw input
         // (an engine that adapts to the input's rate is then run at it).
@@ -179,6 +187,7 @@ public final class SeparationRun {
                                   engine: adapted.name))
         }
         control.attach(pipeline)
+        timings.setupSeconds = lap()
 
         func reports(_ outcomes: [StagedOutput.PartialOutcome?]) -> [OutputReport] {
             request.outputs.indices.map { index in
@@ -206,6 +215,7 @@ public final class SeparationRun {
             throw error
         }
 
+        timings.pipelineSeconds = lap()
         let interrupted = control.isStopRequested && summary.inputFrames < input.knownFrames ?? .max
         var outcomes: [StagedOutput.PartialOutcome?] = []
         for file in staged {
@@ -221,6 +231,7 @@ public final class SeparationRun {
             }
         }
 
+        timings.commitSeconds = lap()
         if let wav = encoders.lazy.compactMap({ $0 as? WAVSink }).first(where: { $0.paddedFrames > 0 }) {
             notes.append(.padded(promisedFrames: wav.announcedFrames ?? 0, writtenFrames: summary.outputFrames,
                                  paddedFrames: wav.paddedFrames, rate: outputRate))
@@ -234,7 +245,8 @@ public final class SeparationRun {
         if summary.nonFiniteSamples > 0 { notes.append(.nonFiniteInputSamples(count: summary.nonFiniteSamples)) }
         if summary.droppedTrailingBytes > 0 { notes.append(.droppedTrailingBytes(count: summary.droppedTrailingBytes)) }
         return SeparationReport(engine: adapted.name, plan: pipeline.plan, input: input, outputRate: outputRate, summary: summary,
-                                outputs: reports(outcomes), chunked: !onePass, interrupted: interrupted, notes: notes)
+                                outputs: reports(outcomes), chunked: !onePass, interrupted: interrupted, notes: notes,
+                                timings: timings)
     }
 
     /// `path` with its folder's every link resolved (realpath), for comparing names of files

@@ -22,6 +22,8 @@ public struct SeparationResult: Sendable {
     public var chunkSeconds: Double
     public var overlapSeconds: Double
     public var summary: PipelineSummary
+    /// The run's fixed costs (open, set-up, pipeline, commit).
+    public var timings = RunTimings()
     /// Things the host should know (a one-pass request chunked because the input is long).
     public var notes: [String] = []
 
@@ -105,6 +107,6 @@ public enum SeparationJob {
                                 outputRate: report.outputRate, channels: report.outputs[0].channelCount,
                                 sampleFormat: report.outputs[0].sampleFormat, outputFormat: written, chunked: report.chunked,
                                 chunkSeconds: report.plan.chunkSeconds, overlapSeconds: report.plan.overlapSeconds,
-                                summary: report.summary, notes: notes.map(\.description))
+                                summary: report.summary, timings: report.timings, notes: notes.map(\.description))
     }
 }

@@ -300,6 +300,7 @@ public final class WorkerSession {
         request.outputs = request.outputs.map(absolute)
         request.rest = request.rest.map(absolute)
         let (engine, queryCached, engineNote) = try makeEngine(request)
+        let engineSeconds = Date().timeIntervalSince(started)
         let result: SeparationResult
         do {
             result = try SeparationJob.run(request, engine: engine, autoChunkSeconds: currentRequest.autoChunkSeconds,
@@ -334,6 +335,15 @@ public final class WorkerSession {
         if let queryCached { answer["query_cached"] = .bool(queryCached) }
         answer["remove"] = .bool(request.remove)
         answer["realtime"] = .number(Self.round(result.inputSeconds / max(elapsed, 1e-9), 2))
+        // Where the job's time went: the engine for the query (embedding looked up or encoded),
+        // the input opened, the run set up, the pipeline, the outputs renamed; what is left of
+        // `elapsed` is the answer's own bookkeeping.
+        answer["timings"] = .object(JSONObject([
+            "engine": .number(Self.round(engineSeconds, 4)), "open": .number(Self.round(result.timings.openSeconds, 4)),
+            "setup": .number(Self.round(result.timings.setupSeconds, 4)),
+            "pipeline": .number(Self.round(result.timings.pipelineSeconds, 4)),
+            "commit": .number(Self.round(result.timings.commitSeconds, 4)),
+        ]))
         answer["peak_rss_mb"] = .number(Self.round(Double(result.summary.peakResidentBytes) / 1_048_576, 1))
         if result.summary.clampedSamples > 0 { answer["clamped_samples"] = .number(Double(result.summary.clampedSamples)) }
         if result.summary.nonFiniteSamples > 0 { answer["nonfinite_samples"] = .number(Double(result.summary.nonFiniteSamples)) }

@@ -31,6 +31,25 @@ final class WorkerHardeningTests: XCTestCase {
         return WorkerSession(options: options)
     }
 
+    /// A job's answer says where its time went: the engine, the input opened, the run set up, the
+    /// pipeline, the commit; each a number of seconds, together no more than `elapsed`.
+    func testTheAnswerTimesTheJobsFixedCosts() throws {
+        let reply = try XCTUnwrap(session().handle(#"{"cmd":"separate","input":"in.wav","output":"out.wav","engine":"identity"}"#))
+        XCTAssertEqual(reply.answer["status"], "done")
+        guard case .number(let elapsed)? = reply.answer["elapsed"], let timings = reply.answer["timings"]?.objectValue else {
+            return XCTFail("\(reply.answer.encoded)")
+        }
+        var total = 0.0
+        for key in ["engine", "open", "setup", "pipeline", "commit"] {
+            guard case .number(let seconds)? = timings[key] else { return XCTFail("no \(key) in \(timings.encoded)") }
+            XCTAssertGreaterThanOrEqual(seconds, 0, key)
+            total += seconds
+        }
+        guard case .number(let pipeline)? = timings["pipeline"] else { return XCTFail() }
+        XCTAssertGreaterThan(pipeline, 0)
+        XCTAssertLessThanOrEqual(total, elapsed + 0.002, timings.encoded)
+    }
+
     func testAStopBeforeTheJobCreatesNothingAndSaysSo() throws {
         let worker = session()
         worker.job.cancellation.request()
