@@ -80,7 +80,10 @@ public final class DSPStems: Separator {
         guard threads > 1, count > 1 else { return (0..<count).map(work) }
         let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
         // Each lane takes the next undone item, so a long stem does not hold up the short ones.
         let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: min(threads, count)) { _ in
