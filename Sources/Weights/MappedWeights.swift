@@ -25,6 +25,8 @@ public struct MappedWeights: WeightLookup {
 
     public func shape(of key: String) -> [Int]? { tensors[key]?.shape }
 
+    public func tensorView(_ key: String) -> TensorView? { tensors[key] }
+
     /// The tensor in place when it is contiguous float32 (else nil: read it with `floats`), once
     /// checked to hold no NaN or infinity (`WeightsError.nonFiniteValue`).
     public func mappedView(_ key: String) throws -> TensorView? {
