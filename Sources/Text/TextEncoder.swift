@@ -33,8 +33,9 @@ struct MappedFloats {
     }
 
     /// Throws `WeightsError.nonFiniteValue` when the stored values hold NaN or infinity (one pass
-    /// over the mapped bytes; values held in memory were checked as they were read).
-    func requireFinite() throws { try view?.requireFinite() }
+    /// over the mapped bytes, giving back their pages as it goes; values held in memory were
+    /// checked as they were read).
+    func requireFinite() throws { try view?.requireFiniteReleasing() }
 
     func withPointer<R>(_ body: (UnsafePointer<Float>) throws -> R) throws -> R {
         if let view { return try view.withFloats { try body($0.baseAddress!) } }
@@ -64,6 +65,10 @@ struct EncoderLayer {
         intermediate = try linear("intermediate.dense", inner, hidden)
         output = try linear("output.dense", hidden, inner)
         outputNorm = try norm("output.LayerNorm")
+    }
+
+    var parameters: [MappedFloats] {
+        [query, key, value, attentionOut, intermediate, output, attentionNorm, outputNorm].flatMap { [$0.weight, $0.bias] }
     }
 }
 
@@ -134,15 +139,18 @@ public final class TextEncoder {
         projection2 = (try MappedFloats(weights, prefix + "text_projection.2.weight", shape: [embeddingSize, projected]),
                        try MappedFloats(weights, prefix + "text_projection.2.bias", shape: [embeddingSize]))
         self.weights = weights
-        var parameters = [wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNorm.weight, embeddingNorm.bias,
-                          pooler.weight, pooler.bias, projection1.weight, projection1.bias, projection2.weight, projection2.bias]
-        for layer in layers {
-            for pair in [layer.query, layer.key, layer.value, layer.attentionOut, layer.intermediate, layer.output,
-                         layer.attentionNorm, layer.outputNorm] {
-                parameters += [pair.weight, pair.bias]
-            }
-        }
-        self.parameters = parameters
+        parameters = [wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNorm.weight, embeddingNorm.bias]
+            + layers.flatMap(\.parameters)
+            + [pooler.weight, pooler.bias, projection1.weight, projection1.bias, projection2.weight, projection2.bias]
+    }
+
+    /// Runs `body` with `group`'s weights, checked for NaN and infinity on the first `embed`,
+    /// and gives their pages back after it: encoding holds one layer's weights at a time, not
+    /// the whole encoder's.
+    private func using<R>(_ group: [MappedFloats], _ body: () throws -> R) throws -> R {
+        if !checked { for parameter in group { try parameter.requireFinite() } }
+        defer { MappedPages.release(group.compactMap(\.view)) }
+        return try body()
     }
 
     /// The weights as mapped (empty when they are held in memory).
@@ -168,10 +176,6 @@ public final class TextEncoder {
         if let bad = ids.first(where: { $0 < 0 || $0 >= vocabularySize }) {
             throw ModelError.badTokens(reason: "token id \(bad) is outside the vocabulary of \(vocabularySize)")
         }
-        if !checked {
-            for parameter in parameters { try parameter.requireFinite() }
-            checked = true
-        }
         // Embeddings: word (row by row from the map) + position + token type 0. RoBERTa numbers
         // positions by counting non-<pad> tokens from padding_idx + 1; a literal <pad> gets padding_idx.
         var x = [Float](repeating: 0, count: tokens * hidden)
@@ -181,32 +185,37 @@ public final class TextEncoder {
             counted += 1
             return Self.paddingIndex + counted
         }
-        try wordEmbeddings.withPointer { words in
-            try positionEmbeddings.withPointer { positions in
-                try tokenTypeEmbeddings.withPointer { types in
-                    for (row, id) in ids.enumerated() {
-                        let position = positionIDs[row]
-                        for column in 0..<hidden {
-                            x[row * hidden + column] = words[id * hidden + column] + positions[position * hidden + column] + types[column]
+        try using([wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNorm.weight, embeddingNorm.bias]) {
+            try wordEmbeddings.withPointer { words in
+                try positionEmbeddings.withPointer { positions in
+                    try tokenTypeEmbeddings.withPointer { types in
+                        for (row, id) in ids.enumerated() {
+                            let position = positionIDs[row]
+                            for column in 0..<hidden {
+                                x[row * hidden + column] = words[id * hidden + column] + positions[position * hidden + column] + types[column]
+                            }
                         }
                     }
                 }
             }
+            try layerNorm(&x, rows: tokens, embeddingNorm)
         }
-        try layerNorm(&x, rows: tokens, embeddingNorm)
         trace?("embeddings", x)
         for (index, layer) in layers.enumerated() {
-            x = try forward(layer, x, tokens: tokens)
+            x = try using(layer.parameters) { try forward(layer, x, tokens: tokens) }
             trace?("layers.\(index).output", x)
         }
-        // Pooler: tanh(Linear) of the first token's state.
-        var pooled = try linear(Array(x[0..<hidden]), rows: 1, pooler, outputs: hidden)
-        for index in pooled.indices { pooled[index] = tanh(pooled[index]) }
-        trace?("pooler_output", pooled)
-        var projected = try linear(pooled, rows: 1, projection1, outputs: projection1.weight.shape[0])
-        for index in projected.indices { projected[index] = max(0, projected[index]) }
-        var embedding = try linear(projected, rows: 1, projection2, outputs: embeddingSize)
+        var embedding = try using([pooler.weight, pooler.bias, projection1.weight, projection1.bias, projection2.weight, projection2.bias]) {
+            // Pooler: tanh(Linear) of the first token's state.
+            var pooled = try linear(Array(x[0..<hidden]), rows: 1, pooler, outputs: hidden)
+            for index in pooled.indices { pooled[index] = tanh(pooled[index]) }
+            trace?("pooler_output", pooled)
+            var projected = try linear(pooled, rows: 1, projection1, outputs: projection1.weight.shape[0])
+            for index in projected.indices { projected[index] = max(0, projected[index]) }
+            return try linear(projected, rows: 1, projection2, outputs: embeddingSize)
+        }
         trace?("projection_output", embedding)
+        checked = true
         let norm = max(embedding.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
         for index in embedding.indices { embedding[index] /= norm }
         return embedding

@@ -57,6 +57,12 @@ public enum MappedPages {
         return bytes
     }
 
+    /// Drops the process's whole pages inside `range` (bytes) of `file`.
+    static func release(_ file: MappedFile, _ range: Range<Int>) {
+        guard let (address, length) = pages(file, range) else { return }
+        madvise(address, length, MADV_DONTNEED)
+    }
+
     /// Bytes of `views`' storage (whole pages inside it) that are mapped into this process now,
     /// from `/proc/self/pagemap` (the page-table entry's "present" bit, which, unlike
     /// `mincore(2)`, does not count a page that is only in the page cache). Nil when pagemap
