@@ -69,8 +69,10 @@ public final class LoadedModel {
             return (stored, true)
         }
         let (tokenizer, encoder) = try text.get()
-        // The encoder's pages are read for this query and given back after it, also when it fails.
-        defer { encoder.releaseWeights() }
+        // The encoder's pages are read for this query and given back after it, also when it fails;
+        // with any other page of the files the kernel mapped around them (fault-around maps up
+        // to 64 KB of neighbours already in the page cache: the network's, next to the encoder's).
+        defer { MappedPages.release(weights.views()) }
         let values = try encoder.embed(tokenizer.encode(query))
         // Finite weights can still overflow to NaN or infinity; never keep or use that.
         try QueryEmbedding.validate(values, origin: "the text embedding of '\(query)' (\(files.label))")
