@@ -24,7 +24,9 @@ public enum QueryEncoder {
         let fingerprint = EmbeddingCache.fingerprint(files)
         if let cache, let hit = cache.lookup(fingerprint: fingerprint, query: text) { return hit }
         let ids = try tokenizer(files).encode(text)
-        let embedding = try TextEncoder(files: files, weights: weights).embed(ids)
+        let encoder = try TextEncoder(files: files, weights: weights)
+        defer { encoder.releaseWeights() }   // when the weights are shared with a network that lives on
+        let embedding = try encoder.embed(ids)
         // Finite weights can still overflow to NaN or infinity; never cache or use that.
         try QueryEmbedding.validate(embedding, origin: "the text embedding of '\(text)' (\(files.label))")
         cache?.store(embedding, fingerprint: fingerprint, query: text)

@@ -9,18 +9,21 @@ import Weights
 // L2 normalisation. Only the real tokens are run: upstream pads to 512 with an attention mask,
 // which gives the same result.
 
-/// A weight matrix or vector read from the memory map: zero-copy when the file holds contiguous
-/// float32, converted once otherwise (a bf16 file).
+/// A weight matrix or vector of the encoder: its tensor in the memory map, not read until the
+/// encoder runs (and then in place when the file holds contiguous float32, else converted for
+/// the one use), or values held in memory when the weights are not mapped (tests).
 struct MappedFloats {
     let shape: [Int]
-    private let view: TensorView?
+    /// The tensor in its mapping; nil for weights held in memory.
+    let view: TensorView?
     private let owned: [Float]?
 
+    /// Checks the tensor's presence and shape, which reads nothing from the file.
     init(_ weights: WeightLookup, _ key: String, shape expected: [Int]) throws {
         guard let shape = weights.shape(of: key) else { throw ModelError.missingTensor(file: weights.origin, key: key) }
         guard shape == expected else { throw ModelError.wrongShape(file: weights.origin, key: key, got: shape, expected: expected) }
         self.shape = shape
-        if let view = try weights.mappedView(key), view.contiguousFloat32 != nil {
+        if let view = weights.tensorView(key) {
             self.view = view
             self.owned = nil
         } else {
@@ -29,9 +32,14 @@ struct MappedFloats {
         }
     }
 
-    func withPointer<R>(_ body: (UnsafePointer<Float>) -> R) -> R {
-        if let view, let buffer = view.contiguousFloat32 { return body(buffer.baseAddress!) }
-        return owned!.withUnsafeBufferPointer { body($0.baseAddress!) }
+    /// Throws `WeightsError.nonFiniteValue` when the stored values hold NaN or infinity (one pass
+    /// over the mapped bytes, giving back their pages as it goes; values held in memory were
+    /// checked as they were read).
+    func requireFinite() throws { try view?.requireFiniteReleasing() }
+
+    func withPointer<R>(_ body: (UnsafePointer<Float>) throws -> R) throws -> R {
+        if let view { return try view.withFloats { try body($0.baseAddress!) } }
+        return try owned!.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 }
 
@@ -58,9 +66,18 @@ struct EncoderLayer {
         output = try linear("output.dense", hidden, inner)
         outputNorm = try norm("output.LayerNorm")
     }
+
+    var parameters: [MappedFloats] {
+        [query, key, value, attentionOut, intermediate, output, attentionNorm, outputNorm].flatMap { [$0.weight, $0.bias] }
+    }
 }
 
 /// The CLAP text encoder: token ids in, a unit-length query embedding out.
+///
+/// Binding it reads nothing from the weight files but their headers: its weights (most of a
+/// model file: 500 MB of roberta-base's 125 M parameters) are first read when a query is
+/// encoded, checked for NaN and infinity then, and `releaseWeights()` gives their pages back
+/// once the embedding is computed, so a process serving cached queries never holds them.
 public final class TextEncoder {
     public let hidden: Int
     public let heads: Int
@@ -77,6 +94,10 @@ public final class TextEncoder {
     private let pooler: (weight: MappedFloats, bias: MappedFloats)
     private let projection1, projection2: (weight: MappedFloats, bias: MappedFloats)
     private let weights: WeightLookup   // keeps the memory maps alive
+    /// Every weight, for the finite check and for releasing their pages.
+    private let parameters: [MappedFloats]
+    /// Whether the weights have been checked for NaN and infinity (on the first `embed`).
+    private var checked = false
 
     /// Binds `<prefix>text_branch.…` and `<prefix>text_projection.…`.
     /// - Parameter heads: attention heads (roberta-base's config says 12); default hidden / 64.
@@ -118,7 +139,30 @@ public final class TextEncoder {
         projection2 = (try MappedFloats(weights, prefix + "text_projection.2.weight", shape: [embeddingSize, projected]),
                        try MappedFloats(weights, prefix + "text_projection.2.bias", shape: [embeddingSize]))
         self.weights = weights
+        parameters = [wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNorm.weight, embeddingNorm.bias]
+            + layers.flatMap(\.parameters)
+            + [pooler.weight, pooler.bias, projection1.weight, projection1.bias, projection2.weight, projection2.bias]
     }
+
+    /// Runs `body` with `group`'s weights, checked for NaN and infinity on the first `embed`,
+    /// and gives their pages back after it: encoding holds one layer's weights at a time, not
+    /// the whole encoder's.
+    private func using<R>(_ group: [MappedFloats], _ body: () throws -> R) throws -> R {
+        if !checked { for parameter in group { try parameter.requireFinite() } }
+        defer { MappedPages.release(group.compactMap(\.view)) }
+        return try body()
+    }
+
+    /// The weights as mapped (empty when they are held in memory).
+    public var mappedViews: [TensorView] { parameters.compactMap(\.view) }
+
+    /// Drops this process's pages of the encoder's mapped weights (`MappedPages.release`): the
+    /// next `embed` reads them again from the file (the page cache). Returns the bytes released.
+    @discardableResult
+    public func releaseWeights() -> Int { MappedPages.release(mappedViews) }
+
+    /// Bytes of the encoder's mapped weights resident in this process (nil when unknown).
+    public var residentWeightBytes: Int? { MappedPages.residentBytes(mappedViews) }
 
     /// Named intermediate results, for layer-by-layer tests: (name, rows × columns values).
     public typealias Trace = (String, [Float]) -> Void
@@ -141,45 +185,50 @@ public final class TextEncoder {
             counted += 1
             return Self.paddingIndex + counted
         }
-        wordEmbeddings.withPointer { words in
-            positionEmbeddings.withPointer { positions in
-                tokenTypeEmbeddings.withPointer { types in
-                    for (row, id) in ids.enumerated() {
-                        let position = positionIDs[row]
-                        for column in 0..<hidden {
-                            x[row * hidden + column] = words[id * hidden + column] + positions[position * hidden + column] + types[column]
+        try using([wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings, embeddingNorm.weight, embeddingNorm.bias]) {
+            try wordEmbeddings.withPointer { words in
+                try positionEmbeddings.withPointer { positions in
+                    try tokenTypeEmbeddings.withPointer { types in
+                        for (row, id) in ids.enumerated() {
+                            let position = positionIDs[row]
+                            for column in 0..<hidden {
+                                x[row * hidden + column] = words[id * hidden + column] + positions[position * hidden + column] + types[column]
+                            }
                         }
                     }
                 }
             }
+            try layerNorm(&x, rows: tokens, embeddingNorm)
         }
-        layerNorm(&x, rows: tokens, embeddingNorm)
         trace?("embeddings", x)
         for (index, layer) in layers.enumerated() {
-            x = forward(layer, x, tokens: tokens)
+            x = try using(layer.parameters) { try forward(layer, x, tokens: tokens) }
             trace?("layers.\(index).output", x)
         }
-        // Pooler: tanh(Linear) of the first token's state.
-        var pooled = linear(Array(x[0..<hidden]), rows: 1, pooler, outputs: hidden)
-        for index in pooled.indices { pooled[index] = tanh(pooled[index]) }
-        trace?("pooler_output", pooled)
-        var projected = linear(pooled, rows: 1, projection1, outputs: projection1.weight.shape[0])
-        for index in projected.indices { projected[index] = max(0, projected[index]) }
-        var embedding = linear(projected, rows: 1, projection2, outputs: embeddingSize)
+        var embedding = try using([pooler.weight, pooler.bias, projection1.weight, projection1.bias, projection2.weight, projection2.bias]) {
+            // Pooler: tanh(Linear) of the first token's state.
+            var pooled = try linear(Array(x[0..<hidden]), rows: 1, pooler, outputs: hidden)
+            for index in pooled.indices { pooled[index] = tanh(pooled[index]) }
+            trace?("pooler_output", pooled)
+            var projected = try linear(pooled, rows: 1, projection1, outputs: projection1.weight.shape[0])
+            for index in projected.indices { projected[index] = max(0, projected[index]) }
+            return try linear(projected, rows: 1, projection2, outputs: embeddingSize)
+        }
         trace?("projection_output", embedding)
+        checked = true
         let norm = max(embedding.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
         for index in embedding.indices { embedding[index] /= norm }
         return embedding
     }
 
     /// y = x·Wᵀ + b for `rows` rows (sgemm).
-    private func linear(_ x: [Float], rows: Int, _ layer: (weight: MappedFloats, bias: MappedFloats), outputs: Int) -> [Float] {
+    private func linear(_ x: [Float], rows: Int, _ layer: (weight: MappedFloats, bias: MappedFloats), outputs: Int) throws -> [Float] {
         let inputs = layer.weight.shape[1]
         var y = [Float](repeating: 0, count: rows * outputs)
-        layer.bias.withPointer { bias in
+        try layer.bias.withPointer { bias in
             for row in 0..<rows { for column in 0..<outputs { y[row * outputs + column] = bias[column] } }
         }
-        layer.weight.withPointer { w in
+        try layer.weight.withPointer { w in
             x.withUnsafeBufferPointer { input in
                 y.withUnsafeMutableBufferPointer { out in
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(inputs),
@@ -190,9 +239,9 @@ public final class TextEncoder {
         return y
     }
 
-    private func layerNorm(_ x: inout [Float], rows: Int, _ norm: (weight: MappedFloats, bias: MappedFloats)) {
-        norm.weight.withPointer { gamma in
-            norm.bias.withPointer { beta in
+    private func layerNorm(_ x: inout [Float], rows: Int, _ norm: (weight: MappedFloats, bias: MappedFloats)) throws {
+        try norm.weight.withPointer { gamma in
+            try norm.bias.withPointer { beta in
                 for row in 0..<rows {
                     let start = row * hidden
                     var mean: Float = 0
@@ -210,10 +259,10 @@ public final class TextEncoder {
     }
 
     /// One post-LayerNorm encoder layer: self-attention, residual, LayerNorm; GELU MLP, residual, LayerNorm.
-    private func forward(_ layer: EncoderLayer, _ x: [Float], tokens: Int) -> [Float] {
-        let q = linear(x, rows: tokens, layer.query, outputs: hidden)
-        let k = linear(x, rows: tokens, layer.key, outputs: hidden)
-        let v = linear(x, rows: tokens, layer.value, outputs: hidden)
+    private func forward(_ layer: EncoderLayer, _ x: [Float], tokens: Int) throws -> [Float] {
+        let q = try linear(x, rows: tokens, layer.query, outputs: hidden)
+        let k = try linear(x, rows: tokens, layer.key, outputs: hidden)
+        let v = try linear(x, rows: tokens, layer.value, outputs: hidden)
         let headSize = hidden / heads
         let scale = 1 / Float(headSize).squareRoot()
         var context = [Float](repeating: 0, count: tokens * hidden)
@@ -249,18 +298,18 @@ public final class TextEncoder {
                 }
             }
         }
-        var attended = linear(context, rows: tokens, layer.attentionOut, outputs: hidden)
+        var attended = try linear(context, rows: tokens, layer.attentionOut, outputs: hidden)
         for index in attended.indices { attended[index] += x[index] }
-        layerNorm(&attended, rows: tokens, layer.attentionNorm)
+        try layerNorm(&attended, rows: tokens, layer.attentionNorm)
         let inner = layer.intermediate.weight.shape[0]
-        var expanded = linear(attended, rows: tokens, layer.intermediate, outputs: inner)
+        var expanded = try linear(attended, rows: tokens, layer.intermediate, outputs: inner)
         for index in expanded.indices {
             let value = expanded[index]
             expanded[index] = 0.5 * value * (1 + erf(value / Float(2).squareRoot()))
         }
-        var output = linear(expanded, rows: tokens, layer.output, outputs: hidden)
+        var output = try linear(expanded, rows: tokens, layer.output, outputs: hidden)
         for index in output.indices { output[index] += attended[index] }
-        layerNorm(&output, rows: tokens, layer.outputNorm)
+        try layerNorm(&output, rows: tokens, layer.outputNorm)
         return output
     }
 }

@@ -55,6 +55,31 @@ extension TensorView {
         throw nonFinite(at: index, value: try floats()[index])
     }
 
+    /// `requireFinite()`, for a tensor read from its mapping once and not kept: scans it a slice
+    /// of `sliceBytes` at a time and releases each slice's pages (`MappedPages`) once scanned, so
+    /// checking a large tensor (an embedding table) does not make the whole of it resident.
+    public func requireFiniteReleasing(sliceBytes: Int = 8 << 20) throws {
+        guard let bytes = contiguousBytes, let base = bytes.baseAddress, [.f32, .bf16, .f16].contains(dtype) else {
+            return try requireFinite()
+        }
+        let width = dtype.byteWidth
+        let sliceElements = max(1, sliceBytes / width)
+        var start = 0
+        while start < elementCount {
+            let count = min(sliceElements, elementCount - start)
+            let slice = base + start * width
+            let found: Int? = switch dtype {
+            case .f32: FiniteScan.firstNonFinite(float32: slice, count: count)
+            case .bf16: FiniteScan.firstNonFinite(half: slice, count: count, infinity: 0x7F80)
+            default: FiniteScan.firstNonFinite(half: slice, count: count, infinity: 0x7C00)
+            }
+            if let index = found { throw nonFinite(at: start + index, value: try floats()[start + index]) }
+            let offset = slice - file.base!
+            MappedPages.release(file, offset..<(offset + count * width))
+            start += count
+        }
+    }
+
     /// The values as float32 (`floats()`), refused with `nonFiniteValue` if one is NaN or infinite.
     public func finiteFloats() throws -> [Float] {
         let values = try floats()

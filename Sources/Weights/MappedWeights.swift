@@ -25,6 +25,8 @@ public struct MappedWeights: WeightLookup {
 
     public func shape(of key: String) -> [Int]? { tensors[key]?.shape }
 
+    public func tensorView(_ key: String) -> TensorView? { tensors[key] }
+
     /// The tensor in place when it is contiguous float32 (else nil: read it with `floats`), once
     /// checked to hold no NaN or infinity (`WeightsError.nonFiniteValue`).
     public func mappedView(_ key: String) throws -> TensorView? {
@@ -35,10 +37,14 @@ public struct MappedWeights: WeightLookup {
 
     /// The tensor's values; NaN or infinity is refused (`WeightsError.nonFiniteValue`): every
     /// tensor inference uses is read through here or `mappedView` when the model is bound, so
-    /// each is scanned once, as it is copied.
+    /// each is scanned once, as it is copied. The copy is what the caller keeps: the tensor's
+    /// pages in the mapping are released after it (`MappedPages`), so binding a network does
+    /// not hold its weights twice (reading the tensor again faults them back in).
     public func floats(_ key: String) throws -> [Float] {
         guard let view = tensors[key] else { throw ModelError.missingTensor(file: origin, key: key) }
-        return try view.finiteFloats()
+        let values = try view.finiteFloats()
+        MappedPages.release([view])
+        return values
     }
 
     /// The weights, in upstream's override order. A converted file keeps the checkpoint's keys.

@@ -9,10 +9,14 @@ public protocol WeightLookup {
     /// The tensor in place in its memory-mapped file, when the tensors come from one and it is
     /// contiguous float32. Throws when its values cannot be used (NaN or infinity).
     func mappedView(_ key: String) throws -> TensorView?
+    /// The tensor as mapped (any dtype and layout), unchecked and untouched: nothing is read
+    /// from the file. Nil when the tensors are not memory-mapped.
+    func tensorView(_ key: String) -> TensorView?
 }
 
 extension WeightLookup {
     public func mappedView(_ key: String) -> TensorView? { nil }
+    public func tensorView(_ key: String) -> TensorView? { nil }
 
     /// Values of `key`, which must exist with exactly `shape`.
     public func require(_ key: String, shape expected: [Int]) throws -> [Float] {
