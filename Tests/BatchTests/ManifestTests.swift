@@ -2,22 +2,7 @@
 import Foundation
 import XCTest
 
-final class ManifestTests: XCTestCase {
-    var folder: String!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("manifest-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
-
-    func write(_ name: String, _ text: String) -> String {
-        let path = folder + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        return path
-    }
-
+final class ManifestTests: ManifestFolderTestCase {
     func testJSONLinesWithEveryField() throws {
         let path = write("jobs.jsonl", """
             # a comment, then a blank line

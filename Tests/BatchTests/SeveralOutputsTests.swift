@@ -4,22 +4,7 @@ import XCTest
 
 /// Manifest rows that name several queries: parsing, collisions over every output, and done
 /// detection that needs every output.
-final class SeveralOutputsTests: XCTestCase {
-    var folder: String!
-
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("several-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
-
-    func write(_ name: String, _ text: String) -> String {
-        let path = folder + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-        return path
-    }
-
+final class SeveralOutputsTests: ManifestFolderTestCase {
     func testJSONListsAndPatterns() throws {
         let path = write("jobs.jsonl", """
             {"input": "a.wav", "output": ["a-v.wav", "/abs/a-d.wav"], "text": ["vocals", "drums"]}
