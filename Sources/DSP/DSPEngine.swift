@@ -150,21 +150,29 @@ public final class DSPEngine: Separator {
         guard isJoint(channels: channels.count), let length = channels.first?.count, length > 0 else {
             return zip(channels, spectra).map { separate(channel: $0, spectrum: $1, inverse: inverse) }
         }
-        let inverse = inverse ?? stft
-        let (l, r) = (spectra[0], spectra[1])
-        // Centre weight: 2·Re(L·R̄) / (|L|² + |R|²), 1 where both sides agree, 0 for one side only.
+        let centre = Self.centre(spectra[0], spectra[1])
+        return spectra.map { separate(centred: $0, centre: centre, length: length, inverse: inverse) }
+    }
+
+    /// Centre weight of each cell of a stereo window: 2·Re(L·R̄) / (|L|² + |R|²), 1 where both
+    /// sides agree, 0 for one side only.
+    static func centre(_ l: Spectrum, _ r: Spectrum) -> [Float] {
         var centre = [Float](repeating: 0, count: l.real.count)
         for index in centre.indices {
             let dot = l.real[index] * r.real[index] + l.imag[index] * r.imag[index]
             let power = l.magnitude[index] * l.magnitude[index] + r.magnitude[index] * r.magnitude[index]
             centre[index] = power > 1e-20 ? max(0, 2 * dot / power) : 0
         }
-        return spectra.map { spectrum in
-            var voice = voiceMask(spectrum.magnitude, frames: spectrum.frames, bins: stft.bins)
-            // Squared: a side-panned instrument keeps some agreement between the channels.
-            for index in voice.indices { voice[index] *= centre[index] * centre[index] }
-            return synthesise(spectrum, inverse, mask: target == .voice ? voice : voice.map { 1 - $0 }, length: length)
-        }
+        return centre
+    }
+
+    /// One channel of a stereo voice or accompaniment window, its voice weighted by `centre`
+    /// (`centre(_:_:)` of the window's two spectra).
+    func separate(centred spectrum: Spectrum, centre: [Float], length: Int, inverse: STFT? = nil) -> [Float] {
+        var voice = voiceMask(spectrum.magnitude, frames: spectrum.frames, bins: stft.bins)
+        // Squared: a side-panned instrument keeps some agreement between the channels.
+        for index in voice.indices { voice[index] *= centre[index] * centre[index] }
+        return synthesise(spectrum, inverse ?? stft, mask: target == .voice ? voice : voice.map { 1 - $0 }, length: length)
     }
 
     /// One channel on its own, from its spectrum on `transform`.

@@ -6,7 +6,7 @@ import Synchronization
 /// The built-in engine for several queries at once: each window is analysed once per transform
 /// (the voice's STFT, the wide one, the percussion's), and every stem's mask is made from those
 /// spectra. The stems that share a transform are done together, each channel of a stem a task of
-/// its own (stereo voice and accompaniment, which weigh the two channels together, one task),
+/// its own (stereo voice and accompaniment weigh each channel by the window's centre, made once),
 /// `threads` tasks at once; a transform's spectra are dropped once its stems are done, so a window
 /// holds one transform's at a time. Each stem is exactly what a `DSPEngine` for its query alone
 /// returns: the same functions on the same spectra.
@@ -49,15 +49,20 @@ public final class DSPStems: Separator {
             let spectra = Self.parallel(channels.count, threads: threads) { channel in
                 parts[members[0]].analyse(channels[channel], analysers[channel])
             }
-            // Then every stem's channels (or its joint stereo pair), each task with its own STFT.
-            let tasks: [(stem: Int, channel: Int?)] = members.flatMap { stem in
-                parts[stem].isJoint(channels: channels.count) ? [(stem, nil)] : channels.indices.map { (stem, Optional($0)) }
-            }
+            // Then every stem's channels, each task with its own STFT; stereo voice and
+            // accompaniment weigh each channel by the window's centre, made once here.
+            let length = channels.first?.count ?? 0
+            let centre = members.contains { parts[$0].isJoint(channels: channels.count) } && length > 0
+                ? DSPEngine.centre(spectra[0], spectra[1]) : nil
+            let tasks: [(stem: Int, channel: Int)] = members.flatMap { stem in channels.indices.map { (stem, $0) } }
             let inverses = stfts(like: shape, count: tasks.count)
             let results = Self.parallel(tasks.count, threads: threads) { index -> [[Float]] in
                 let (stem, channel) = tasks[index]
-                guard let channel else { return parts[stem].separate(channels: channels, spectra: spectra, inverse: inverses[index]) }
-                return [parts[stem].separate(channel: channels[channel], spectrum: spectra[channel], inverse: inverses[index])]
+                let part = parts[stem]
+                if let centre, part.isJoint(channels: channels.count) {
+                    return [part.separate(centred: spectra[channel], centre: centre, length: length, inverse: inverses[index])]
+                }
+                return [part.separate(channel: channels[channel], spectrum: spectra[channel], inverse: inverses[index])]
             }
             for (index, task) in tasks.enumerated() { stems[task.stem] += results[index] }
         }
