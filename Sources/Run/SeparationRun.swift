@@ -93,10 +93,7 @@ public final class SeparationRun {
         guard stems <= engine.stemCount else {
             throw EngineError.wrongStemCount(engine: engine.name, got: engine.stemCount, expected: stems)
         }
-        var settings = configuration()
-        settings.chunkSeconds = request.windows.chunkSeconds ?? engine.defaultChunkSeconds
-        settings.overlapSeconds = request.windows.overlapSeconds ?? WindowRequest.defaultOverlap(chunk: settings.chunkSeconds)
-        _ = try ChunkPlan(configuration: settings, engine: engine)
+        _ = try ChunkPlan(configuration: windowed(configuration(), engine: engine), engine: engine)
         try Pipeline.checkRates(inputHz: request.rawFormat?.sampleRate, outputHz: request.shape.sampleRate, engine: engine)
     }
 
@@ -292,9 +289,15 @@ public final class SeparationRun {
                 notes.append(.chunkedUnknownLength)
             }
         }
-        settings.chunkSeconds = windows.chunkSeconds ?? engine.defaultChunkSeconds
-        settings.overlapSeconds = windows.overlapSeconds ?? WindowRequest.defaultOverlap(chunk: settings.chunkSeconds)
-        return (settings, false)
+        return (windowed(settings, engine: engine), false)
+    }
+
+    /// `settings` with the chunk and overlap asked for, else the one default rule.
+    private func windowed(_ settings: PipelineConfiguration, engine: Separator) -> PipelineConfiguration {
+        var settings = settings
+        settings.chunkSeconds = request.windows.chunkSeconds ?? engine.defaultChunkSeconds
+        settings.overlapSeconds = request.windows.overlapSeconds ?? WindowRequest.defaultOverlap(chunk: settings.chunkSeconds)
+        return settings
     }
 
     /// The shortest window, at the engine's rate, that holds the whole input and that the engine

@@ -257,8 +257,6 @@ public final class Pipeline {
         }
     }
 
-    /// Whether the run writes the rest of the input for its one query (a one-query run).
-    public var writesRest: Bool { invertsStem(0) }
 
     /// The channels the engine sees: one when downmixing, else the input's.
     private var workingChannels: Int { configuration.downmix ? 1 : source.description.channelCount }

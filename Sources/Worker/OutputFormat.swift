@@ -18,27 +18,6 @@ public enum OutputFormat: String, Sendable, CaseIterable, Equatable {
     /// The names the field and flag take, for messages.
     public static var names: [String] { allCases.map(\.rawValue) }
 
-    /// Rate, channels and sample format of a WAV output.
-    public struct Layout: Equatable, Sendable {
-        public var sampleRate: Int
-        public var channelCount: Int
-        public var sampleFormat: SampleFormat
-    }
-
-    /// What is written for `input`; `outputSampleRate` (our `output_sample_rate`) replaces the rate
-    /// in either format.
-    /// - Throws: `StreamError` only for a sample format that cannot be made (not for real inputs).
-    public func layout(for input: InputDescription, outputSampleRate: Int?) throws -> Layout {
-        switch self {
-        case .packaged:
-            return Layout(sampleRate: outputSampleRate ?? Self.packagedRate, channelCount: max(2, input.channelCount),
-                          sampleFormat: try SampleFormat(encoding: .signedInteger, bits: 16))
-        case .input:
-            return Layout(sampleRate: outputSampleRate ?? input.sampleRate, channelCount: input.channelCount,
-                          sampleFormat: try Self.wavFormat(for: input.sampleFormat))
-        }
-    }
-
     /// The run's output shape: the packaged worker's fixed one, or the input's (the WAV rule of
     /// `OutputContainer.format(for:…)`, as the filter writes); `outputSampleRate` replaces the rate.
     public func shape(outputSampleRate: Int?) -> OutputShape {
@@ -49,17 +28,6 @@ public enum OutputFormat: String, Sendable, CaseIterable, Equatable {
                                encoding: .signedInteger)
         case .input:
             return OutputShape(sampleRate: outputSampleRate)
-        }
-    }
-
-    /// The input's sample format as WAV can hold it: 8-bit unsigned, wider integers signed, floats as they are.
-    static func wavFormat(for input: SampleFormat) throws -> SampleFormat {
-        switch input.encoding {
-        case .floatingPoint:
-            return try SampleFormat(encoding: .floatingPoint, bits: input.bits == 64 ? 64 : 32)
-        case .signedInteger, .unsignedInteger:
-            let bits = [8, 16, 24, 32].contains(input.bits) ? input.bits : 16
-            return try SampleFormat(encoding: bits == 8 ? .unsignedInteger : .signedInteger, bits: bits)
         }
     }
 }
