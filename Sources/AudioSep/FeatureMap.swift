@@ -1,8 +1,11 @@
 import Foundation
 import Separation
 
-/// Float storage for feature maps and scratch. Blocks of 2 MB and more are 2 MB-aligned and
-/// marked MADV_HUGEPAGE: a fresh 100 MB map then costs 50 page faults instead of 25,000.
+/// Float storage for feature maps and scratch. Blocks of 2 MB and more are 2 MB-aligned, so that
+/// a system whose transparent huge pages are on for everything backs them with huge pages; they
+/// are not marked MADV_HUGEPAGE: where huge pages are only for regions that ask (the usual
+/// `madvise` setting), faulting them in compacts memory on the spot, which measured 1.4 s more
+/// system time on a 40 s stereo run, 35 MB more peak RSS, and cold starts 0.1–0.9 s slower.
 /// Freed as soon as the last map using it goes.
 final class FloatStorage: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
@@ -35,8 +38,7 @@ final class FloatStorage: @unchecked Sendable {
         if bytes >= Self.hugePage {
             let rounded = (bytes + Self.hugePage - 1) / Self.hugePage * Self.hugePage
             if posix_memalign(&raw, Self.hugePage, rounded) != 0 { raw = nil }
-            if let raw { madvise(raw, rounded, MADV_HUGEPAGE) }
-        }
+                    }
         if raw == nil { raw = malloc(bytes) }
         guard let raw else { return nil }
         pointer = raw.bindMemory(to: Float.self, capacity: max(1, capacity))
