@@ -65,6 +65,9 @@ public final class AudioSepEngine: Separator {
     public var defaultChunkSeconds: Double { Self.defaultChunkSeconds }
     public static let shortestUsefulChunkSeconds = Double(20 * ResUNet30.timeMultiple * 320) / Double(ResUNet30.sampleRate)
     public var shortestUsefulChunkSeconds: Double { Self.shortestUsefulChunkSeconds }
+    /// Live: two blocks of STFT frames (0.63 s), the shortest window whose hop between windows can
+    /// be a whole block, so that every window stays on the pooling grid.
+    public var shortestLiveChunkSeconds: Double { Double((2 * ResUNet30.timeMultiple - 1) * 320) / Double(ResUNet30.sampleRate) }
 
     /// Windows of (32k − 1)·320 samples give 32k STFT frames exactly: no padded frames.
     public func preferredChunkFrames(near frames: Int) -> Int? {

@@ -19,6 +19,10 @@ public struct SeparationReport: Sendable {
     public var notes: [RunNote]
     /// Where the run's wall time went besides the pipeline, in seconds.
     public var timings: RunTimings
+    /// The run's computed latency (reads, resamplers, window); the measured one is in `summary`.
+    public var latency: PipelineLatency?
+    /// A live run (`--latency`): the plan the budget gave.
+    public var live: LivePlan?
 
     public var inputSeconds: Double { Double(summary.inputFrames) / Double(input.sampleRate) }
     public var outputSeconds: Double { Double(summary.outputFrames) / Double(outputRate) }
@@ -84,11 +88,13 @@ public enum RunNote: Sendable, Equatable, CustomStringConvertible {
     case clamped(count: Int, bits: Int)
     case nonFiniteInputSamples(count: Int)
     case droppedTrailingBytes(count: Int)
+    /// A live run's engine is slower than real time at its windows (said as soon as it is known).
+    case fallingBehind(FallingBehind, latencySeconds: Double?)
 
     /// Notes that say something went wrong and are said even with --quiet.
     public var isWarning: Bool {
         switch self {
-        case .nonFiniteEngineSamples, .padded: return true
+        case .nonFiniteEngineSamples, .padded, .fallingBehind: return true
         default: return false
         }
     }
@@ -121,6 +127,14 @@ public enum RunNote: Sendable, Equatable, CustomStringConvertible {
             return "\(count) NaN or infinite input samples replaced by 0"
         case .droppedTrailingBytes(let count):
             return "dropped \(count) trailing bytes that did not make a whole frame"
+        case .fallingBehind(let behind, let latency):
+            var remedies = ["more --threads, where the machine has idle cores"]
+            if let latency { remedies.append(String(format: "a larger --latency than %g s (longer hops)", latency)) }
+            remedies.append("--engine dsp")
+            return String(format: "not keeping up with real time: each %.2f s of audio takes %.2f s to separate "
+                          + "(%.2fx real time, the mean of %d windows); a live input falls further behind. Try %@",
+                          behind.hopSeconds, behind.windowSeconds, behind.realtimeFactor, behind.windows,
+                          remedies.joined(separator: ", "))
         }
     }
 }

@@ -125,6 +125,9 @@ public struct WindowRequest: Sendable, Equatable {
     /// One pass is never made over more than this (a single window holds the whole input and the
     /// network's maps for it); a longer input is chunked, and the report says so.
     public var onePassLimitSeconds = Double.infinity
+    /// A latency budget (`--latency`): chunk, overlap and reads are chosen for it (`LivePlan`),
+    /// and the run is live (a warm-up window, the engine watched against real time).
+    public var latencySeconds: Double?
 
     public init(chunkSeconds: Double? = nil, overlapSeconds: Double? = nil) {
         self.chunkSeconds = chunkSeconds

@@ -95,6 +95,12 @@ public final class SeparationRun {
         }
         _ = try ChunkPlan(configuration: windowed(configuration(), engine: engine), engine: engine)
         try Pipeline.checkRates(inputHz: request.rawFormat?.sampleRate, outputHz: request.shape.sampleRate, engine: engine)
+        if let budget = request.windows.latencySeconds {
+            // At the rates known now (a headed input's at the engine's, until its header is read).
+            let inputRate = request.rawFormat?.sampleRate ?? engine.sampleRate
+            _ = try LivePlan(budget: budget, engine: engine, inputRate: inputRate, outputRate: request.shape.sampleRate ?? inputRate,
+                             quality: request.resampleQuality, keepsInput: keepsInput(engine: engine))
+        }
     }
 
     /// Reads the input to its end (or to a stop request), separates it with `engine` and writes
@@ -107,7 +113,9 @@ public final class SeparationRun {
     /// - Parameters:
     ///   - progress: called on the writing thread every `progressInterval`.
     ///   - notice: hears outputs settled as partial after a failure, before the error is rethrown.
+    ///   - live: hears notes that cannot wait for the end (a live run falling behind real time), on the engine's thread.
     public func run(engine: Separator, control: RunControl = RunControl(), progress: ((ProgressReport) -> Void)? = nil,
+                    live: (@Sendable (RunNote) -> Void)? = nil,
                     notice: (OutputReport) -> Void = { _ in }) throws -> SeparationReport {
         // A stop that came while the engine was made: nothing created, nothing to end.
         guard !control.isStopRequested else { throw Interruption() }
@@ -136,6 +144,18 @@ public final class SeparationRun {
         var notes: [RunNote] = []
         var (settings, onePass) = windowSettings(for: input, engine: adapted, notes: &notes)
         settings.cancellation = control.cancellation
+        var livePlan: LivePlan?
+        if let budget = request.windows.latencySeconds {
+            let plan = try LivePlan(budget: budget, engine: adapted, inputRate: input.sampleRate, outputRate: outputRate,
+                                    quality: request.resampleQuality, keepsInput: keepsInput(engine: adapted))
+            settings.chunkSeconds = plan.chunkSeconds
+            settings.overlapSeconds = plan.overlapSeconds
+            settings.blockFrames = plan.blockFrames
+            settings.live = true
+            settings.onFallingBehind = { behind in live?(.fallingBehind(behind, latencySeconds: budget)) }
+            livePlan = plan
+            onePass = false
+        }
         let channelCount = input.channelCount == 1 ? request.shape.minimumChannelCount : input.channelCount
 
         // Formats and rates every container can hold, before any file is made.
@@ -243,7 +263,17 @@ public final class SeparationRun {
         if summary.droppedTrailingBytes > 0 { notes.append(.droppedTrailingBytes(count: summary.droppedTrailingBytes)) }
         return SeparationReport(engine: adapted.name, plan: pipeline.plan, input: input, outputRate: outputRate, summary: summary,
                                 outputs: reports(outcomes), chunked: !onePass, interrupted: interrupted, notes: notes,
-                                timings: timings)
+                                timings: timings, latency: try? pipeline.latency(), live: livePlan)
+    }
+
+    /// Whether any output subtracts the separated part from the input (as `Pipeline.keepsInput`).
+    private func keepsInput(engine: Separator) -> Bool {
+        request.outputs.contains { output in
+            switch output.content {
+            case .rest: return true
+            case .stem(let index): return request.remove != engine.stemsAskForRest[index]
+            }
+        }
     }
 
     /// `path` with its folder's every link resolved (realpath), for comparing names of files

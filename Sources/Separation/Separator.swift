@@ -49,6 +49,10 @@ public protocol WindowPolicy {
     /// context it needs and separates worse (not only differently at the seams). `tune` never
     /// recommends a shorter chunk. 0 when any length serves.
     var shortestUsefulChunkSeconds: Double { get }
+    /// The shortest window, in seconds, the engine separates with at all when a latency budget
+    /// asks for short windows (`--latency`): separation is worse below `shortestUsefulChunkSeconds`,
+    /// but works. Default: `shortestUsefulChunkSeconds`.
+    var shortestLiveChunkSeconds: Double { get }
     /// Throws when a window of `frames` frames needs more memory than the machine has (checked
     /// before a run, so a long `--chunk` is a message, not an allocation that fails mid-run).
     func checkWindow(frames: Int) throws
@@ -59,6 +63,7 @@ extension WindowPolicy {
     public func preferredOverlapFrames(near frames: Int, chunkFrames: Int) -> Int? { nil }
     public var defaultChunkSeconds: Double { 10 }
     public var shortestUsefulChunkSeconds: Double { 0 }
+    public var shortestLiveChunkSeconds: Double { shortestUsefulChunkSeconds }
     public func checkWindow(frames: Int) throws {}
 }
 

@@ -24,6 +24,13 @@ public struct PipelineConfiguration: Sendable {
     public var progressInterval: Double = 0.5
     /// Ends the input where reading got to when requested (the run's `RunControl` passes its own).
     public var cancellation = Cancellation()
+    /// A live run (`--latency`): the engine separates a window of silence while the first window
+    /// fills (so the first real one is not slowed by memory being made), and its time per window
+    /// is watched against the hop.
+    public var live = false
+    /// Hears, once, that the engine takes longer per window than the hop: it is not keeping up
+    /// with real time (live runs only; called on the engine's thread).
+    public var onFallingBehind: (@Sendable (FallingBehind) -> Void)?
 
     public init() {}
 }
@@ -119,6 +126,16 @@ public struct ProgressReport: Sendable {
     }
 }
 
+/// An engine slower than real time at a live run's windows: each hop of audio took longer to separate.
+public struct FallingBehind: Sendable, Equatable {
+    /// Audio each window adds.
+    public let hopSeconds: Double
+    /// The engine's mean time per window over the windows measured.
+    public let windowSeconds: Double
+    public let windows: Int
+    public var realtimeFactor: Double { hopSeconds / max(windowSeconds, 1e-9) }
+}
+
 /// What a finished run counted.
 public struct PipelineSummary: Sendable {
     public var inputFrames = 0
@@ -141,6 +158,12 @@ public struct PipelineSummary: Sendable {
     /// CPU time the two resamplers spent (to the engine's rate on the reader's thread, back on
     /// the writer's): zero when the rates are equal.
     public var resampleSeconds = 0.0
+    /// From a frame's read to its write, the longest and the mean over every write (seconds); for
+    /// a file read faster than the engine runs, this includes the time frames waited in the queues.
+    public var worstLatencySeconds = 0.0
+    public var meanLatencySeconds = 0.0
+    /// Set when a live run's engine fell behind real time.
+    public var fellBehind: FallingBehind?
 }
 
 /// stdin → decode → resample to the engine's rate → chunk → separate → cross-fade →
@@ -233,6 +256,13 @@ public final class Pipeline {
     /// Frames of the longest window this run forms.
     private let windowFrames: Int
 
+    /// This run's computed latency (`PipelineLatency`): reads, resamplers and window.
+    public func latency() throws -> PipelineLatency {
+        try PipelineLatency.of(layout: plan.layout, engineRate: plan.engineRate, inputRate: source.description.sampleRate,
+                               outputRate: outputRate, blockFrames: configuration.blockFrames,
+                               quality: configuration.resampleQuality, keepsInput: keepsInput)
+    }
+
     /// What the run's windows cost, checked against the memory the process can have before the run.
     public var memory: RunMemory {
         RunMemory(channels: workingChannels, inputChannels: source.description.channelCount, windowFrames: windowFrames,
@@ -269,6 +299,8 @@ public final class Pipeline {
         readerNonFinite = 0
         readerResampleSeconds = 0
         engineTiming = EngineTiming()
+        fellBehind = nil
+        arrivals.withLock { $0 = [] }
         let windows = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let separated = BoundedQueue<Message>(capacity: configuration.queueCapacity)
         let history = keepsInput ? InputHistory(channelCount: source.description.channelCount) : nil
@@ -306,6 +338,7 @@ public final class Pipeline {
         summary.windows = engineTiming.windows
         summary.engineSeconds = engineTiming.seconds
         summary.slowestWindowSeconds = engineTiming.slowestFull ?? engineTiming.slowest
+        summary.fellBehind = fellBehind
         summary.resampleSeconds += readerResampleSeconds
         summary.droppedTrailingBytes = source.droppedTrailingBytes
         summary.wallSeconds = Date().timeIntervalSince(started)
@@ -342,6 +375,11 @@ public final class Pipeline {
     }
     /// Written by the reader thread, read after it has been joined.
     private var readerNonFinite = 0
+    /// When each block arrived: the input frames read by then, and the time. The reader appends,
+    /// the writer looks up and drops what it has written.
+    private let arrivals = Mutex<[(frames: Int, nanoseconds: UInt64)]>([])
+    /// Set by the engine thread once it has fallen behind (read after it has been joined).
+    private var fellBehind: FallingBehind?
     /// Written by the engine thread, read after it has been joined.
     private var engineTiming = EngineTiming()
 
@@ -388,6 +426,7 @@ public final class Pipeline {
                     break
                 }
                 guard let frames = block.first?.count, frames > 0 else { break }
+                arrivals.withLock { $0.append((inputFrames + frames, DispatchTime.now().uptimeNanoseconds)) }
                 nonFinite += Self.zeroNonFinite(&block)
                 // Kept before the window that holds it is sent, so the writer always finds it.
                 history?.append(block)
@@ -444,6 +483,13 @@ public final class Pipeline {
     // MARK: engine thread
 
     private func separateLoop(from windows: BoundedQueue<Message>, into separated: BoundedQueue<Message>) {
+        if configuration.live {
+            // While the first window fills: the engine's memory made and touched, its caches warm.
+            let silence = [Float](repeating: 0, count: plan.layout.chunkFrames)
+            _ = try? engine.separate(channels: Array(repeating: silence, count: workingChannels))
+        }
+        let hopSeconds = Double(plan.layout.hopFrames) / Double(plan.engineRate)
+        var recent: [Double] = []
         while let message = windows.take() {
             guard case .window(var window, let inputFrames) = message else {
                 separated.put(message)
@@ -468,7 +514,19 @@ public final class Pipeline {
                 }
                 window.channels = []
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - windowStarted) / 1e9
-                engineTiming.record(seconds, fullLength: window.frames == plan.layout.chunkFrames || windows[0].frames == plan.layout.chunkFrames)
+                let fullLength = window.frames == plan.layout.chunkFrames || windows[0].frames == plan.layout.chunkFrames
+                engineTiming.record(seconds, fullLength: fullLength)
+                if configuration.live, fellBehind == nil, fullLength {
+                    // The mean of the last few full windows, once there are two: slower than the hop
+                    // is slower than real time.
+                    recent = Array((recent + [seconds]).suffix(8))
+                    let mean = recent.reduce(0, +) / Double(recent.count)
+                    if recent.count >= 2, mean > hopSeconds {
+                        let behind = FallingBehind(hopSeconds: hopSeconds, windowSeconds: mean, windows: recent.count)
+                        fellBehind = behind
+                        configuration.onFallingBehind?(behind)
+                    }
+                }
                 guard separated.put(.stems(windows, inputFrames: inputFrames)) else { return }
             } catch {
                 windows.close()
@@ -612,6 +670,26 @@ public final class Pipeline {
         }
         var written = Array(repeating: 0, count: sinks.count)
         var lastReport = Date.distantPast
+        // Input frames the first output has been written for, and the read-to-write latencies.
+        var writtenInput = 0
+        var worstLatency = 0.0, latencySum = 0.0, latencyCount = 0
+        func measureLatency() {
+            let now = DispatchTime.now().uptimeNanoseconds
+            let covered = Int(Double(written[0]) * Double(inputRate) / Double(outputRate))
+            guard covered > writtenInput else { return }
+            // The first frame of what was just written has waited longest: from the read of its block.
+            let arrived = arrivals.withLock { stamps -> UInt64? in
+                let first = stamps.first { $0.frames > writtenInput }?.nanoseconds
+                stamps.removeAll { $0.frames <= covered }
+                return first
+            }
+            writtenInput = covered
+            guard let arrived, now >= arrived else { return }
+            let seconds = Double(now - arrived) / 1e9
+            worstLatency = max(worstLatency, seconds)
+            latencySum += seconds
+            latencyCount += 1
+        }
         let totalSeconds = source.description.knownFrames.map { Double($0) / Double(inputRate) }
 
         func emit(_ outputs: [[[Float]]]) throws {
@@ -624,6 +702,7 @@ public final class Pipeline {
                 try sinks[index].sink.write(block)
                 written[index] += frames
             }
+            measureLatency()
             report(force: false)
         }
         var reportedFrames = -1
@@ -650,7 +729,9 @@ public final class Pipeline {
         }
         func summary(inputFrames: Int) -> PipelineSummary {
             PipelineSummary(inputFrames: inputFrames, outputFrames: written[0],
-                            clampedSamples: sinks.reduce(0) { $0 + $1.sink.clampedSamples }, resampleSeconds: finisher.seconds)
+                            clampedSamples: sinks.reduce(0) { $0 + $1.sink.clampedSamples }, resampleSeconds: finisher.seconds,
+                            worstLatencySeconds: worstLatency,
+                            meanLatencySeconds: latencyCount > 0 ? latencySum / Double(latencyCount) : 0)
         }
 
         while let message = separated.take() {

@@ -33,6 +33,9 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
     case rateOutOfReach(what: String, hz: Int, engineHz: Int)
     /// The overlap must be at most half the window (seconds, as the user gave them).
     case overlapTooLong(overlapSeconds: Double, chunkSeconds: Double)
+    /// `--latency` below what this engine honours: its shortest window and hop, with the reads and
+    /// resamplers, take `smallestSeconds`.
+    case latencyTooShort(seconds: Double, engine: String, smallestSeconds: Double, chunkSeconds: Double, hopSeconds: Double)
     /// A WAV header whose block align is not channels × the bytes of one sample.
     case blockAlignMismatch(blockAlign: Int, channels: Int, bitsPerSample: Int)
     /// An AU header whose data offset and size libsndfile reads no audio from: audio starting past
@@ -119,6 +122,10 @@ public enum StreamError: Error, Equatable, CustomStringConvertible {
         case .overlapTooLong(let overlap, let chunk):
             return "overlap \(Self.seconds(overlap)) s is more than half the \(Self.seconds(chunk)) s window; "
                 + "give --overlap \(Self.seconds(chunk / 2)) or less"
+        case .latencyTooShort(let seconds, let engine, let smallest, let chunk, let hop):
+            return String(format: "latency %@ s is below the smallest the %@ engine can honour, %.2f s (%@ s windows every %@ s, "
+                          + "with the reads and resampling): give --latency %.2f or more",
+                          Self.seconds(seconds), engine, smallest, Self.seconds(chunk), Self.seconds(hop), (smallest * 100 - 1e-6).rounded(.up) / 100)
         case .blockAlignMismatch(let blockAlign, let channels, let bits):
             let bytes = (bits + 7) / 8
             return "invalid WAV header: block align \(blockAlign) does not match \(channels) channel\(channels == 1 ? "" : "s") "

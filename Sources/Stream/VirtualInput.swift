@@ -91,7 +91,14 @@ final class VirtualInput {
             return position
         }
         // A short skip ahead inside the prefix (header padding, a small chunk): read it, keep it.
-        if prefixComplete, !inMemory, target > bytesArrived, target <= Int64(recordLimit) {
+        // Not a skip over a PCM or float WAV's audio (libsndfile looks past the data for trailing
+        // chunks): that would wait for the whole stream before the first frame is read, which a
+        // live input delivers only as it is recorded. (A small compressed WAV is still read whole
+        // here: libsndfile's GSM and ADPCM decoders invent audio past the end of a pipe, and
+        // knowing where it ended catches them within a block.)
+        let wav = WAVFormatChunk(prefix: recorded)
+        let skipsAudio = wav.map { [1, 3, 0xFFFE].contains($0.formatTag) && $0.dataStart.map { target > Int64($0) } == true } ?? false
+        if prefixComplete, !inMemory, !skipsAudio, target > bytesArrived, target <= Int64(recordLimit) {
             position = bytesArrived
             var scratch = [UInt8](repeating: 0, count: Int(target - position))
             let got = scratch.withUnsafeMutableBytes { read(into: $0.baseAddress!, count: $0.count) }

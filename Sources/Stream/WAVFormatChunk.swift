@@ -13,6 +13,8 @@ struct WAVFormatChunk: Equatable {
     /// The `data` chunk's stated length, when its header is among the bytes (RIFF and RIFX only:
     /// RF64 keeps the length elsewhere).
     var dataBytes: Int?
+    /// Where the audio begins: the offset of the `data` chunk's payload, when its header is among the bytes.
+    var dataStart: Int?
     var isRF64: Bool
 
     /// libsndfile's limit on channels (SF_MAX_CHANNELS), which RawPCMSource shares.
@@ -45,6 +47,7 @@ struct WAVFormatChunk: Equatable {
                 format = (integer(body, 2), integer(body + 2, 2), integer(body + 4, 4), integer(body + 12, 2), integer(body + 14, 2))
             } else if id == "data" {
                 data = size
+                dataStart = body
                 break
             }
             offset = body + size + size % 2

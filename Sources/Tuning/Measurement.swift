@@ -26,12 +26,24 @@ public struct RunStats: Codable, Equatable, Sendable {
     public var shortestUsefulChunkSeconds: Double?
     /// Stems the run wrote (one per query; nil in files from before several stems).
     public var stems: Int?
+    /// The computed latency (reads, resamplers, window; `PipelineLatency`), and the measured one
+    /// from a frame's read to its write: the longest and the mean.
+    public var latencySeconds: Double?
+    public var worstLatencySeconds: Double?
+    public var meanLatencySeconds: Double?
+    /// A live run (`--latency`) whose engine fell behind real time.
+    public var fellBehind: Bool?
 
     public init(engine: String, engineSampleRate: Int, chunkSeconds: Double, overlapSeconds: Double, snapped: Bool, inputFrames: Int,
                 inputSampleRate: Int, outputFrames: Int, wallSeconds: Double, loadSeconds: Double, windows: Int,
                 engineSeconds: Double, slowestWindowSeconds: Double, peakResidentBytes: Int, resampleSeconds: Double = 0,
-                shortestUsefulChunkSeconds: Double? = nil, stems: Int? = nil) {
+                shortestUsefulChunkSeconds: Double? = nil, stems: Int? = nil, latency: Double? = nil, worstLatency: Double? = nil,
+                meanLatency: Double? = nil, fellBehind: Bool? = nil) {
         self.stems = stems
+        self.latencySeconds = latency
+        self.worstLatencySeconds = worstLatency
+        self.meanLatencySeconds = meanLatency
+        self.fellBehind = fellBehind
         self.engine = engine
         self.engineSampleRate = engineSampleRate
         self.chunkSeconds = chunkSeconds
@@ -61,6 +73,8 @@ public struct RunStats: Codable, Equatable, Sendable {
         case slowestWindowSeconds = "slowest_window_seconds", peakResidentBytes = "peak_rss_bytes"
         case resampleSeconds = "resample_seconds"
         case shortestUsefulChunkSeconds = "shortest_useful_chunk_seconds"
+        case latencySeconds = "latency_seconds", worstLatencySeconds = "worst_latency_seconds"
+        case meanLatencySeconds = "mean_latency_seconds", fellBehind = "fell_behind"
     }
 
     public func write(to path: String) throws {

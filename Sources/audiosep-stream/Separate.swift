@@ -91,6 +91,9 @@ struct Separate: ParsableCommand {
     @Option(name: .long, help: "Cross-faded overlap between windows in seconds, at most half the chunk (default: 1, or a quarter of a chunk under 4 s).",
             transform: ArgumentValues.overlap)
     var overlap: Double?
+    @Option(name: .long, help: "Live: a latency budget in seconds (1, 1.5, 800ms): chunk, overlap and reads are chosen so that each frame is written within it while the engine keeps up with real time (not with --chunk or --overlap).",
+            transform: { try Quantity.seconds($0, name: "--latency") })
+    var latency: Double?
     @Option(name: .long, help: "Cross-fade shape: raised-cosine or linear.")
     var fade: FadeShape = .raisedCosine
     @Option(name: .long, help: "Sample-rate converter: medium (default: 125 dB, below 16-bit noise), fast (100 dB) or best (libsamplerate's best sinc, 145 dB).")
@@ -192,7 +195,11 @@ struct Separate: ParsableCommand {
         var request = SeparationRequest(input: readsStdin ? .standardInput : .path(inputPath!), outputs: outputs)
         request.rawFormat = raw.map { SeparationRequest.RawFormat(sampleRate: $0.rate, channelCount: $0.channels, sampleFormat: $0.format) }
         request.shape = OutputShape(sampleRate: outRate, bits: outBits, encoding: explicitEncoding, endian: outEndian)
+        if latency != nil, chunk != nil || overlap != nil {
+            throw UsageError("--latency chooses the chunk and overlap itself; give either --latency or --chunk/--overlap")
+        }
         request.windows = WindowRequest(chunkSeconds: chunk, overlapSeconds: overlap)
+        request.windows.latencySeconds = latency
         request.remove = remove
         request.downmix = downmix
         request.fade = fade
@@ -218,7 +225,9 @@ struct Separate: ParsableCommand {
         StopSignals.attach(control)
         let showProgress = !quiet && (progress || isatty(STDERR_FILENO) == 1)
         let meter = ProgressMeter(terminal: isatty(STDERR_FILENO) == 1)
-        let report = try run.run(engine: separator, control: control, progress: showProgress ? meter.show : nil) { output in
+        let live: @Sendable (RunNote) -> Void = { line in Console.error("audiosep-stream: \(line.description)\n") }
+        let report = try run.run(engine: separator, control: control, progress: showProgress ? meter.show : nil,
+                                 live: live) { output in
             // A failed run's output kept beside the file the user had.
             guard let path = output.path else { return }
             switch output.settled {
@@ -237,7 +246,10 @@ struct Separate: ParsableCommand {
                          windows: summary.windows, engineSeconds: summary.engineSeconds,
                          slowestWindowSeconds: summary.slowestWindowSeconds,
                          peakResidentBytes: summary.peakResidentBytes, resampleSeconds: summary.resampleSeconds,
-                         shortestUsefulChunkSeconds: separator.shortestUsefulChunkSeconds, stems: separator.stemCount).write(to: stats)
+                         shortestUsefulChunkSeconds: separator.shortestUsefulChunkSeconds, stems: separator.stemCount,
+                         latency: report.latency?.algorithmicSeconds, worstLatency: summary.worstLatencySeconds,
+                         meanLatency: summary.meanLatencySeconds, fellBehind: report.live == nil ? nil : summary.fellBehind != nil)
+                .write(to: stats)
         }
         if let table = separator.profiling?.report(loadSeconds: loadSeconds, audioSeconds: report.inputSeconds) {
             Console.error(table)
@@ -256,6 +268,13 @@ struct Separate: ParsableCommand {
         for line in report.notes {
             if case .snapped = line, !showProgress { continue }
             if line.isWarning || !quiet { note(line.description) }
+        }
+        if let plan = report.live, let latency = report.latency, !quiet {
+            note(String(format: "latency: %.3f s computed (%.3f s windows every %.3f s; reads %.3f, resampling %.3f + %.3f), "
+                        + "up to %.3f s with the engine's time while it keeps up; measured from read to write: %.3f s at most, "
+                        + "%.3f s on average", latency.algorithmicSeconds, plan.chunkSeconds, plan.hopSeconds, latency.readSeconds,
+                        latency.inputResamplerSeconds, latency.outputResamplerSeconds, plan.worstSeconds,
+                        summary.worstLatencySeconds, summary.meanLatencySeconds))
         }
     }
 

@@ -248,33 +248,6 @@ final class ResamplerTests: XCTestCase {
 }
 
 final class PipelineTests: XCTestCase {
-    func writeRaw(_ planar: [[Float]], format: SampleFormat, to path: String) throws {
-        var bytes: [UInt8] = []
-        SampleCodec(format: format, channelCount: planar.count).encode(planar, into: &bytes)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-    }
-
-    func readRaw(_ path: String, channels: Int, format: SampleFormat) throws -> [[Float]] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let codec = SampleCodec(format: format, channelCount: channels)
-        return data.withUnsafeBytes { codec.decode($0, frames: data.count / codec.bytesPerFrame) }
-    }
-
-    func runPipeline(_ input: [[Float]], rate: Int, outRate: Int? = nil, engine: Separator = IdentityEngine(),
-                     configure: (inout PipelineConfiguration) -> Void = { _ in }) throws -> ([[Float]], PipelineSummary) {
-        let format = try SampleFormat(encoding: .floatingPoint, bits: 32)
-        let inPath = temporaryPath("pipeline-in.f32"), outPath = temporaryPath("pipeline-out.f32")
-        try writeRaw(input, format: format, to: inPath)
-        var configuration = PipelineConfiguration()
-        configure(&configuration)
-        let source = try RawPCMSource(.path(inPath), sampleRate: rate, channelCount: input.count, format: format)
-        let sink = RawSink(output: try OutputFile(path: outPath), channelCount: input.count, format: format)
-        let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: outRate ?? rate,
-                                    configuration: configuration)
-        let summary = try pipeline.run()
-        return (try readRaw(outPath, channels: input.count, format: format), summary)
-    }
-
     func testIdentityAtTheEngineRateIsExactForEveryGeometry() throws {
         let input = tones(frames: 32_000 * 3 + 123, rate: 32_000, channels: 2)
         for (chunk, overlap) in [(1.0, 0.1), (0.5, 0.25), (2.0, 0.0), (10.0, 1.0)] {
@@ -463,5 +436,35 @@ final class VirtualInputTests: XCTestCase {
         // Cut inside the samples: whatever whole frames are there, then the end.
         let source = try SndfileSource(bytes: Array(whole[0..<(44 + 61)]))
         XCTAssertEqual(try source.read(maxFrames: 1000).first?.count, 30)
+    }
+}
+
+/// Raw files and one pipeline run over them, for every test case of this module.
+extension XCTestCase {
+    func writeRaw(_ planar: [[Float]], format: SampleFormat, to path: String) throws {
+        var bytes: [UInt8] = []
+        SampleCodec(format: format, channelCount: planar.count).encode(planar, into: &bytes)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    func readRaw(_ path: String, channels: Int, format: SampleFormat) throws -> [[Float]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let codec = SampleCodec(format: format, channelCount: channels)
+        return data.withUnsafeBytes { codec.decode($0, frames: data.count / codec.bytesPerFrame) }
+    }
+
+    func runPipeline(_ input: [[Float]], rate: Int, outRate: Int? = nil, engine: Separator = IdentityEngine(),
+                     configure: (inout PipelineConfiguration) -> Void = { _ in }) throws -> ([[Float]], PipelineSummary) {
+        let format = try SampleFormat(encoding: .floatingPoint, bits: 32)
+        let inPath = temporaryPath("pipeline-in.f32"), outPath = temporaryPath("pipeline-out.f32")
+        try writeRaw(input, format: format, to: inPath)
+        var configuration = PipelineConfiguration()
+        configure(&configuration)
+        let source = try RawPCMSource(.path(inPath), sampleRate: rate, channelCount: input.count, format: format)
+        let sink = RawSink(output: try OutputFile(path: outPath), channelCount: input.count, format: format)
+        let pipeline = try Pipeline(source: source, engine: engine, sink: sink, outputRate: outRate ?? rate,
+                                    configuration: configuration)
+        let summary = try pipeline.run()
+        return (try readRaw(outPath, channels: input.count, format: format), summary)
     }
 }
