@@ -94,8 +94,10 @@ public enum TuneAnalysis {
     /// them. So the pool is the configurations whose SNR against the one pass is
     /// `transparentSNR` or better (or, when none is, those within 1 dB of the best); from the
     /// pool, the leanest within `speedTolerance` of the fastest.
+    /// With `bestSounding` (`tune --latency`), the pick is instead the highest SNR against the one
+    /// pass among those meeting the limits (on the front or not), the longer window on a tie.
     public static func analyse(_ configurations: inout [TunedConfiguration], limits: TuneLimits,
-                               sampleSeconds: Double, shortestUsefulSeconds: Double = 0) -> Recommendation {
+                               sampleSeconds: Double, shortestUsefulSeconds: Double = 0, bestSounding: Bool = false) -> Recommendation {
         for index in configurations.indices {
             configurations[index].meetsLimits = meets(configurations[index], limits)
             configurations[index].belowShortestUseful = !isUseful(configurations[index], shortestUsefulSeconds: shortestUsefulSeconds)
@@ -121,13 +123,24 @@ public enum TuneAnalysis {
                                                                   shortestUsefulSeconds: shortestUsefulSeconds).description)
         }
         let candidates = configurations.indices.filter {
-            configurations[$0].meetsLimits && configurations[$0].recommendable && configurations[$0].pareto
+            configurations[$0].meetsLimits && configurations[$0].recommendable && (configurations[$0].pareto || bestSounding)
         }
         guard !candidates.isEmpty else {
             return Recommendation(index: nil, chunkSeconds: nil, overlapSeconds: nil,
                                   reason: noneMeets(judged, limits))
         }
         func snr(_ index: Int) -> Double { configurations[index].boundarySNR ?? .infinity }
+        if bestSounding {
+            let chosen = candidates.max { a, b in
+                snr(a) != snr(b) ? snr(a) < snr(b) : configurations[a].chunkSeconds < configurations[b].chunkSeconds
+            }!
+            let pick = configurations[chosen]
+            let reason = "the best-sounding (highest SNR against the one pass) of those meeting " + (limitsText(limits) ?? "the limits")
+                + String(format: " and keeping real time: %.1fx real time, %@ peak, %.2f s latency, SNR %@", pick.realtimeFactor,
+                         TuneReport.megabytes(pick.peakRSSBytes), pick.latencySeconds,
+                         pick.boundarySNR.map { String(format: "%.1f dB", $0) } ?? "identical to the whole pass")
+            return Recommendation(index: chosen, chunkSeconds: pick.chunkSeconds, overlapSeconds: pick.overlapSeconds, reason: reason)
+        }
         let transparent = candidates.filter { snr($0) >= transparentSNR }
         let bestSNR = candidates.map(snr).max()!
         let pool = transparent.isEmpty ? candidates.filter { snr($0) >= bestSNR - 1 } : transparent

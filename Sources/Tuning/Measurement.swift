@@ -118,6 +118,10 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
     /// True when the chunk is shorter than the engine's shortest useful window
     /// (`Separator.shortestUsefulChunkSeconds`): measured and shown, never recommended.
     public var belowShortestUseful = false
+    /// The `--latency` budget this configuration was run with (`tune --latency`); its windows are
+    /// the ones the filter chose for it, and `latencySeconds` is the budget's computed worst case
+    /// (reads, resamplers, window and one hop for the engine).
+    public var latencyBudgetSeconds: Double?
 
     public init(requestedChunkSeconds: Double, chunkSeconds: Double, overlapSeconds: Double, snapped: Bool,
                 realtimeFactor: Double, peakRSSBytes: Int, latencySeconds: Double, boundarySNR: Double?,
@@ -141,6 +145,7 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
         case latencySeconds = "latency_seconds", boundarySNR = "boundary_snr_db", loadSeconds = "load_seconds"
         case meetsLimits = "meets_limits", recommendable
         case belowShortestUseful = "below_shortest_useful"
+        case latencyBudgetSeconds = "latency_budget_seconds"
     }
 
     // Encode nil SNR as an explicit null, so every object has every key.
@@ -160,6 +165,7 @@ public struct TunedConfiguration: Codable, Equatable, Sendable {
         try container.encode(meetsLimits, forKey: .meetsLimits)
         try container.encode(recommendable, forKey: .recommendable)
         try container.encode(belowShortestUseful, forKey: .belowShortestUseful)
+        try container.encodeIfPresent(latencyBudgetSeconds, forKey: .latencyBudgetSeconds)
     }
 
     /// A short name for messages: "chunk 4 s, overlap 0.4 s".

@@ -115,7 +115,10 @@ public struct TuneReport: Codable, Equatable, Sendable {
                             wholePass.realtimeFactor, Self.megabytes(wholePass.peakRSSBytes)))
         if let note = shortChunkNote { lines.append(note) }
         if let note = longChunkNote { lines.append(note) }
-        if let chunk = recommendation.chunkSeconds, let overlap = recommendation.overlapSeconds {
+        if let index = recommendation.index, let budget = configurations[index].latencyBudgetSeconds {
+            lines.append("recommended: --latency \(Self.seconds(budget))  (chunk \(Self.seconds(configurations[index].chunkSeconds)) s, "
+                         + "overlap \(Self.seconds(configurations[index].overlapSeconds)) s; \(recommendation.reason))")
+        } else if let chunk = recommendation.chunkSeconds, let overlap = recommendation.overlapSeconds {
             lines.append("recommended: --chunk \(Self.seconds(chunk)) --overlap \(Self.seconds(overlap))  (\(recommendation.reason))")
         } else {
             lines.append("recommended: none — \(recommendation.reason)")

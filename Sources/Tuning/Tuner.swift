@@ -17,6 +17,10 @@ public struct TuneRequest: Sendable {
     public var chunks: [Double] = [1, 2, 4, 8, 16, 32]
     public var overlaps: [OverlapSpec] = [.fraction(0.1)]
     public var limits = TuneLimits()
+    /// `tune --latency`: budgets to run the filter with (`--latency B`) instead of the chunk and
+    /// overlap grid; each gets the windows the filter chooses for it. Budgets below what the
+    /// engine honours are skipped.
+    public var latencyBudgets: [Double] = []
     /// The engine's shortest useful window, when known before any run (the front end builds the
     /// built-in engines; AudioSep states it without loading). Each run also reports its engine's,
     /// and that one decides.
@@ -47,11 +51,17 @@ public final class Tuner {
         for chunk in request.chunks where !(chunk.isFinite && chunk > 0) {
             throw TuneError.invalidValue(name: "chunk length", value: "\(chunk)")
         }
+        self.request = request
+        sampleSeconds = try Self.sampleSeconds(request)
+        if !request.latencyBudgets.isEmpty {
+            for budget in request.latencyBudgets where !(budget.isFinite && budget > 0) {
+                throw TuneError.invalidValue(name: "latency budget", value: "\(budget)")
+            }
+            return
+        }
         guard !request.chunks.isEmpty, !request.overlaps.isEmpty else {
             throw TuneError.invalidValue(name: "--chunks", value: "(none)")
         }
-        self.request = request
-        sampleSeconds = try Self.sampleSeconds(request)
         guard request.chunks.contains(where: { TuneAnalysis.isJudged(chunkSeconds: $0, sampleSeconds: sampleSeconds) }) else {
             throw TuneError.noJudgedChunk(chunks: request.chunks, sampleSeconds: sampleSeconds)
         }
@@ -97,9 +107,13 @@ public final class Tuner {
         }
         guard input.seconds > 0 else { throw TuneError.invalidValue(name: "input (no audio)", value: request.inputPath ?? "") }
 
-        var grid: [(chunk: Double, overlap: Double)] = []
-        for chunk in request.chunks {
-            for overlap in request.overlaps { grid.append((chunk, overlap.seconds(forChunk: chunk))) }
+        var grid: [(chunk: Double, overlap: Double, budget: Double?)] = []
+        if request.latencyBudgets.isEmpty {
+            for chunk in request.chunks {
+                for overlap in request.overlaps { grid.append((chunk, overlap.seconds(forChunk: chunk), nil)) }
+            }
+        } else {
+            grid = request.latencyBudgets.map { (0, 0, $0) }
         }
         let steps = grid.count + 1
 
@@ -114,15 +128,26 @@ public final class Tuner {
         var configurations: [TunedConfiguration] = []
         var snaps: [String] = []
         for (step, point) in grid.enumerated() {
-            let label = String(format: "chunk %g s, overlap %g s", point.chunk, point.overlap)
+            let label = point.budget.map { String(format: "--latency %g s", $0) }
+                ?? String(format: "chunk %g s, overlap %g s", point.chunk, point.overlap)
             progress("\(step + 2)/\(steps): \(label)")
             let output = work + "/out-\(step).wav"
-            let stats = try measure(chunk: point.chunk, overlap: point.overlap, input: inputPath, output: output, tag: "\(step)")
+            let stats: RunStats
+            if let budget = point.budget {
+                // A budget the engine cannot honour is skipped; so is one that gives windows
+                // a larger budget already gave.
+                guard let measured = try? measure(latency: budget, input: inputPath, output: output, tag: "\(step)"),
+                      !configurations.contains(where: { abs($0.chunkSeconds - measured.chunkSeconds) < 1e-9
+                                                        && abs($0.overlapSeconds - measured.overlapSeconds) < 1e-9 }) else { continue }
+                stats = measured
+            } else {
+                stats = try measure(chunk: point.chunk, overlap: point.overlap, input: inputPath, output: output, tag: "\(step)")
+            }
             let comparison = try TuneAudio.snr(test: output, reference: work + "/whole.wav")
             guard comparison.frames == comparison.referenceFrames else {
                 throw TuneError.wrongLength(configuration: label, got: comparison.frames, expected: comparison.referenceFrames)
             }
-            if stats.snapped {
+            if stats.snapped, point.budget == nil {
                 snaps.append(String(format: "%g/%g → %.3f/%.3f", point.chunk, point.overlap, stats.chunkSeconds, stats.overlapSeconds))
             }
             configurations.append(TunedConfiguration(
@@ -130,11 +155,21 @@ public final class Tuner {
                 snapped: stats.snapped, realtimeFactor: stats.inputSeconds / max(stats.wallSeconds, 1e-9),
                 peakRSSBytes: stats.peakResidentBytes, latencySeconds: stats.chunkSeconds + stats.slowestWindowSeconds,
                 boundarySNR: comparison.snr, loadSeconds: stats.loadSeconds, windows: stats.windows))
+            if let budget = point.budget {
+                // The budget's worst case: what the filter computed, plus one hop for the engine.
+                configurations[configurations.count - 1].requestedChunkSeconds = stats.chunkSeconds
+                configurations[configurations.count - 1].latencySeconds = (stats.latencySeconds ?? stats.chunkSeconds)
+                    + stats.chunkSeconds - stats.overlapSeconds
+                configurations[configurations.count - 1].latencyBudgetSeconds = budget
+            }
             try? FileManager.default.removeItem(atPath: output)
         }
-        let shortestUseful = whole.shortestUsefulChunkSeconds ?? request.shortestUsefulChunkSeconds
+        guard !configurations.isEmpty else { throw TuneError.invalidValue(name: "--latency (no budget the engine honours)",
+                                                                          value: request.latencyBudgets.map { String(format: "%g", $0) }.joined(separator: ",")) }
+        // Live windows are below the engine's shortest useful one by design: the budget decides.
+        let shortestUseful = request.latencyBudgets.isEmpty ? whole.shortestUsefulChunkSeconds ?? request.shortestUsefulChunkSeconds : 0
         let recommendation = TuneAnalysis.analyse(&configurations, limits: request.limits, sampleSeconds: input.seconds,
-                                                  shortestUsefulSeconds: shortestUseful)
+                                                  shortestUsefulSeconds: shortestUseful, bestSounding: !request.latencyBudgets.isEmpty)
         let snapNote = snaps.isEmpty ? nil
             : "* the \(whole.engine) engine snapped chunk/overlap to lengths it wastes nothing on, with windows on the grid of one pass (s): "
                 + snaps.joined(separator: ", ")
@@ -149,13 +184,22 @@ public final class Tuner {
 
     /// One configuration in a fresh child process: float WAV out, measurements in a side file.
     private func measure(chunk: Double, overlap: Double, input: String, output: String, tag: String) throws -> RunStats {
+        try measure(["--chunk", String(chunk), "--overlap", String(overlap)], label: String(format: "chunk %g s, overlap %g s", chunk, overlap),
+                    input: input, output: output, tag: tag)
+    }
+
+    /// The filter's own windows for a latency budget.
+    private func measure(latency: Double, input: String, output: String, tag: String) throws -> RunStats {
+        try measure(["--latency", String(latency)], label: String(format: "--latency %g s", latency), input: input, output: output, tag: tag)
+    }
+
+    private func measure(_ windows: [String], label: String, input: String, output: String, tag: String) throws -> RunStats {
         let statsPath = request.workDirectory + "/stats-\(tag).json"
         try? FileManager.default.removeItem(atPath: statsPath)
         var arguments = request.engineArguments
-        arguments += ["-i", input, "-o", output, "--chunk", String(chunk), "--overlap", String(overlap),
-                      "--out-encoding", "floating-point", "--out-bits", "32", "--quiet", "--stats", statsPath]
+        arguments += ["-i", input, "-o", output] + windows
+            + ["--out-encoding", "floating-point", "--out-bits", "32", "--quiet", "--stats", statsPath]
         if let query = request.query { arguments += ["--", query] }
-        let label = String(format: "chunk %g s, overlap %g s", chunk, overlap)
         let outcome = try ChildProcess.run(request.executable, arguments, stderrPath: request.workDirectory + "/stderr-\(tag).txt")
         guard outcome.status == 0 else {
             let message = outcome.stderr.split(separator: "\n").last.map(String.init) ?? ""

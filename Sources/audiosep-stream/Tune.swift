@@ -40,6 +40,8 @@ struct Tune: ParsableCommand {
     var maxMemory: String?
     @Option(name: .long, help: "Recommend only configurations that keep up with real time within this latency (5s, 500ms).")
     var maxLatency: String?
+    @Option(name: .long, help: "Live: try the windows the filter's --latency chooses for this budget and for shorter ones, and recommend the best-sounding that keeps real time within it (1, 1.5s).")
+    var latency: String?
     @Option(name: .long, help: "Recommend only configurations whose SNR against one pass is at least this many dB.")
     var minBoundarySnr: Double?
     @Flag(name: .long, help: "Print the results as JSON on stdout instead of the table.")
@@ -79,9 +81,19 @@ struct Tune: ParsableCommand {
             request.chunks = Array(Set([1, 2, 4, 8, 16, 32] + named)).sorted()
         }
         request.overlaps = try overlap.split(separator: ",").map { try OverlapSpec(parsing: String($0)) }
+        var maxLatencySeconds = try maxLatency.map { try Quantity.seconds($0, name: "--max-latency") }
+        if let latency {
+            guard chunks == nil, maxLatency == nil else {
+                throw ValidationError("--latency chooses the windows itself; give it without --chunks and --max-latency")
+            }
+            let budget = try Self.bounded("--latency", try Quantity.seconds(latency, name: "--latency"), RunLimits.chunkSeconds)
+            // The budget, and shorter ones (shorter windows, more headroom for the engine).
+            request.latencyBudgets = [1, 0.85, 0.7, 0.55, 0.4].map { budget * $0 }
+            maxLatencySeconds = budget
+        }
         for case .seconds(let value) in request.overlaps { _ = try Self.bounded("--overlap", value, RunLimits.overlapSeconds) }
         request.limits = TuneLimits(maxMemoryBytes: try maxMemory.map(Quantity.bytes),
-                                    maxLatencySeconds: try maxLatency.map { try Quantity.seconds($0, name: "--max-latency") },
+                                    maxLatencySeconds: maxLatencySeconds,
                                     minBoundarySNR: minBoundarySnr)
         let tuner = try Tuner(request)
         if let plot { try PlotFile.check(plot) }

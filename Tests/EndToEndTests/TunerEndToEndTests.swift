@@ -91,6 +91,33 @@ final class TunerEndToEndTests: XCTestCase {
         XCTAssertNotEqual(chunk, 16)
     }
 
+    /// `tune --latency`: the windows the filter's own `--latency` gives this budget and shorter
+    /// ones, each within the budget, and the best-sounding recommended as a budget.
+    func testLatencyTriesTheFiltersLiveWindowsAndRecommendsABudget() throws {
+        let run = try Harness.shell("$BIN tune --engine dsp --query drums --latency 6 --seconds 20 --json -q")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: run.stdout) as? [String: Any])
+        let rows = try configurations(json)
+        XCTAssertGreaterThanOrEqual(rows.count, 2, "the 6 s budget and a shorter one the engine honours: \(rows)")
+        var chunks: Set<Double> = []
+        for row in rows {
+            XCTAssertLessThanOrEqual(try XCTUnwrap(row["latency_budget_seconds"] as? Double), 6 + 1e-9)
+            XCTAssertLessThanOrEqual(try XCTUnwrap(row["latency_seconds"] as? Double), try XCTUnwrap(row["latency_budget_seconds"] as? Double) + 1e-9)
+            XCTAssertGreaterThanOrEqual(try XCTUnwrap(row["chunk_seconds"] as? Double), 2.8, "never below the engine's live minimum")
+            chunks.insert(try XCTUnwrap(row["chunk_seconds"] as? Double))
+        }
+        XCTAssertEqual(chunks.count, rows.count, "each budget that gives the same windows is measured once")
+        let recommendation = try XCTUnwrap(json["recommendation"] as? [String: Any])
+        let snrs = rows.compactMap { $0["boundary_snr_db"] as? Double }
+        let chosen = try XCTUnwrap(rows.first { $0["chunk_seconds"] as? Double == recommendation["chunk_seconds"] as? Double })
+        XCTAssertEqual(chosen["boundary_snr_db"] as? Double, snrs.max(), "the best-sounding one")
+        let text = try Harness.shell("$BIN tune --engine dsp --query drums --latency 6 --seconds 20 -q")
+        XCTAssertTrue(String(decoding: text.stdout, as: UTF8.self).contains("recommended: --latency "), String(decoding: text.stdout, as: UTF8.self))
+        let refused = try Harness.shell("$BIN tune --engine identity --latency 1 --chunks 2 -q")
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--latency chooses the windows itself"), refused.stderr)
+    }
+
     func testSaysClearlyWhenNothingMeetsTheLimits() throws {
         let run = try Harness.shell("$BIN tune --engine identity --seconds 3 --chunks 1 --max-memory 1M -q")
         XCTAssertEqual(run.status, 0, run.stderr)
