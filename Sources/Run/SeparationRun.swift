@@ -266,14 +266,9 @@ public final class SeparationRun {
                                 timings: timings, latency: try? pipeline.latency(), live: livePlan)
     }
 
-    /// Whether any output subtracts the separated part from the input (as `Pipeline.keepsInput`).
+    /// Whether any output subtracts the separated part from the input.
     private func keepsInput(engine: Separator) -> Bool {
-        request.outputs.contains { output in
-            switch output.content {
-            case .rest: return true
-            case .stem(let index): return request.remove != engine.stemsAskForRest[index]
-            }
-        }
+        Pipeline.keepsInput(request.outputs.map(\.content), removes: request.remove, stemsAskForRest: engine.stemsAskForRest)
     }
 
     /// `path` with its folder's every link resolved (realpath), for comparing names of files

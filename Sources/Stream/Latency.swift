@@ -86,13 +86,12 @@ public struct LivePlan: Sendable, Equatable {
         guard budget.isFinite, budget > 0 else { throw StreamError.invalidValue(name: "latency", value: "\(budget) s") }
         let rate = engine.sampleRate
         let blockFrames = Self.blockFrames(inputRate: inputRate)
-        func latency(_ layout: WindowLayout) throws -> PipelineLatency {
-            try PipelineLatency.of(layout: layout, engineRate: rate, inputRate: inputRate, outputRate: outputRate,
-                                   blockFrames: blockFrames, quality: quality, keepsInput: keepsInput)
-        }
-        // The fixed part (read and resamplers) does not depend on the window.
-        let one = try latency(WindowLayout(chunkFrames: 1, overlapFrames: 0))
-        let fixed = one.algorithmicSeconds - one.windowSeconds
+        // The read and the resamplers (probed once) do not depend on the window.
+        var planned = try PipelineLatency.of(layout: WindowLayout(chunkFrames: 1, overlapFrames: 0), engineRate: rate,
+                                             inputRate: inputRate, outputRate: outputRate, blockFrames: blockFrames,
+                                             quality: quality, keepsInput: keepsInput)
+        planned.windowSeconds = 0
+        let fixed = planned.algorithmicSeconds
         let shortest = max(1, Int((engine.shortestLiveChunkSeconds * Double(rate)).rounded(.up)))
         let longest = max(shortest, Int(engine.defaultChunkSeconds * Double(rate)))
         // Every window from the shortest to the default, every 10 ms, as the engine snaps it; for
@@ -121,6 +120,7 @@ public struct LivePlan: Sendable, Equatable {
         chunkSeconds = Double(layout.chunkFrames) / Double(rate)
         overlapSeconds = Double(layout.overlapFrames) / Double(rate)
         self.blockFrames = blockFrames
-        self.latency = try latency(layout)
+        planned.windowSeconds = chunkSeconds
+        self.latency = planned
     }
 }

@@ -279,14 +279,19 @@ public final class Pipeline {
     /// Whether any output subtracts from the input, which the reader then keeps until the
     /// separation of each frame is back.
     public var keepsInput: Bool {
-        sinks.contains { sink in
-            switch sink.content {
+        Self.keepsInput(sinks.map(\.content), removes: configuration.output == .rest, stemsAskForRest: engine.stemsAskForRest)
+    }
+
+    /// Whether outputs holding `contents` subtract from the input: the rest, or a stem that
+    /// `--remove` (`removes`) or its own query (`stemsAskForRest`) inverts.
+    public static func keepsInput(_ contents: [PipelineSink.Content], removes: Bool, stemsAskForRest: [Bool]) -> Bool {
+        contents.contains { content in
+            switch content {
             case .rest: return true
-            case .stem(let index): return invertsStem(index)
+            case .stem(let index): return removes != stemsAskForRest[index]
             }
         }
     }
-
 
     /// The channels the engine sees: one when downmixing, else the input's.
     private var workingChannels: Int { configuration.downmix ? 1 : source.description.channelCount }

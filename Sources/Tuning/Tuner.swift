@@ -150,18 +150,16 @@ public final class Tuner {
             if stats.snapped, point.budget == nil {
                 snaps.append(String(format: "%g/%g → %.3f/%.3f", point.chunk, point.overlap, stats.chunkSeconds, stats.overlapSeconds))
             }
-            configurations.append(TunedConfiguration(
-                requestedChunkSeconds: point.chunk, chunkSeconds: stats.chunkSeconds, overlapSeconds: stats.overlapSeconds,
-                snapped: stats.snapped, realtimeFactor: stats.inputSeconds / max(stats.wallSeconds, 1e-9),
-                peakRSSBytes: stats.peakResidentBytes, latencySeconds: stats.chunkSeconds + stats.slowestWindowSeconds,
-                boundarySNR: comparison.snr, loadSeconds: stats.loadSeconds, windows: stats.windows))
-            if let budget = point.budget {
-                // The budget's worst case: what the filter computed, plus one hop for the engine.
-                configurations[configurations.count - 1].requestedChunkSeconds = stats.chunkSeconds
-                configurations[configurations.count - 1].latencySeconds = (stats.latencySeconds ?? stats.chunkSeconds)
-                    + stats.chunkSeconds - stats.overlapSeconds
-                configurations[configurations.count - 1].latencyBudgetSeconds = budget
-            }
+            // A budget's latency is its worst case: what the filter computed, plus one hop for the engine.
+            let latency = point.budget == nil ? stats.chunkSeconds + stats.slowestWindowSeconds
+                : (stats.latencySeconds ?? stats.chunkSeconds) + stats.chunkSeconds - stats.overlapSeconds
+            var configuration = TunedConfiguration(
+                requestedChunkSeconds: point.budget == nil ? point.chunk : stats.chunkSeconds, chunkSeconds: stats.chunkSeconds,
+                overlapSeconds: stats.overlapSeconds, snapped: stats.snapped,
+                realtimeFactor: stats.inputSeconds / max(stats.wallSeconds, 1e-9), peakRSSBytes: stats.peakResidentBytes,
+                latencySeconds: latency, boundarySNR: comparison.snr, loadSeconds: stats.loadSeconds, windows: stats.windows)
+            configuration.latencyBudgetSeconds = point.budget
+            configurations.append(configuration)
             try? FileManager.default.removeItem(atPath: output)
         }
         guard !configurations.isEmpty else { throw TuneError.invalidValue(name: "--latency (no budget the engine honours)",
